@@ -46,6 +46,7 @@ func checkClose(t *testing.T, got []float32, want []float64, k int) {
 var shapes = []struct{ m, n, k int }{
 	{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 5, 0}, {7, 9, 11}, {8, 8, 8}, {13, 17, 19}, {6, 16, 33},
 	{31, 33, 29}, {64, 64, 64}, {97, 65, 130}, {200, 47, 300}, {1, 128, 256}, {289, 32, 288},
+	{250, 40, 700}, {121, 17, 321}, {130, 64, 64},
 }
 
 func TestSgemmMatchesNaive(t *testing.T) {
@@ -61,10 +62,23 @@ func TestSgemmMatchesNaive(t *testing.T) {
 				Sgemm(s.m, s.n, s.k, a, lda, b, ldb, c, ldc)
 				checkClose(t, c, want, s.k)
 
-				c2 := randMat(r, s.m*ldc)
-				want2 := naiveGemm(s.m, s.n, s.k, a, lda, b, ldb, c2, ldc)
-				SgemmPacked(s.m, a, lda, PackB(s.k, s.n, b, ldb), c2, ldc)
-				checkClose(t, c2, want2, s.k)
+				// Both microkernels (assembly where the CPU has it, and portable Go).
+				for _, asm := range []bool{true, false} {
+					if asm && !useAsm {
+						t.Log("no AVX2+FMA assembly on this machine/build: portable kernel only")
+						continue
+					}
+					c2 := randMat(r, s.m*ldc)
+					want2 := naiveGemm(s.m, s.n, s.k, a, lda, b, ldb, c2, ldc)
+					if s.m > 0 && s.n > 0 && s.k > 0 {
+						gemm(s.m, a, lda, PackB(s.k, s.n, b, ldb), c2, ldc, asm)
+					}
+					checkClose(t, c2, want2, s.k)
+				}
+				c3 := randMat(r, s.m*ldc)
+				want3 := naiveGemm(s.m, s.n, s.k, a, lda, b, ldb, c3, ldc)
+				SgemmPacked(s.m, a, lda, PackB(s.k, s.n, b, ldb), c3, ldc)
+				checkClose(t, c3, want3, s.k)
 			})
 		}
 	}

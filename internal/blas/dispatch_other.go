@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package blas
+
+// useAsm is false: this build has no assembly microkernel.
+const useAsm = false
+
+func kernelAsm(k int, a, b, c []float32, ldc int) { kernelGo(k, a, b, c, ldc) }
