@@ -5,4 +5,6 @@ package blas
 // useAsm is false: this build has no assembly microkernel.
 const useAsm = false
 
-func kernelAsm(k int, a, b, c []float32, ldc int) { kernelGo(k, a, b, c, ldc) }
+func kernelAsm(k int, a, b, c []float32, ldc, flags int, ep *Epilogue) {
+	kernelGo(k, a, b, c, ldc, flags, ep)
+}

@@ -4,5 +4,7 @@
 
 package blas
 
-// kernel6x16 adds the product of a packed 6×k A panel and a packed k×16 B panel to the C tile at c (row stride ldc floats).
-func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int)
+// kernel6x16 computes the 6×16 C tile at c (row stride ldc floats) from a packed 6×k A panel and a packed k×16 B panel; flags: 1 accumulate into C, 2 apply the epilogue.
+//
+//go:noescape
+func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)

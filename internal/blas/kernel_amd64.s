@@ -4,15 +4,12 @@
 
 #include "textflag.h"
 
-// func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int)
+// func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·kernel6x16(SB), NOSPLIT, $0-40
+TEXT ·kernel6x16(SB), NOSPLIT, $0-72
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
-	MOVQ   c+24(FP), BX
-	MOVQ   ldc+32(FP), SI
-	SHLQ   $0x02, SI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -116,7 +113,7 @@ loop:
 
 tail:
 	TESTQ        AX, AX
-	JE           store
+	JE           accumulate
 	VMOVUPS      (DX), Y12
 	VMOVUPS      32(DX), Y13
 	VBROADCASTSS (CX), Y14
@@ -142,35 +139,109 @@ tail:
 	DECQ         AX
 	JMP          tail
 
+accumulate:
+	MOVQ   c+24(FP), AX
+	MOVQ   ldc+32(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   flags+40(FP), DX
+	TESTQ  $0x00000001, DX
+	JE     epilogue
+	MOVQ   AX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ   CX, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ   CX, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ   CX, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+	ADDQ   CX, BX
+	VADDPS (BX), Y8, Y8
+	VADDPS 32(BX), Y9, Y9
+	ADDQ   CX, BX
+	VADDPS (BX), Y10, Y10
+	VADDPS 32(BX), Y11, Y11
+
+epilogue:
+	TESTQ        $0x00000002, DX
+	JE           store
+	MOVQ         scale+48(FP), DX
+	MOVQ         bias+56(FP), BX
+	VMOVUPS      (DX), Y12
+	VMOVUPS      32(DX), Y13
+	VMOVUPS      (BX), Y14
+	VMOVUPS      32(BX), Y15
+	VFMADD213PS  Y14, Y12, Y0
+	VFMADD213PS  Y15, Y13, Y1
+	VFMADD213PS  Y14, Y12, Y2
+	VFMADD213PS  Y15, Y13, Y3
+	VFMADD213PS  Y14, Y12, Y4
+	VFMADD213PS  Y15, Y13, Y5
+	VFMADD213PS  Y14, Y12, Y6
+	VFMADD213PS  Y15, Y13, Y7
+	VFMADD213PS  Y14, Y12, Y8
+	VFMADD213PS  Y15, Y13, Y9
+	VFMADD213PS  Y14, Y12, Y10
+	VFMADD213PS  Y15, Y13, Y11
+	VBROADCASTSS alpha+64(FP), Y12
+	VBROADCASTSS hi+68(FP), Y13
+	VMULPS       Y0, Y12, Y14
+	VMAXPS       Y14, Y0, Y0
+	VMINPS       Y13, Y0, Y0
+	VMULPS       Y1, Y12, Y14
+	VMAXPS       Y14, Y1, Y1
+	VMINPS       Y13, Y1, Y1
+	VMULPS       Y2, Y12, Y14
+	VMAXPS       Y14, Y2, Y2
+	VMINPS       Y13, Y2, Y2
+	VMULPS       Y3, Y12, Y14
+	VMAXPS       Y14, Y3, Y3
+	VMINPS       Y13, Y3, Y3
+	VMULPS       Y4, Y12, Y14
+	VMAXPS       Y14, Y4, Y4
+	VMINPS       Y13, Y4, Y4
+	VMULPS       Y5, Y12, Y14
+	VMAXPS       Y14, Y5, Y5
+	VMINPS       Y13, Y5, Y5
+	VMULPS       Y6, Y12, Y14
+	VMAXPS       Y14, Y6, Y6
+	VMINPS       Y13, Y6, Y6
+	VMULPS       Y7, Y12, Y14
+	VMAXPS       Y14, Y7, Y7
+	VMINPS       Y13, Y7, Y7
+	VMULPS       Y8, Y12, Y14
+	VMAXPS       Y14, Y8, Y8
+	VMINPS       Y13, Y8, Y8
+	VMULPS       Y9, Y12, Y14
+	VMAXPS       Y14, Y9, Y9
+	VMINPS       Y13, Y9, Y9
+	VMULPS       Y10, Y12, Y14
+	VMAXPS       Y14, Y10, Y10
+	VMINPS       Y13, Y10, Y10
+	VMULPS       Y11, Y12, Y14
+	VMAXPS       Y14, Y11, Y11
+	VMINPS       Y13, Y11, Y11
+
 store:
-	VADDPS  (BX), Y0, Y0
-	VMOVUPS Y0, (BX)
-	VADDPS  32(BX), Y1, Y1
-	VMOVUPS Y1, 32(BX)
-	ADDQ    SI, BX
-	VADDPS  (BX), Y2, Y2
-	VMOVUPS Y2, (BX)
-	VADDPS  32(BX), Y3, Y3
-	VMOVUPS Y3, 32(BX)
-	ADDQ    SI, BX
-	VADDPS  (BX), Y4, Y4
-	VMOVUPS Y4, (BX)
-	VADDPS  32(BX), Y5, Y5
-	VMOVUPS Y5, 32(BX)
-	ADDQ    SI, BX
-	VADDPS  (BX), Y6, Y6
-	VMOVUPS Y6, (BX)
-	VADDPS  32(BX), Y7, Y7
-	VMOVUPS Y7, 32(BX)
-	ADDQ    SI, BX
-	VADDPS  (BX), Y8, Y8
-	VMOVUPS Y8, (BX)
-	VADDPS  32(BX), Y9, Y9
-	VMOVUPS Y9, 32(BX)
-	ADDQ    SI, BX
-	VADDPS  (BX), Y10, Y10
-	VMOVUPS Y10, (BX)
-	VADDPS  32(BX), Y11, Y11
-	VMOVUPS Y11, 32(BX)
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y8, (AX)
+	VMOVUPS Y9, 32(AX)
+	ADDQ    CX, AX
+	VMOVUPS Y10, (AX)
+	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
 	RET

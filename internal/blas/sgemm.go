@@ -22,7 +22,7 @@ func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32,
 	checkArgs(m, n, k, a, lda, b, ldb, c, ldc)
 	pb := packBPool.Get().(*PackedB)
 	pb.pack(k, n, b, ldb)
-	gemm(m, a, lda, pb, c, ldc, useAsm)
+	gemm(m, aSource{raw: a, lda: lda}, pb, nil, true, c, ldc, useAsm)
 	packBPool.Put(pb)
 }
 
@@ -100,7 +100,75 @@ func SgemmPacked(m int, a []float32, lda int, b *PackedB, c []float32, ldc int) 
 	if m == 0 || b.N == 0 || b.K == 0 {
 		return
 	}
-	gemm(m, a, lda, b, c, ldc, useAsm)
+	gemm(m, aSource{raw: a, lda: lda}, b, nil, true, c, ldc, useAsm)
+}
+
+// Epilogue is a per-column transform fused into the store of C:
+// x = x·scale[j] + bias[j]; x = max(x, alpha·x); x = min(x, hi).
+// alpha 0 is ReLU, 1 is none, 0.1 is leaky ReLU; hi +Inf or 6 (ReLU6).
+type Epilogue struct {
+	scale, bias []float32 // padded to whole 16-column panels
+	alpha, hi   float32
+}
+
+// NewEpilogue builds the epilogue for n columns; nil scale means 1, nil bias 0.
+func NewEpilogue(n int, scale, bias []float32, alpha, hi float32) *Epilogue {
+	if (scale != nil && len(scale) != n) || (bias != nil && len(bias) != n) {
+		panic(fmt.Sprintf("blas: NewEpilogue: %d scale and %d bias values for %d columns", len(scale), len(bias), n))
+	}
+	npad := (n + nr - 1) / nr * nr
+	e := &Epilogue{scale: make([]float32, npad), bias: make([]float32, npad), alpha: alpha, hi: hi}
+	for j := range n {
+		e.scale[j] = 1
+		if scale != nil {
+			e.scale[j] = scale[j]
+		}
+		if bias != nil {
+			e.bias[j] = bias[j]
+		}
+	}
+	return e
+}
+
+func (e *Epilogue) apply(x float32, j int) float32 {
+	x = x*e.scale[j] + e.bias[j]
+	return min(max(x, e.alpha*x), e.hi)
+}
+
+// SgemmEpilogue computes C = ep(A·B), overwriting C; A is m×B.K (row stride lda).
+func SgemmEpilogue(m int, a []float32, lda int, b *PackedB, ep *Epilogue, c []float32, ldc int) {
+	checkArgs(m, b.N, b.K, a, lda, b.data, b.N, c, ldc)
+	if m == 0 || b.N == 0 || b.K == 0 {
+		panic("blas: SgemmEpilogue with an empty dimension")
+	}
+	gemm(m, aSource{raw: a, lda: lda}, b, ep, false, c, ldc, useAsm)
+}
+
+// PanelRows is the row count of an A panel in the packed-A layout of SgemmPackedA.
+const PanelRows = mr
+
+// PackedALen is the length of the packed-A buffer for an m×k matrix.
+func PackedALen(m, k int) int { return (m + mr - 1) / mr * mr * k }
+
+// SgemmPackedA is SgemmEpilogue with A already packed by the caller (im2col writes it directly):
+// A's rows are grouped in panels of PanelRows, panel p holding rows p·6…p·6+5 interleaved as
+// k-major groups of 6 (element (r, q) at p·6·k + q·6 + r%6), zero rows past m.
+func SgemmPackedA(m int, a []float32, b *PackedB, ep *Epilogue, c []float32, ldc int) {
+	if len(a) < PackedALen(m, b.K) {
+		panic(fmt.Sprintf("blas: SgemmPackedA: packed A has %d values, want %d", len(a), PackedALen(m, b.K)))
+	}
+	checkArgs(m, b.N, b.K, a, b.K, b.data, b.N, c, ldc)
+	if m == 0 || b.N == 0 || b.K == 0 {
+		panic("blas: SgemmPackedA with an empty dimension")
+	}
+	gemm(m, aSource{packed: a}, b, ep, false, c, ldc, useAsm)
+}
+
+// aSource is A either raw (packed block by block here) or prepacked over its whole K.
+type aSource struct {
+	raw    []float32
+	lda    int
+	packed []float32
 }
 
 // aBuf is the packed A block: mcMax rows × kcMax, in 6-row panels.
@@ -108,43 +176,79 @@ type aBuf [mcMax * kcMax]float32
 
 var aPool = sync.Pool{New: func() any { return new(aBuf) }}
 
-// gemm is the blocked driver; asm selects the assembly microkernel (tests run both).
-func gemm(m int, a []float32, lda int, b *PackedB, c []float32, ldc int, asm bool) {
+const (
+	flagAccumulate = 1
+	flagEpilogue   = 2
+)
+
+// gemm is the blocked driver: C (+)= ep(A·B). accumulate keeps C's contents; the epilogue
+// (if any) is applied with the last K-block. asm selects the assembly microkernel (tests run
+// both).
+func gemm(m int, a aSource, b *PackedB, ep *Epilogue, accumulate bool, c []float32, ldc int, asm bool) {
 	n, k := b.N, b.K
 	npad := (n + nr - 1) / nr * nr
 	mc := blockLen(m, mcMax, mr)
-	ap := aPool.Get().(*aBuf)
+	var ap *aBuf
+	if a.packed == nil {
+		ap = aPool.Get().(*aBuf)
+		defer aPool.Put(ap)
+	}
 	var edge [mr * nr]float32
+	var noEp Epilogue
 	for pc := 0; pc < k; pc += b.kc {
 		kcl := min(b.kc, k-pc)
 		bBlock := b.data[pc*npad : (pc+kcl)*npad]
+		flags := 0
+		if accumulate || pc > 0 {
+			flags |= flagAccumulate
+		}
+		var blockEp *Epilogue
+		if ep != nil && pc+kcl == k {
+			flags |= flagEpilogue
+			blockEp = ep
+		}
 		for ic := 0; ic < m; ic += mc {
 			mcl := min(mc, m-ic)
-			packA(ap[:], a[ic*lda+pc:], lda, mcl, kcl)
+			var block []float32 // panels of this M-block; panel stride pstride
+			pstride, poff := mr*kcl, 0
+			if a.packed != nil {
+				block, pstride, poff = a.packed[ic*k:], mr*k, pc*mr
+			} else {
+				packA(ap[:], a.raw[ic*a.lda+pc:], a.lda, mcl, kcl)
+				block = ap[:]
+			}
 			for j := 0; j < n; j += nr {
 				cols := min(nr, n-j)
 				bp := bBlock[j*kcl : (j+nr)*kcl]
+				e := &noEp
+				if blockEp != nil {
+					e = &Epilogue{scale: blockEp.scale[j : j+nr], bias: blockEp.bias[j : j+nr], alpha: blockEp.alpha, hi: blockEp.hi}
+				}
 				for i := 0; i < mcl; i += mr {
 					rows := min(mr, mcl-i)
-					apan := ap[i*kcl : (i+mr)*kcl]
+					apan := block[i/mr*pstride+poff : i/mr*pstride+poff+mr*kcl]
 					ci := (ic+i)*ldc + j
 					if rows == mr && cols == nr {
-						microKernel(kcl, apan, bp, c[ci:ci+(mr-1)*ldc+nr], ldc, asm)
+						microKernel(kcl, apan, bp, c[ci:ci+(mr-1)*ldc+nr], ldc, flags, e, asm)
 						continue
 					}
-					clear(edge[:])
-					microKernel(kcl, apan, bp, edge[:], nr, asm)
+					microKernel(kcl, apan, bp, edge[:], nr, 0, e, asm)
 					for r := 0; r < rows; r++ {
 						dst := c[ci+r*ldc : ci+r*ldc+cols]
 						for q, v := range edge[r*nr : r*nr+cols] {
-							dst[q] += v
+							if flags&flagAccumulate != 0 {
+								v += dst[q]
+							}
+							if flags&flagEpilogue != 0 {
+								v = e.apply(v, q)
+							}
+							dst[q] = v
 						}
 					}
 				}
 			}
 		}
 	}
-	aPool.Put(ap)
 }
 
 // packA copies an mcl×kcl block of A into 6-row panels, each k-major (the 6 row values of one
@@ -172,16 +276,16 @@ func packA(dst []float32, a []float32, lda, mcl, kcl int) {
 	}
 }
 
-func microKernel(k int, a, b, c []float32, ldc int, asm bool) {
+func microKernel(k int, a, b, c []float32, ldc, flags int, ep *Epilogue, asm bool) {
 	if asm {
-		kernelAsm(k, a, b, c, ldc)
+		kernelAsm(k, a, b, c, ldc, flags, ep)
 		return
 	}
-	kernelGo(k, a, b, c, ldc)
+	kernelGo(k, a, b, c, ldc, flags, ep)
 }
 
-// kernelGo is the portable microkernel: C[6×16] += A·B with A, B packed as for the assembly.
-func kernelGo(k int, a, b, c []float32, ldc int) {
+// kernelGo is the portable microkernel, with the same contract as the assembly kernel6x16.
+func kernelGo(k int, a, b, c []float32, ldc, flags int, ep *Epilogue) {
 	var acc [mr][nr]float32
 	for q := 0; q < k; q++ {
 		bq := (*[nr]float32)(b[q*nr : q*nr+nr])
@@ -197,7 +301,14 @@ func kernelGo(k int, a, b, c []float32, ldc int) {
 	for r := range mr {
 		dst := c[r*ldc : r*ldc+nr]
 		for j := range nr {
-			dst[j] += acc[r][j]
+			v := acc[r][j]
+			if flags&flagAccumulate != 0 {
+				v += dst[j]
+			}
+			if flags&flagEpilogue != 0 {
+				v = ep.apply(v, j)
+			}
+			dst[j] = v
 		}
 	}
 }
