@@ -83,10 +83,10 @@ func assertTensorClose(t *testing.T, got, want *Tensor, tol float64) {
 }
 
 type convCase struct {
-	name                 string
+	name                  string
 	h, w, in, out, kh, kw int
-	stride               int
-	pad                  func(h, w, kh, kw, s int) Padding
+	stride                int
+	pad                   func(h, w, kh, kw, s int) Padding
 }
 
 func valid(int, int, int, int, int) Padding { return Padding{} }
@@ -161,8 +161,8 @@ func TestDepthwiseMatchesDirectConvolution(t *testing.T) {
 func TestSamePadding(t *testing.T) {
 	for _, c := range []struct {
 		in, k, s int
-		want    [2]int // before, after
-		out     int
+		want     [2]int // before, after
+		out      int
 	}{
 		{16, 3, 2, [2]int{0, 1}, 8}, // TF SAME stride 2 on even sizes: bottom/right only
 		{15, 3, 2, [2]int{1, 1}, 8},
