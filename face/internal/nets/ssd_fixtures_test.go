@@ -3,13 +3,16 @@ package nets
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/facecluster/facecluster/face/internal/imgtensor"
 	"github.com/facecluster/facecluster/face/internal/reftest"
+	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
+	"github.com/facecluster/facecluster/internal/testutil"
 )
 
 var imageCache sync.Map // set name + image name → *nn.Tensor: the detector tests share decoded photos
@@ -34,9 +37,17 @@ var (
 	ssdErr, tinyErr   error
 )
 
+// testSSD and testTiny build each detector once for all tests. The Once only records errors:
+// a t.Fatal inside it would leave the later tests a nil net instead of the same clear failure.
 func testSSD(t testing.TB) *SSD {
 	t.Helper()
-	ssdOnce.Do(func() { ssdNet, ssdErr = NewSSD(loadWeights(t, "ssd_mobilenetv1_model")) })
+	dir := testutil.ModelsDir(t)
+	ssdOnce.Do(func() {
+		var set *weights.Set
+		if set, ssdErr = weights.LoadFile(filepath.Join(dir, "ssd_mobilenetv1_model-weights_manifest.json")); ssdErr == nil {
+			ssdNet, ssdErr = NewSSD(set)
+		}
+	})
 	if ssdErr != nil {
 		t.Fatal(ssdErr)
 	}
@@ -45,7 +56,13 @@ func testSSD(t testing.TB) *SSD {
 
 func testTiny(t testing.TB) *Tiny {
 	t.Helper()
-	tinyOnce.Do(func() { tinyNet, tinyErr = NewTiny(loadWeights(t, "tiny_face_detector_model")) })
+	dir := testutil.ModelsDir(t)
+	tinyOnce.Do(func() {
+		var set *weights.Set
+		if set, tinyErr = weights.LoadFile(filepath.Join(dir, "tiny_face_detector_model-weights_manifest.json")); tinyErr == nil {
+			tinyNet, tinyErr = NewTiny(set)
+		}
+	})
 	if tinyErr != nil {
 		t.Fatal(tinyErr)
 	}
