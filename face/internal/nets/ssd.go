@@ -160,7 +160,10 @@ func (s *SSD) Detect(img *nn.Tensor, minConfidence float64, maxResults int) []De
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
-	x := squareInput(img, ssdInputSize, [3]float32{127.5, 127.5, 127.5}, 1/127.5)
+	x := SquareInput(img, ssdInputSize, false)
+	for i, v := range x.Data {
+		x.Data[i] = v/127.5 - 1 // the reference's order: divide, then subtract
+	}
 	x = s.conv0.Apply(x)
 	var conv11 *nn.Tensor
 	for i, p := range s.pairs {
