@@ -10,7 +10,7 @@ type DepthwiseConv2D struct {
 	filter            []float32 // [kh,kw,C]
 	scale, bias       []float32
 	act               Activation
-	sb                []float32 // C scales (1 when nil) then C biases, for the assembly kernel
+	sb                []float32   // C scales (1 when nil) then C biases, for the assembly kernel
 	actVec            [16]float32 // 8 × alpha, 8 × hi: the activation for the assembly kernel
 }
 
