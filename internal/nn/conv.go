@@ -40,16 +40,21 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 
 // newEpilogue expresses scale, bias and the activation as blas's max(x, alpha·x) then min(x, hi).
 func newEpilogue(n int, scale, bias []float32, act Activation) *blas.Epilogue {
-	alpha, hi := float32(1), float32(math.Inf(1))
+	alpha, hi := actParams(act)
+	return blas.NewEpilogue(n, scale, bias, alpha, hi)
+}
+
+// actParams expresses an activation as min(max(x, alpha·x), hi).
+func actParams(act Activation) (alpha, hi float32) {
 	switch act {
 	case ActReLU:
-		alpha = 0
+		return 0, float32(math.Inf(1))
 	case ActReLU6:
-		alpha, hi = 0, 6
+		return 0, 6
 	case ActLeaky:
-		alpha = LeakyAlpha
+		return LeakyAlpha, float32(math.Inf(1))
 	}
-	return blas.NewEpilogue(n, scale, bias, alpha, hi)
+	return 1, float32(math.Inf(1))
 }
 
 func checkChannels(what string, v []float32, n int) {
