@@ -51,16 +51,48 @@ func (s *Store) ImagesChangedSince(ctx context.Context, since time.Time, limit i
 	return out, nil
 }
 
-// CountImagesWithStatus counts the images in one status (index range count).
-func (s *Store) CountImagesWithStatus(ctx context.Context, st Status) (int64, error) {
+// CountImagesWithStatus counts the images in one status, stopping at upTo (0: no bound) so that
+// a page showing "1000+ failed" stays fast however many there are.
+func (s *Store) CountImagesWithStatus(ctx context.Context, st Status, upTo int64) (int64, error) {
 	if !st.Valid() {
 		return 0, fmt.Errorf("store: count images: %w: unknown status %q", ErrInvalid, st)
 	}
+	if upTo <= 0 {
+		upTo = 1 << 62
+	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM images WHERE status = ?", string(st)).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM images WHERE status = ? LIMIT ?) bounded", string(st), upTo).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count %s images: %w", st, err)
 	}
 	return n, nil
+}
+
+// PersonName is a person's id and name only.
+type PersonName struct {
+	ID   int64
+	Name string
+}
+
+// PeopleNames lists everyone by name without counting what is recorded about them (ListPeople
+// counts faces per person, too slow for a filter menu on every page at millions of faces).
+func (s *Store) PeopleNames(ctx context.Context) ([]PersonName, error) {
+	rs, err := s.db.QueryContext(ctx, "SELECT id, name FROM people ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("store: people names: %w", err)
+	}
+	defer rs.Close()
+	var out []PersonName
+	for rs.Next() {
+		var p PersonName
+		if err := rs.Scan(&p.ID, &p.Name); err != nil {
+			return nil, fmt.Errorf("store: people names: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: people names: %w", err)
+	}
+	return out, nil
 }
 
 // FinishedImage is one image whose processing ended.

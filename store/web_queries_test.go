@@ -73,13 +73,26 @@ func TestCountImagesWithStatusAndFinishedSince(t *testing.T) {
 		if _, err := s.RecordFailure(ctx, c, "w", "corrupt", true, 3); err != nil {
 			t.Fatal(err)
 		}
+		names, err := s.PeopleNames(ctx)
+		if err != nil || len(names) != 0 {
+			t.Fatalf("people names of nobody: %v %v", names, err)
+		}
+		_, _ = s.CreatePerson(ctx, "Zed")
+		_, _ = s.CreatePerson(ctx, "Ann")
+		if names, err = s.PeopleNames(ctx); err != nil || len(names) != 2 || names[0].Name != "Ann" || names[1].Name != "Zed" {
+			t.Fatalf("people names %v %v, want Ann, Zed", names, err)
+		}
 		for st, want := range map[Status]int64{StatusPending: 1, StatusNoFaces: 1, StatusFailed: 1, StatusProcessed: 0} {
-			n, err := s.CountImagesWithStatus(ctx, st)
+			n, err := s.CountImagesWithStatus(ctx, st, 0)
 			if err != nil || n != want {
 				t.Fatalf("count %s = %d (%v), want %d", st, n, err, want)
 			}
 		}
-		if _, err := s.CountImagesWithStatus(ctx, "lost"); err == nil {
+		submitOne(t, s, "/d.jpg")
+		if n, err := s.CountImagesWithStatus(ctx, StatusPending, 1); err != nil || n != 1 {
+			t.Fatalf("count pending up to 1 = %d (%v), want 1", n, err)
+		}
+		if _, err := s.CountImagesWithStatus(ctx, "lost", 0); err == nil {
 			t.Fatal("unknown status counted")
 		}
 		fin, err := s.FinishedSince(ctx, start, 0)

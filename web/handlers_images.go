@@ -107,10 +107,10 @@ func parseImageFilter(q url.Values) (imageFilter, []string) {
 type imagesData struct {
 	Filter      imageFilter
 	Statuses    []string
-	People      []store.Person
+	People      []store.PersonName
 	Images      []imageView
-	HasFailed   bool
 	FailedCount int64
+	FailedMore  bool // more than FailedCount
 	Next, First string
 	LivePrepend bool
 }
@@ -122,7 +122,7 @@ func (s *Server) imagesPage(w http.ResponseWriter, r *http.Request) {
 	for _, st := range store.Statuses {
 		data.Statuses = append(data.Statuses, string(st))
 	}
-	people, err := s.deps.Store.ListPeople(ctx)
+	people, err := s.deps.Store.PeopleNames(ctx)
 	if err != nil {
 		s.fail(w, r, err, "Listing images")
 		return
@@ -156,12 +156,18 @@ func (s *Server) imagesPage(w http.ResponseWriter, r *http.Request) {
 		data.First = f.query("")
 	}
 	data.LivePrepend = f.Cursor == "" && !f.Active()
-	if data.FailedCount, err = s.deps.Store.CountImagesWithStatus(ctx, store.StatusFailed); err != nil {
+	if data.FailedCount, err = s.deps.Store.CountImagesWithStatus(ctx, store.StatusFailed, maxFailedCount+1); err != nil {
 		s.fail(w, r, err, "Listing images")
 		return
 	}
+	if data.FailedCount > maxFailedCount {
+		data.FailedCount, data.FailedMore = maxFailedCount, true
+	}
 	s.render(w, r, http.StatusOK, "images", page{Title: "Images", Nav: "images", Live: true, Data: data})
 }
+
+// maxFailedCount bounds counting failed images for the "retry all" banner.
+const maxFailedCount = 1000
 
 func pathID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -174,7 +180,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, what string) {
 
 type imageData struct {
 	Image  imageView
-	People []store.Person
+	People []store.PersonName
 }
 
 func (s *Server) imagePage(w http.ResponseWriter, r *http.Request) {
@@ -188,7 +194,7 @@ func (s *Server) imagePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, fmt.Sprintf("Showing image %d", id))
 		return
 	}
-	people, err := s.deps.Store.ListPeople(r.Context())
+	people, err := s.deps.Store.PeopleNames(r.Context())
 	if err != nil {
 		s.fail(w, r, err, fmt.Sprintf("Showing image %d", id))
 		return

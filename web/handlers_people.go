@@ -59,7 +59,7 @@ type exampleView struct {
 
 type personData struct {
 	Person        store.Person
-	Others        []store.Person
+	Others        []store.PersonName
 	Examples      []exampleView
 	Days          []historyDay
 	MoreHistory   string
@@ -82,7 +82,7 @@ func (s *Server) personPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := personData{Person: p, UploadEnabled: s.deps.Pipeline != nil}
-	people, err := s.deps.Store.ListPeople(ctx)
+	people, err := s.deps.Store.PeopleNames(ctx)
 	if err != nil {
 		s.fail(w, r, err, "Showing this person")
 		return
@@ -446,7 +446,7 @@ func (s *Server) newPersonFromFace(w http.ResponseWriter, r *http.Request) {
 
 type unknownData struct {
 	Faces  []unknownFace
-	People []store.Person
+	People []store.PersonName
 	More   string
 }
 
@@ -471,7 +471,7 @@ func (s *Server) unknownPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, "Listing unknown faces")
 		return
 	}
-	people, err := s.deps.Store.ListPeople(ctx)
+	people, err := s.deps.Store.PeopleNames(ctx)
 	if err != nil {
 		s.fail(w, r, err, "Listing unknown faces")
 		return
