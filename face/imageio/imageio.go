@@ -1,0 +1,188 @@
+// Package imageio decodes the images the face engine reads — JPEG, PNG, GIF (first frame), WebP
+// and BMP — safely and the way a person sees them.
+//
+// Safety: the input is read through a byte limit, and the dimensions are read from the header
+// with image.DecodeConfig before any pixel is decoded, so a decompression bomb (a small file that
+// claims 100000×100000 pixels) is refused with ErrTooLarge without allocating its pixels. Decoder
+// failures and panics on hostile input become ErrCorrupt; unknown formats ErrUnsupported.
+//
+// Orientation: the EXIF orientation tag (JPEG APP1, PNG eXIf, WebP EXIF chunk) is applied so that
+// the returned image is upright, as phones and browsers show it. Limits.IgnoreOrientation returns
+// the stored pixels instead (the face-api.js reference decodes without EXIF rotation, so parity
+// tests use it). The orientation tag is read by a small hand-written TIFF reader (exif.go) rather
+// than an EXIF library: only one tag of IFD0 is needed, and github.com/rwcarlsen/goexif (the
+// common choice, unmaintained since 2019) multiplies tag counts in uint32 without an overflow
+// check, so a 30-byte EXIF block makes it allocate 8 GiB.
+package imageio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"os"
+
+	// Registered decoders: the formats this package accepts.
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
+)
+
+// Defaults applied when a Limits field is zero (or negative).
+const (
+	DefaultMaxPixels int64 = 40_000_000 // 40 MP: larger than any camera snapshot the product expects
+	DefaultMaxBytes  int64 = 128 << 20  // a 40 MP PNG of noise is about 120 MiB
+)
+
+// Limits bounds what Decode accepts. The zero value applies the defaults and EXIF orientation.
+type Limits struct {
+	MaxPixels int64 // width×height above this is refused before decoding (ErrTooLarge); 0 = DefaultMaxPixels
+	MaxBytes  int64 // encoded size above this is refused (ErrTooLarge); 0 = DefaultMaxBytes
+	// IgnoreOrientation returns the stored pixels without applying the EXIF orientation
+	// (the reference implementation's behaviour; Info.Orientation still reports the tag).
+	IgnoreOrientation bool
+}
+
+func (l Limits) maxPixels() int64 {
+	if l.MaxPixels <= 0 {
+		return DefaultMaxPixels
+	}
+	return l.MaxPixels
+}
+
+func (l Limits) maxBytes() int64 {
+	if l.MaxBytes <= 0 {
+		return DefaultMaxBytes
+	}
+	return l.MaxBytes
+}
+
+// Info describes a decoded image.
+type Info struct {
+	Format      string // "jpeg", "png", "gif", "webp" or "bmp"
+	Width       int    // of the returned image (after orientation)
+	Height      int    // of the returned image (after orientation)
+	Orientation int    // EXIF orientation tag, 1–8; 1 when absent or invalid
+	Bytes       int64  // size of the encoded input
+}
+
+// Errors callers can test with errors.Is; the returned errors wrap them with details.
+var (
+	ErrTooLarge    = errors.New("image too large")
+	ErrUnsupported = errors.New("unsupported image format")
+	ErrCorrupt     = errors.New("corrupt image")
+)
+
+// supported lists the format names (as registered with package image) that Decode accepts;
+// other formats registered by other packages of the program are refused.
+var supported = map[string]bool{"jpeg": true, "png": true, "gif": true, "webp": true, "bmp": true}
+
+// Extensions are the file name extensions (lower case, with the dot) of the supported formats,
+// for callers that scan directories.
+var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
+
+// DecodeFile decodes the image at path; errors name the path.
+func DecodeFile(path string, lim Limits) (image.Image, Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("open image: %w", err)
+	}
+	defer f.Close()
+	img, info, err := Decode(f, lim)
+	if err != nil {
+		return nil, info, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, info, nil
+}
+
+// Decode reads one image from r within lim. The image is upright (EXIF orientation applied)
+// unless lim.IgnoreOrientation is set.
+func Decode(r io.Reader, lim Limits) (image.Image, Info, error) {
+	maxBytes := lim.maxBytes()
+	data, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("read image: %w", err)
+	}
+	info := Info{Bytes: int64(len(data)), Orientation: 1}
+	if int64(len(data)) > maxBytes {
+		return nil, info, fmt.Errorf("%w: more than %d bytes (the limit)", ErrTooLarge, maxBytes)
+	}
+	if len(data) == 0 {
+		return nil, info, fmt.Errorf("%w: empty input", ErrUnsupported)
+	}
+
+	cfg, format, err := decodeConfig(data)
+	info.Format = format
+	if err != nil {
+		return nil, info, err
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if maxPixels := lim.maxPixels(); pixels > maxPixels {
+		return nil, info, fmt.Errorf("%w: %d×%d is %s, over the limit of %s",
+			ErrTooLarge, cfg.Width, cfg.Height, megapixels(pixels), megapixels(maxPixels))
+	}
+
+	img, err := decodePixels(data)
+	if err != nil {
+		return nil, info, err
+	}
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, info, fmt.Errorf("%w: %s header says %d×%d but the pixels are %d×%d",
+			ErrCorrupt, format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
+	}
+
+	info.Orientation = orientation(format, data)
+	if !lim.IgnoreOrientation {
+		img = Orient(img, info.Orientation)
+	}
+	info.Width, info.Height = img.Bounds().Dx(), img.Bounds().Dy()
+	return img, info, nil
+}
+
+func megapixels(n int64) string {
+	if n < 100_000 {
+		return fmt.Sprintf("%d pixels", n)
+	}
+	return fmt.Sprintf("%.1f MP", float64(n)/1e6)
+}
+
+// decodeConfig reads the format and dimensions from the header only.
+func decodeConfig(data []byte) (cfg image.Config, format string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s header: decoder panicked: %v", ErrCorrupt, format, p)
+		}
+	}()
+	cfg, format, err = image.DecodeConfig(bytes.NewReader(data))
+	switch {
+	case errors.Is(err, image.ErrFormat):
+		return cfg, "", fmt.Errorf("%w (not JPEG, PNG, GIF, WebP or BMP)", ErrUnsupported)
+	case err != nil:
+		return cfg, format, fmt.Errorf("%w: %s header: %w", ErrCorrupt, format, err)
+	case !supported[format]:
+		return cfg, format, fmt.Errorf("%w: %s", ErrUnsupported, format)
+	case cfg.Width <= 0 || cfg.Height <= 0:
+		return cfg, format, fmt.Errorf("%w: %s header says %d×%d pixels", ErrCorrupt, format, cfg.Width, cfg.Height)
+	}
+	return cfg, format, nil
+}
+
+// decodePixels decodes the whole image; the standard decoders should not panic, but a panic on
+// hostile input must not take down a server, so it is turned into ErrCorrupt.
+func decodePixels(data []byte) (img image.Image, err error) {
+	format := "image"
+	defer func() {
+		if p := recover(); p != nil {
+			img, err = nil, fmt.Errorf("%w: %s: decoder panicked: %v", ErrCorrupt, format, p)
+		}
+	}()
+	img, format, err = image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, err)
+	}
+	return img, nil
+}

@@ -1,0 +1,96 @@
+// Package imgtensor turns decoded images into the RGB float tensors (values 0..255, H×W×3) the
+// networks take, with fast paths for the decoders' concrete image types. Alpha is ignored (the
+// colour channels are used un-premultiplied, as the reference's decoders deliver them) and grey
+// images become R = G = B.
+package imgtensor
+
+import (
+	"image"
+	"image/color"
+	"math"
+
+	"github.com/facecluster/facecluster/internal/nn"
+)
+
+// FromImage converts img (its Bounds, whatever their origin) to an RGB tensor.
+func FromImage(img image.Image) *nn.Tensor {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	t := nn.NewTensor(h, w, 3)
+	d := t.Data
+	switch m := img.(type) {
+	case *image.YCbCr:
+		for y := range h {
+			yi := m.YOffset(b.Min.X, b.Min.Y+y)
+			out := d[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+				out[3*x], out[3*x+1], out[3*x+2] = ycbcrToRGB(m.Y[yi+x], m.Cb[ci], m.Cr[ci])
+			}
+		}
+	case *image.NRGBA:
+		for y := range h {
+			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			out := d[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				out[3*x], out[3*x+1], out[3*x+2] = float32(row[4*x]), float32(row[4*x+1]), float32(row[4*x+2])
+			}
+		}
+	case *image.RGBA:
+		for y := range h {
+			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			out := d[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				r, g, bl, a := row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]
+				if a != 0xff && a != 0 { // un-premultiply
+					r, g, bl = unpremul(r, a), unpremul(g, a), unpremul(bl, a)
+				}
+				out[3*x], out[3*x+1], out[3*x+2] = float32(r), float32(g), float32(bl)
+			}
+		}
+	case *image.Gray:
+		for y := range h {
+			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			out := d[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				v := float32(row[x])
+				out[3*x], out[3*x+1], out[3*x+2] = v, v, v
+			}
+		}
+	default:
+		for y := range h {
+			out := d[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+				out[3*x], out[3*x+1], out[3*x+2] = float32(c.R), float32(c.G), float32(c.B)
+			}
+		}
+	}
+	return t
+}
+
+// ycbcrToRGB converts like the reference's JPEG decoder (jpeg-js): JFIF coefficients in float64,
+// clamped and truncated, not rounded as image/color does. Matching it matters because the nets
+// see a bilinear resize that samples single pixels of large photos, so a systematic half-level
+// difference moves landmarks of whole photos by pixels.
+func ycbcrToRGB(y, cb, cr uint8) (r, g, b float32) {
+	Y, Cb, Cr := float64(y), float64(cb)-128, float64(cr)-128
+	return clamp8(Y + 1.402*Cr), clamp8(Y - 0.3441363*Cb - 0.71413636*Cr), clamp8(Y + 1.772*Cb)
+}
+
+func clamp8(v float64) float32 {
+	return float32(math.Trunc(min(max(v, 0), 255)))
+}
+
+func unpremul(v, a uint8) uint8 { return uint8((uint32(v)*0xff + uint32(a)/2) / uint32(a)) }
+
+// Crop copies the rectangle [x, x+w) × [y, y+h) of t, which must lie inside t.
+func Crop(t *nn.Tensor, x, y, w, h int) *nn.Tensor {
+	out := nn.NewTensor(h, w, t.C)
+	rowLen := w * t.C
+	for r := range h {
+		src := ((y+r)*t.W + x) * t.C
+		copy(out.Data[r*rowLen:(r+1)*rowLen], t.Data[src:src+rowLen])
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+package nets
+
+import (
+	"fmt"
+
+	"github.com/facecluster/facecluster/internal/nn"
+)
+
+// SquareInput pads img with zeros to a square and resizes it bilinearly to size×size, as
+// face-api.js's NetInput.toBatchTensor does before every network. With centre the short side is
+// padded on both sides (round(diff/2) after, the rest before: padToSquare(…, true)); otherwise
+// only at the bottom/right (the detectors). The padded square is never materialised: samples
+// that fall into the padding read zero, with exactly the arithmetic of nn.ResizeBilinear.
+func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
+	if img.H < 1 || img.W < 1 || size < 1 {
+		panic(fmt.Sprintf("nets: SquareInput of %s to %d", img.Shape(), size))
+	}
+	side := max(img.H, img.W)
+	var top, left int
+	if centre {
+		diff := side - min(img.H, img.W)
+		before := diff - (diff+1)/2 // JS Math.round(diff/2) goes after the image
+		if img.H < img.W {
+			top = before
+		} else {
+			left = before
+		}
+	}
+	if side == size && img.H == img.W {
+		return &nn.Tensor{H: size, W: size, C: img.C, Data: append([]float32(nil), img.Data...)}
+	}
+	C := img.C
+	dst := nn.NewTensor(size, size, C)
+	scale := float32(side) / float32(size)
+	// Per output column: the two source columns (-1 when in the padding) and the weight.
+	x0s, x1s, fxs := make([]int, size), make([]int, size), make([]float32, size)
+	for x := range size {
+		fx := float32(x) * scale
+		x0 := int(fx)
+		x1 := min(x0+1, side-1)
+		x0s[x], x1s[x], fxs[x] = srcIndex(x0-left, img.W), srcIndex(x1-left, img.W), fx-float32(x0)
+	}
+	zero := make([]float32, img.W*C)
+	row := func(y int) []float32 {
+		if y < 0 || y >= img.H {
+			return zero
+		}
+		return img.Data[y*img.W*C : (y+1)*img.W*C]
+	}
+	for y := range size {
+		fy := float32(y) * scale
+		y0 := int(fy)
+		y1 := min(y0+1, side-1)
+		dy := fy - float32(y0)
+		r0, r1 := row(y0-top), row(y1-top)
+		out := dst.Data[y*size*C : (y+1)*size*C]
+		for x := range size {
+			dx := fxs[x]
+			o := out[x*C : (x+1)*C]
+			for c := range o {
+				tl, tr := sample(r0, x0s[x], C, c), sample(r0, x1s[x], C, c)
+				bl, br := sample(r1, x0s[x], C, c), sample(r1, x1s[x], C, c)
+				top := tl + (tr-tl)*dx
+				bot := bl + (br-bl)*dx
+				o[c] = top + (bot-top)*dy
+			}
+		}
+	}
+	return dst
+}
+
+func srcIndex(x, w int) int {
+	if x < 0 || x >= w {
+		return -1
+	}
+	return x
+}
+
+func sample(row []float32, x, channels, c int) float32 {
+	if x < 0 {
+		return 0
+	}
+	return row[x*channels+c]
+}
+
+// normalizeMeanRGB applies (x − mean)/255 per channel in place, in the reference's float32 order.
+func normalizeMeanRGB(t *nn.Tensor, mean [3]float32) {
+	for i := 0; i < len(t.Data); i += 3 {
+		px := t.Data[i : i+3 : i+3]
+		px[0] = (px[0] - mean[0]) / 255
+		px[1] = (px[1] - mean[1]) / 255
+		px[2] = (px[2] - mean[2]) / 255
+	}
+}

@@ -1,0 +1,97 @@
+package nets
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/facecluster/facecluster/face/internal/imgtensor"
+	"github.com/facecluster/facecluster/face/internal/reftest"
+	"github.com/facecluster/facecluster/face/internal/weights"
+	"github.com/facecluster/facecluster/internal/nn"
+	"github.com/facecluster/facecluster/internal/testutil"
+)
+
+// loadWeights reads a model's manifest from the installed models directory.
+func loadWeights(t testing.TB, model string) *weights.Set {
+	t.Helper()
+	s, err := weights.LoadFile(filepath.Join(testutil.ModelsDir(t), model+"-weights_manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestWholeImageParity runs the recognition and landmark nets on whole images ("the image is one
+// face") and compares with the reference's whole_image_descriptor and whole_image_landmarks68.
+func TestWholeImageParity(t *testing.T) {
+	rec, err := NewRecognition(loadWeights(t, "face_recognition_model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := NewLandmark68(loadWeights(t, "face_landmark_68_model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := []func(testing.TB) *reftest.Set{reftest.NPMSamples, reftest.Shared}
+	for _, load := range sets {
+		set := load(t)
+		for _, name := range set.Names() {
+			t.Run(set.Name+"/"+name, func(t *testing.T) {
+				want := set.Images[name]
+				img := imgtensor.FromImage(set.Decode(t, name))
+				d := rec.Describe(img)
+				if dist := reftest.L2(d[:], want.WholeDescriptor); dist >= 0.01 {
+					t.Errorf("whole-image descriptor is %.4f from the reference's (limit 0.01)", dist)
+				}
+				pts := lm.Detect(img)
+				got := make([][2]float64, len(pts))
+				for i, p := range pts {
+					got[i] = [2]float64{float64(p[0]), float64(p[1])}
+				}
+				// 2 px, or 0.2 % of the side for photos larger than 1000 px: the net sees a
+				// bilinear resize that samples single pixels, and image/jpeg's IDCT differs from
+				// the reference decoder's (jpeg-js) by ±1 level on ~4 % of pixels. Fed jpeg-js's
+				// own pixels of sample1.jpg (1920 px) this net lands within 0.001 px.
+				limit := max(2, 0.002*float64(max(want.Width, want.Height)))
+				if m := reftest.MaxPointDist(got, want.WholeLandmarks); m > limit {
+					t.Errorf("whole-image landmarks up to %.2f px from the reference's (limit %.1f)", m, limit)
+				}
+			})
+		}
+	}
+}
+
+// TestSquareInputMatchesPadThenResize checks that the virtual padding gives exactly what padding
+// the image and resizing it with nn.ResizeBilinear gives.
+func TestSquareInputMatchesPadThenResize(t *testing.T) {
+	for _, tc := range []struct {
+		h, w, size int
+		centre     bool
+	}{
+		{5, 9, 4, true}, {9, 5, 7, true}, {9, 6, 150, true}, {6, 9, 112, false}, {7, 7, 3, true}, {8, 3, 16, false}, {1, 4, 5, true},
+	} {
+		img := nn.NewTensor(tc.h, tc.w, 3)
+		for i := range img.Data {
+			img.Data[i] = float32((i*37)%256) + 0.25
+		}
+		side := max(tc.h, tc.w)
+		var p nn.Padding
+		diff := side - min(tc.h, tc.w)
+		after := diff
+		if tc.centre {
+			after = (diff + 1) / 2
+		}
+		if tc.h < tc.w {
+			p.Bottom, p.Top = after, diff-after
+		} else {
+			p.Right, p.Left = after, diff-after
+		}
+		want := nn.ResizeBilinear(nn.PadSpatial(img, p), tc.size, tc.size)
+		got := SquareInput(img, tc.size, tc.centre)
+		for i := range want.Data {
+			if got.Data[i] != want.Data[i] {
+				t.Fatalf("%+v: value %d = %v, want %v", tc, i, got.Data[i], want.Data[i])
+			}
+		}
+	}
+}

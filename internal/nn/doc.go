@@ -1,0 +1,14 @@
+// Package nn holds the tensors and layers the face networks are built from: 2-D convolution
+// (lowered to internal/blas sgemm), depthwise convolution, pooling, element-wise ops, fully
+// connected layers and tfjs-compatible bilinear resizing.
+//
+// Activations are NHWC with batch 1 (Tensor). Layers are built once from loaded weights, which
+// they prepack for the kernels, and are then immutable and safe for concurrent use. Each layer
+// computes on one goroutine: throughput comes from running several images in parallel.
+//
+// It is hand-written because the networks must run natively in Go without cgo and the available
+// Go tensor libraries neither match TensorFlow's padding/resize semantics nor reach the speed the
+// engine needs.
+package nn
+
+//go:generate sh -c "cd asmgen && go run . -out ../dw_amd64.s -stubs ../dw_amd64.go -pkg nn"
