@@ -69,25 +69,27 @@ func (s *Set) Names() []string {
 	return n
 }
 
-// Decode decodes one of the set's images as the reference runner did: jpeg/png without applying
-// EXIF orientation.
-func (s *Set) Decode(t testing.TB, name string) image.Image {
+// Decode decodes one of the set's images without applying EXIF orientation, as the reference
+// runner did. exact reports whether the pixels are those the reference saw: PNG decoding is
+// lossless, but image/jpeg's IDCT differs from the reference's decoder (jpeg-js) by ±1 level on
+// a few percent of the pixels.
+func (s *Set) Decode(t testing.TB, name string) (img image.Image, exact bool) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.ImageDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var img image.Image
 	if strings.HasSuffix(name, ".png") {
 		img, err = png.Decode(f)
+		exact = true
 	} else {
 		img, err = jpeg.Decode(f)
 	}
 	if err != nil {
 		t.Fatalf("decode %s: %v", name, err)
 	}
-	return img
+	return img, exact
 }
 
 // NPMSamples loads face/testdata/reference-npm-samples.json with the demo photos of the
