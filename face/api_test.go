@@ -52,7 +52,7 @@ func TestLoadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, _ := reftest.NPMSamples(t).Decode(t, "sample2.jpg")
+	img := reftest.NPMSamples(t).Decode(t, "sample2.jpg")
 	if _, err := e.Analyze(context.Background(), img, Options{}); !errors.Is(err, ErrNotLoaded) || !strings.Contains(err.Error(), "SSD") {
 		t.Errorf("SSD without loading it: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestContextCancelled(t *testing.T) {
 	e := testEngine(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	img, _ := reftest.NPMSamples(t).Decode(t, "sample2.jpg")
+	img := reftest.NPMSamples(t).Decode(t, "sample2.jpg")
 	if _, err := e.Analyze(ctx, img, Options{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
@@ -76,7 +76,7 @@ func TestContextCancelled(t *testing.T) {
 func TestOptionsShapeResults(t *testing.T) {
 	e := testEngine(t)
 	set := reftest.NPMSamples(t)
-	img, _ := set.Decode(t, "sample4.jpg")
+	img := set.Decode(t, "sample4.jpg")
 	want := set.Images["sample4.jpg"]
 	ctx := context.Background()
 
@@ -138,7 +138,7 @@ func TestOptionsShapeResults(t *testing.T) {
 func TestStepsMatchAnalyze(t *testing.T) {
 	e := testEngine(t)
 	ctx := context.Background()
-	img, _ := reftest.NPMSamples(t).Decode(t, "sample1.jpg")
+	img := reftest.NPMSamples(t).Decode(t, "sample1.jpg")
 	faces, err := e.Analyze(ctx, img, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestConcurrentUse(t *testing.T) {
 	want := map[string][]Face{}
 	imgs := map[string]image.Image{}
 	for _, n := range names[:2] {
-		imgs[n], _ = set.Decode(t, n)
+		imgs[n] = set.Decode(t, n)
 		f, err := e.Analyze(context.Background(), imgs[n], Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -54,7 +54,7 @@ func TestParity(t *testing.T) {
 		for _, name := range set.Names() {
 			t.Run(set.Name+"/"+name, func(t *testing.T) {
 				want := set.Images[name]
-				img, exact := set.Decode(t, name)
+				img, exact := set.Decode(t, name), set.Exact(name)
 				faces, err := e.Analyze(ctx, img, Options{})
 				if err != nil {
 					t.Fatal(err)

@@ -69,27 +69,30 @@ func (s *Set) Names() []string {
 	return n
 }
 
-// Decode decodes one of the set's images without applying EXIF orientation, as the reference
-// runner did. exact reports whether the pixels are those the reference saw: PNG decoding is
+// Exact reports whether Decode gives the very pixels the reference saw: PNG decoding is
 // lossless, but image/jpeg's IDCT differs from the reference's decoder (jpeg-js) by ±1 level on
 // a few percent of the pixels.
-func (s *Set) Decode(t testing.TB, name string) (img image.Image, exact bool) {
+func (s *Set) Exact(name string) bool { return strings.HasSuffix(name, ".png") }
+
+// Decode decodes one of the set's images without applying EXIF orientation, as the reference
+// runner did.
+func (s *Set) Decode(t testing.TB, name string) image.Image {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.ImageDir, name))
+	var img image.Image
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	if strings.HasSuffix(name, ".png") {
 		img, err = png.Decode(f)
-		exact = true
 	} else {
 		img, err = jpeg.Decode(f)
 	}
 	if err != nil {
 		t.Fatalf("decode %s: %v", name, err)
 	}
-	return img, exact
+	return img
 }
 
 // NPMSamples loads face/testdata/reference-npm-samples.json with the demo photos of the
