@@ -482,7 +482,10 @@ func (s *Store) ListImages(ctx context.Context, f ImageFilter) (ImagePage, error
 		if err != nil {
 			return ImagePage{}, fmt.Errorf("store: list images: %w", err)
 		}
-		where = append(where, "(i.created_at < ? OR (i.created_at = ? AND i.id < ?))")
+		// The leading "created_at <= ?" gives the index a range bound: with the OR alone SQLite
+		// walks the index from the newest row, 134 ms for a page half-way through 1M images
+		// instead of 5 ms (BenchmarkImagesPage/deep in package web).
+		where = append(where, "i.created_at <= ? AND (i.created_at < ? OR i.id < ?)")
 		args = append(args, ms, ms, id)
 	}
 	q := "SELECT " + imageColumns + " FROM " + from

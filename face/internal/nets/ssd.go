@@ -3,6 +3,7 @@ package nets
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
@@ -12,17 +13,18 @@ import (
 // MobileNetV1 backbone at 512×512, four extra feature maps and six box/class heads over 5118
 // anchors. Built once from its weights; immutable and safe for concurrent use.
 type SSD struct {
-	conv0   *nn.Conv2D
-	pairs   [13]ssdPair
-	extras  [8]*nn.Conv2D
-	heads   [6]ssdHead
-	anchors []float32 // 5118 × (ymin, xmin, ymax, xmax), normalised
+	backbone []rowLayer    // conv0, then the 13 pairs' depthwise and pointwise convolutions
+	extras   [8]*nn.Conv2D // 16×16 down to 1×1: too small to be worth splitting
+	heads    [6]ssdHead
+	anchors  []float32 // 5118 × (ymin, xmin, ymax, xmax), normalised
+
+	// buffers recycles the two activation buffers each Detect alternates between: the backbone's
+	// activations total ~110 MB per image, which allocating afresh costs clearing and GC time.
+	buffers sync.Pool // *ssdBuffers
 }
 
-type ssdPair struct {
-	depthwise *nn.DepthwiseConv2D // batch norm folded in
-	pointwise *nn.Conv2D
-}
+// ssdBuffers are two buffers large enough for the largest activation (256×256×64).
+type ssdBuffers [2][]float32
 
 // ssdHead is one box predictor: the box-encoding and class convolutions of the reference run as
 // one 1×1 convolution whose first 4·anchors outputs are box encodings and the rest class logits.
@@ -37,6 +39,7 @@ const (
 	ssdIoUThreshold = 0.5
 	ssdAnchors      = 5118
 	ssdBNEpsilon    = 0.0010000000474974513 // float32(0.001), as the reference's batch norm
+	ssdConv11       = 2 * 11                // backbone index (conv0, then 2 per pair) of pair 11's pointwise conv
 )
 
 // ssdMaps describes the six feature maps the heads read: side, channels and anchors per position.
@@ -51,19 +54,19 @@ func NewSSD(w *weights.Set) (*SSD, error) {
 	side := ssdInputSize
 
 	// Backbone: conv0 (3×3 stride 2) and 13 depthwise-separable pairs.
-	s.conv0 = ssdConv(r, "MobilenetV1/Conv2d_0_pointwise", 3, 3, 32, 2, side)
+	s.backbone = append(s.backbone, ssdConv(r, "MobilenetV1/Conv2d_0_pointwise", 3, 3, 32, 2, side))
 	side = outSide(side, 2)
 	in := 32
 	pairOut := [13]int{64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024}
-	for i := range s.pairs {
+	for i := range 13 {
 		stride := 1
 		switch i + 1 {
 		case 2, 4, 6, 12:
 			stride = 2
 		}
-		s.pairs[i].depthwise = ssdDepthwise(r, fmt.Sprintf("MobilenetV1/Conv2d_%d_depthwise", i+1), in, stride, side)
+		s.backbone = append(s.backbone, ssdDepthwise(r, fmt.Sprintf("MobilenetV1/Conv2d_%d_depthwise", i+1), in, stride, side))
 		side = outSide(side, stride)
-		s.pairs[i].pointwise = ssdConv(r, fmt.Sprintf("MobilenetV1/Conv2d_%d_pointwise", i+1), 1, in, pairOut[i], 1, side)
+		s.backbone = append(s.backbone, ssdConv(r, fmt.Sprintf("MobilenetV1/Conv2d_%d_pointwise", i+1), 1, in, pairOut[i], 1, side))
 		in = pairOut[i]
 	}
 
@@ -74,7 +77,12 @@ func NewSSD(w *weights.Set) (*SSD, error) {
 		if i%2 == 1 {
 			k, stride = 3, 2
 		}
-		s.extras[i] = ssdConv(r, fmt.Sprintf("Prediction/Conv2d_%d_pointwise", i), k, in, extraOut[i], stride, side)
+		name := fmt.Sprintf("Prediction/Conv2d_%d_pointwise", i)
+		filter := r.Get(name+"/weights", k, k, in, extraOut[i])
+		offset := r.Get(name+"/convolution_bn_offset", extraOut[i])
+		if r.Err() == nil {
+			s.extras[i] = nn.NewConv2D(filter, k, k, in, extraOut[i], stride, nn.SamePadding(side, side, k, k, stride), nil, offset, nn.ActReLU6)
+		}
 		side = outSide(side, stride)
 		in = extraOut[i]
 	}
@@ -92,32 +100,41 @@ func NewSSD(w *weights.Set) (*SSD, error) {
 	if offset != ssdAnchors {
 		return nil, fmt.Errorf("ssd mobilenetv1: heads cover %d anchors, want %d", offset, ssdAnchors)
 	}
+	largest, h := 0, ssdInputSize
+	for _, l := range s.backbone {
+		var c int
+		h, _, c = l.whole.OutputShape(h, h)
+		largest = max(largest, h*h*c)
+	}
+	s.buffers.New = func() any { return &ssdBuffers{make([]float32, largest), make([]float32, largest)} }
 	return s, nil
 }
 
 // outSide is the output side of a TensorFlow SAME layer.
 func outSide(side, stride int) int { return (side + stride - 1) / stride }
 
-// ssdConv reads a convolution with its folded batch-norm offset, followed by ReLU6.
-func ssdConv(r *weights.Reader, name string, k, in, out, stride, side int) *nn.Conv2D {
+// ssdConv reads a backbone convolution with its folded batch-norm offset, followed by ReLU6.
+func ssdConv(r *weights.Reader, name string, k, in, out, stride, side int) rowLayer {
 	filter := r.Get(name+"/weights", k, k, in, out)
 	offset := r.Get(name+"/convolution_bn_offset", out)
 	if r.Err() != nil {
-		return nil
+		return rowLayer{}
 	}
-	return nn.NewConv2D(filter, k, k, in, out, stride, nn.SamePadding(side, side, k, k, stride), nil, offset, nn.ActReLU6)
+	return newRowLayer(k, stride, nn.SamePadding(side, side, k, k, stride), func(p nn.Padding) layer {
+		return nn.NewConv2D(filter, k, k, in, out, stride, p, nil, offset, nn.ActReLU6)
+	})
 }
 
 // ssdDepthwise reads a 3×3 depthwise convolution and folds the batch norm that follows it into
 // its filter and a bias: (x − mean)·γ/√(var + ε) + β = x·s + (β − mean·s), s = γ/√(var + ε).
-func ssdDepthwise(r *weights.Reader, name string, channels, stride, side int) *nn.DepthwiseConv2D {
+func ssdDepthwise(r *weights.Reader, name string, channels, stride, side int) rowLayer {
 	filter := r.Get(name+"/depthwise_weights", 3, 3, channels, 1)
 	gamma := r.Get(name+"/BatchNorm/gamma", channels)
 	beta := r.Get(name+"/BatchNorm/beta", channels)
 	mean := r.Get(name+"/BatchNorm/moving_mean", channels)
 	variance := r.Get(name+"/BatchNorm/moving_variance", channels)
 	if r.Err() != nil {
-		return nil
+		return rowLayer{}
 	}
 	folded := make([]float32, len(filter)) // a copy: the weight set stays untouched
 	bias := make([]float32, channels)
@@ -128,7 +145,9 @@ func ssdDepthwise(r *weights.Reader, name string, channels, stride, side int) *n
 			folded[tap*channels+c] = float32(float64(filter[tap*channels+c]) * scale)
 		}
 	}
-	return nn.NewDepthwiseConv2D(folded, 3, 3, channels, stride, nn.SamePadding(side, side, 3, 3, stride), nil, bias, nn.ActReLU6)
+	return newRowLayer(3, stride, nn.SamePadding(side, side, 3, 3, stride), func(p nn.Padding) layer {
+		return nn.NewDepthwiseConv2D(folded, 3, 3, channels, stride, p, nil, bias, nn.ActReLU6)
+	})
 }
 
 // ssdHeadFrom merges a box predictor's two 1×1 convolutions (box encodings, class logits) into one.
@@ -155,8 +174,16 @@ func ssdHeadFrom(r *weights.Reader, name string, in, anchors int) ssdHead {
 }
 
 // Detect finds the faces in img (RGB, 0..255, H×W×3) scoring above minConfidence, at most
-// maxResults of them (≤ 0: no cap), best first, with boxes in img's pixels.
+// maxResults of them (≤ 0: no cap), best first, with boxes in img's pixels. It runs on the
+// calling goroutine.
 func (s *SSD) Detect(img *nn.Tensor, minConfidence float64, maxResults int) []Detection {
+	return s.DetectParallel(img, minConfidence, maxResults, 1)
+}
+
+// DetectParallel is Detect with each backbone layer split into up to workers bands of rows
+// computed concurrently: lower latency for a single image on several cores, the same results.
+// Where images are already processed one per core it only adds synchronisation; use Detect.
+func (s *SSD) DetectParallel(img *nn.Tensor, minConfidence float64, maxResults, workers int) []Detection {
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
@@ -164,26 +191,36 @@ func (s *SSD) Detect(img *nn.Tensor, minConfidence float64, maxResults int) []De
 	for i, v := range x.Data {
 		x.Data[i] = v/127.5 - 1 // the reference's order: divide, then subtract
 	}
-	x = s.conv0.Apply(x)
-	var conv11 *nn.Tensor
-	for i, p := range s.pairs {
-		x = p.pointwise.Apply(p.depthwise.Apply(x))
-		if i+1 == 11 {
-			conv11 = x
-		}
-	}
-	maps := [6]*nn.Tensor{conv11, x}
-	e := x
-	for i, layer := range s.extras {
-		e = layer.Apply(e)
-		if i%2 == 1 {
-			maps[2+i/2] = e
-		}
-	}
 
+	bufs := s.buffers.Get().(*ssdBuffers)
+	defer s.buffers.Put(bufs)
+	next := 0
+	// output is the destination for a layer's output in the buffer its input does not occupy.
+	output := func(l layer, src *nn.Tensor) *nn.Tensor {
+		h, w, c := l.OutputShape(src.H, src.W)
+		dst := &nn.Tensor{H: h, W: w, C: c, Data: bufs[next][:h*w*c]}
+		next ^= 1
+		return dst
+	}
+	// Each head reads its feature map as soon as it is computed, before the buffer is reused.
 	var cands []ssdCandidate
-	for i, h := range s.heads {
-		cands = h.candidates(maps[i], s.anchors, minConfidence, cands)
+	for i := range s.backbone {
+		l := &s.backbone[i]
+		dst := output(l.whole, x)
+		l.apply(dst, x, workers)
+		x = dst
+		if i == ssdConv11 {
+			cands = s.heads[0].candidates(x, s.anchors, minConfidence, cands)
+		}
+	}
+	cands = s.heads[1].candidates(x, s.anchors, minConfidence, cands)
+	for i, e := range s.extras {
+		dst := output(e, x)
+		e.ApplyTo(dst, x)
+		x = dst
+		if i%2 == 1 {
+			cands = s.heads[2+i/2].candidates(x, s.anchors, minConfidence, cands)
+		}
 	}
 	if maxResults <= 0 {
 		maxResults = ssdAnchors
