@@ -3,11 +3,15 @@ GO        ?= go
 BIN       ?= bin/facecluster
 MODELS    := models/node_modules/@vladmandic/face-api/model
 GOTEST    ?= $(GO) test -timeout 45m -count=1
+# The version `facecluster version` prints; the Dockerfile sets the same variable from its VERSION arg.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/facecluster/facecluster/internal/cli.version=$(VERSION)
+IMAGE     ?= facecluster:$(VERSION)
 # Tests that need MySQL read this DSN (each test creates and drops its own database).
 export FACECLUSTER_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/
 export FACECLUSTER_MODELS_DIR ?= $(CURDIR)/$(MODELS)
 
-.PHONY: all build run test test-deps models bench generate lint clean
+.PHONY: all build image run test test-deps models bench generate lint clean
 
 all: build
 
@@ -18,7 +22,11 @@ models/node_modules/.stamp: models/package.json models/package-lock.json
 	touch $@
 
 build:
-	$(GO) build -o $(BIN) ./cmd/facecluster
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/facecluster
+
+## image: the container image (Dockerfile; needs a Docker engine or BuildKit), see docs/deploy.md
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
 
 ## run: the whole product on this machine (SQLite + in-process nsqd under ./data)
 run: models build

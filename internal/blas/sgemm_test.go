@@ -46,6 +46,7 @@ func checkClose(t *testing.T, got []float32, want []float64, k int) {
 var shapes = []struct{ m, n, k int }{
 	{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 5, 0}, {7, 9, 11}, {8, 8, 8}, {13, 17, 19}, {6, 16, 33},
 	{31, 33, 29}, {64, 64, 64}, {97, 65, 130}, {200, 47, 300}, {1, 128, 256}, {289, 32, 288},
+	{250, 40, 700}, {121, 17, 321}, {130, 64, 64},
 }
 
 func TestSgemmMatchesNaive(t *testing.T) {
@@ -61,10 +62,23 @@ func TestSgemmMatchesNaive(t *testing.T) {
 				Sgemm(s.m, s.n, s.k, a, lda, b, ldb, c, ldc)
 				checkClose(t, c, want, s.k)
 
-				c2 := randMat(r, s.m*ldc)
-				want2 := naiveGemm(s.m, s.n, s.k, a, lda, b, ldb, c2, ldc)
-				SgemmPacked(s.m, a, lda, PackB(s.k, s.n, b, ldb), c2, ldc)
-				checkClose(t, c2, want2, s.k)
+				// Both microkernels (assembly where the CPU has it, and portable Go).
+				for _, asm := range []bool{true, false} {
+					if asm && !useAsm {
+						t.Log("no AVX2+FMA assembly on this machine/build: portable kernel only")
+						continue
+					}
+					c2 := randMat(r, s.m*ldc)
+					want2 := naiveGemm(s.m, s.n, s.k, a, lda, b, ldb, c2, ldc)
+					if s.m > 0 && s.n > 0 && s.k > 0 {
+						gemm(s.m, aSource{raw: a, lda: lda}, PackB(s.k, s.n, b, ldb), nil, true, c2, ldc, asm)
+					}
+					checkClose(t, c2, want2, s.k)
+				}
+				c3 := randMat(r, s.m*ldc)
+				want3 := naiveGemm(s.m, s.n, s.k, a, lda, b, ldb, c3, ldc)
+				SgemmPacked(s.m, a, lda, PackB(s.k, s.n, b, ldb), c3, ldc)
+				checkClose(t, c3, want3, s.k)
 			})
 		}
 	}
@@ -81,5 +95,78 @@ func BenchmarkSgemm(b *testing.B) {
 			}
 			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
+	}
+}
+
+// packATest lays A out as SgemmPackedA documents, independently of the package's packA.
+func packATest(m, k int, a []float32, lda int) []float32 {
+	out := make([]float32, PackedALen(m, k))
+	for i := 0; i < m; i++ {
+		for q := 0; q < k; q++ {
+			out[i/PanelRows*PanelRows*k+q*PanelRows+i%PanelRows] = a[i*lda+q]
+		}
+	}
+	return out
+}
+
+func TestEpilogueAndPackedA(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	inf := float32(math.Inf(1))
+	epilogues := []struct {
+		name      string
+		alpha, hi float32
+		scaled    bool
+	}{{"none", 1, inf, false}, {"relu", 0, inf, true}, {"relu6", 0, 6, true}, {"leaky", 0.1, inf, false}}
+	for _, s := range shapes {
+		if s.m == 0 || s.n == 0 || s.k == 0 {
+			continue
+		}
+		for ei, e := range epilogues {
+			t.Run(fmt.Sprintf("%dx%dx%d-%s", s.m, s.n, s.k, e.name), func(t *testing.T) {
+				a, b := randMat(r, s.m*s.k), randMat(r, s.k*s.n)
+				for i := range a {
+					a[i] *= 4
+				}
+				var scale []float32
+				if e.scaled {
+					scale = randMat(r, s.n)
+				}
+				bias := randMat(r, s.n)
+				ep := NewEpilogue(s.n, scale, bias, e.alpha, e.hi)
+				prod := naiveGemm(s.m, s.n, s.k, a, s.k, b, s.n, make([]float32, s.m*s.n), s.n)
+				want := make([]float64, len(prod))
+				for i, v := range prod {
+					j := i % s.n
+					if scale != nil {
+						v *= float64(scale[j])
+					}
+					v += float64(bias[j])
+					want[i] = math.Min(math.Max(v, float64(e.alpha)*v), float64(e.hi))
+				}
+				pb := PackB(s.k, s.n, b, s.n)
+				for _, asm := range []bool{true, false} {
+					if asm && !useAsm {
+						continue
+					}
+					for _, packed := range []bool{false, true} {
+						c := randMat(r, s.m*s.n) // overwritten, whatever it held
+						src := aSource{raw: a, lda: s.k}
+						if packed {
+							src = aSource{packed: packATest(s.m, s.k, a, s.k)}
+						}
+						gemm(s.m, src, pb, ep, false, c, s.n, asm)
+						checkClose(t, c, want, s.k)
+					}
+				}
+				if ei == 0 {
+					c := make([]float32, s.m*s.n)
+					SgemmPackedA(s.m, packATest(s.m, s.k, a, s.k), pb, ep, c, s.n)
+					checkClose(t, c, want, s.k)
+					c = make([]float32, s.m*s.n)
+					SgemmEpilogue(s.m, a, s.k, pb, ep, c, s.n)
+					checkClose(t, c, want, s.k)
+				}
+			})
+		}
 	}
 }

@@ -2,20 +2,21 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/facecluster/facecluster/internal/blas"
 )
 
 // Conv2D is a 2-D convolution with a fused per-channel scale, bias and activation. It lowers the
-// convolution to a matrix product: the input patches (im2col, skipped for 1×1 stride-1 unpadded
-// convolutions) times the HWIO filter, which is already the [kh·kw·in, out] matrix.
+// convolution to a matrix product: the input patches (im2col, written directly in the packed
+// layout of blas.SgemmPackedA; skipped for 1×1 stride-1 unpadded convolutions) times the HWIO
+// filter, which is already the [kh·kw·in, out] matrix. The epilogue runs in the gemm's store.
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
 	weights                 *blas.PackedB
-	scale, bias             []float32 // len out; scale nil when all ones
-	act                     Activation
+	ep                      *blas.Epilogue
 }
 
 // NewConv2D builds a convolution from an HWIO filter [kh,kw,in,out]. scale (nil = 1) and bias
@@ -28,12 +29,37 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 	if len(filter) != kh*kw*in*out {
 		panic(fmt.Sprintf("nn: NewConv2D: filter has %d values, want %d", len(filter), kh*kw*in*out))
 	}
+	checkChannels("NewConv2D scale", scale, out)
+	checkChannels("NewConv2D bias", bias, out)
 	return &Conv2D{
 		kh: kh, kw: kw, in: in, out: out, stride: stride, pad: pad,
 		weights: blas.PackB(kh*kw*in, out, filter, out),
-		scale:   copyChannels("NewConv2D scale", scale, out),
-		bias:    copyChannels("NewConv2D bias", bias, out),
-		act:     act,
+		ep:      newEpilogue(out, scale, bias, act),
+	}
+}
+
+// newEpilogue expresses scale, bias and the activation as blas's max(x, alpha·x) then min(x, hi).
+func newEpilogue(n int, scale, bias []float32, act Activation) *blas.Epilogue {
+	alpha, hi := actParams(act)
+	return blas.NewEpilogue(n, scale, bias, alpha, hi)
+}
+
+// actParams expresses an activation as min(max(x, alpha·x), hi).
+func actParams(act Activation) (alpha, hi float32) {
+	switch act {
+	case ActReLU:
+		return 0, float32(math.Inf(1))
+	case ActReLU6:
+		return 0, 6
+	case ActLeaky:
+		return LeakyAlpha, float32(math.Inf(1))
+	}
+	return 1, float32(math.Inf(1))
+}
+
+func checkChannels(what string, v []float32, n int) {
+	if v != nil && len(v) != n {
+		panic(fmt.Sprintf("nn: %s has %d values, want %d", what, len(v), n))
 	}
 }
 
@@ -41,9 +67,7 @@ func copyChannels(what string, v []float32, n int) []float32 {
 	if v == nil {
 		return nil
 	}
-	if len(v) != n {
-		panic(fmt.Sprintf("nn: %s has %d values, want %d", what, len(v), n))
-	}
+	checkChannels(what, v, n)
 	return append([]float32(nil), v...)
 }
 
@@ -73,50 +97,66 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	if dst.H != oh || dst.W != ow || dst.C != c.out {
 		panic(fmt.Sprintf("nn: Conv2D: destination %s, want %dx%dx%d", dst.Shape(), oh, ow, c.out))
 	}
-	clear(dst.Data)
 	k := c.kh * c.kw * c.in
 	m := oh * ow
 	if c.kh == 1 && c.kw == 1 && c.stride == 1 && c.pad == (Padding{}) {
-		blas.SgemmPacked(m, src.Data, k, c.weights, dst.Data, c.out)
-	} else {
-		bufp := scratch.Get().(*[]float32)
-		if cap(*bufp) < m*k {
-			*bufp = make([]float32, m*k)
-		}
-		cols := (*bufp)[:m*k]
-		im2col(cols, src, c.kh, c.kw, c.stride, c.pad, oh, ow)
-		blas.SgemmPacked(m, cols, k, c.weights, dst.Data, c.out)
-		scratch.Put(bufp)
+		blas.SgemmEpilogue(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		return
 	}
-	epilogue(dst.Data, c.out, c.scale, c.bias, c.act)
+	need := blas.PackedALen(m, k) + blas.PanelRows*k
+	bufp := scratch.Get().(*[]float32)
+	if cap(*bufp) < need {
+		*bufp = make([]float32, need)
+	}
+	packed := (*bufp)[:blas.PackedALen(m, k)]
+	im2colPacked(packed, (*bufp)[len(packed):need], src, c.kh, c.kw, c.stride, c.pad, oh, ow)
+	blas.SgemmPackedA(m, packed, c.weights, c.ep, dst.Data, c.out)
+	scratch.Put(bufp)
 }
 
-// im2col writes one row per output pixel holding its kh×kw×in input patch (zeros for padding).
-func im2col(cols []float32, src *Tensor, kh, kw, stride int, p Padding, oh, ow int) {
-	C := src.C
-	rowLen := kh * kw * C
-	for oy := 0; oy < oh; oy++ {
-		for ox := 0; ox < ow; ox++ {
-			row := cols[(oy*ow+ox)*rowLen : (oy*ow+ox+1)*rowLen]
-			iy0, ix0 := oy*stride-p.Top, ox*stride-p.Left
-			for ky := 0; ky < kh; ky++ {
-				seg := row[ky*kw*C : (ky+1)*kw*C]
-				iy := iy0 + ky
-				if iy < 0 || iy >= src.H {
-					clear(seg)
-					continue
-				}
-				// Columns inside the image are one contiguous run of the source row.
-				x0, x1 := max(ix0, 0), min(ix0+kw, src.W)
-				if x1 <= x0 {
-					clear(seg)
-					continue
-				}
-				clear(seg[:(x0-ix0)*C])
-				copy(seg[(x0-ix0)*C:(x1-ix0)*C], src.Data[(iy*src.W+x0)*C:(iy*src.W+x1)*C])
-				clear(seg[(x1-ix0)*C:])
-			}
+// im2colPacked writes the input patch of every output pixel (kh×kw×in values, zeros for padding)
+// as the rows of A in blas's packed-A layout: six pixels' patches are gathered in rows (an
+// L1-sized buffer) and interleaved into their panel.
+func im2colPacked(dst, rows []float32, src *Tensor, kh, kw, stride int, p Padding, oh, ow int) {
+	k := kh * kw * src.C
+	const pr = blas.PanelRows
+	m := oh * ow
+	for base := 0; base < m; base += pr {
+		n := min(pr, m-base)
+		for r := range n {
+			oy, ox := (base+r)/ow, (base+r)%ow
+			patch(rows[r*k:(r+1)*k], src, kh, kw, oy*stride-p.Top, ox*stride-p.Left)
 		}
+		clear(rows[n*k : pr*k])
+		pan := dst[base*k : (base+pr)*k]
+		r0, r1, r2 := rows[0:k], rows[k:2*k], rows[2*k:3*k]
+		r3, r4, r5 := rows[3*k:4*k], rows[4*k:5*k], rows[5*k:6*k]
+		for q := range k {
+			g := pan[q*pr : q*pr+pr : q*pr+pr]
+			g[0], g[1], g[2], g[3], g[4], g[5] = r0[q], r1[q], r2[q], r3[q], r4[q], r5[q]
+		}
+	}
+}
+
+// patch copies the kh×kw×C window whose top-left input position is (iy0, ix0).
+func patch(row []float32, src *Tensor, kh, kw, iy0, ix0 int) {
+	C := src.C
+	for ky := 0; ky < kh; ky++ {
+		seg := row[ky*kw*C : (ky+1)*kw*C]
+		iy := iy0 + ky
+		if iy < 0 || iy >= src.H {
+			clear(seg)
+			continue
+		}
+		// Columns inside the image are one contiguous run of the source row.
+		x0, x1 := max(ix0, 0), min(ix0+kw, src.W)
+		if x1 <= x0 {
+			clear(seg)
+			continue
+		}
+		clear(seg[:(x0-ix0)*C])
+		copy(seg[(x0-ix0)*C:(x1-ix0)*C], src.Data[(iy*src.W+x0)*C:(iy*src.W+x1)*C])
+		clear(seg[(x1-ix0)*C:])
 	}
 }
 

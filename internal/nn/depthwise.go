@@ -10,6 +10,8 @@ type DepthwiseConv2D struct {
 	filter            []float32 // [kh,kw,C]
 	scale, bias       []float32
 	act               Activation
+	sb                []float32   // C scales (1 when nil) then C biases, for the assembly kernel
+	actVec            [16]float32 // 8 × alpha, 8 × hi: the activation for the assembly kernel
 }
 
 // NewDepthwiseConv2D builds a depthwise convolution from a filter [kh,kw,C,1]. scale (nil = 1)
@@ -21,13 +23,28 @@ func NewDepthwiseConv2D(filter []float32, kh, kw, channels, stride int, pad Padd
 	if len(filter) != kh*kw*channels {
 		panic(fmt.Sprintf("nn: NewDepthwiseConv2D: filter has %d values, want %d", len(filter), kh*kw*channels))
 	}
-	return &DepthwiseConv2D{
+	d := &DepthwiseConv2D{
 		kh: kh, kw: kw, c: channels, stride: stride, pad: pad,
 		filter: append([]float32(nil), filter...),
 		scale:  copyChannels("NewDepthwiseConv2D scale", scale, channels),
 		bias:   copyChannels("NewDepthwiseConv2D bias", bias, channels),
 		act:    act,
+		sb:     make([]float32, 2*channels),
 	}
+	alpha, hi := actParams(act)
+	for i := range 8 {
+		d.actVec[i], d.actVec[8+i] = alpha, hi
+	}
+	for i := range channels {
+		d.sb[i] = 1
+		if scale != nil {
+			d.sb[i] = scale[i]
+		}
+		if bias != nil {
+			d.sb[channels+i] = bias[i]
+		}
+	}
+	return d
 }
 
 // OutputShape returns the output height, width and channels for an h×w input.
@@ -53,6 +70,88 @@ func (d *DepthwiseConv2D) ApplyTo(dst, src *Tensor) {
 	if dst.H != oh || dst.W != ow || dst.C != d.c {
 		panic(fmt.Sprintf("nn: DepthwiseConv2D: destination %s, want %dx%dx%d", dst.Shape(), oh, ow, d.c))
 	}
+	if useAsm && d.kh == 3 && d.kw == 3 && d.c%8 == 0 {
+		d.apply3x3Asm(dst, src, oh, ow)
+		return
+	}
+	d.applyGo(dst, src, oh, ow)
+}
+
+// apply3x3Asm runs the assembly row kernel over the output pixels whose 3×3 window lies inside
+// the input horizontally (rows above/below the input read a zero row) and computes the few
+// border pixels in Go, so that the input is never copied.
+func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int) {
+	C, p, s := d.c, d.pad, d.stride
+	rowLen := src.W * C
+	zp := scratch.Get().(*[]float32)
+	if cap(*zp) < rowLen {
+		*zp = make([]float32, rowLen)
+	}
+	zero := (*zp)[:rowLen]
+	clear(zero)
+	// Interior columns: ox*s - Left >= 0 and ox*s - Left + 2 <= W-1.
+	x0 := (p.Left + s - 1) / s
+	x1 := min(ow, (src.W-3+p.Left)/s+1) // exclusive
+	if src.W < 3 {
+		x0, x1 = 0, 0
+	}
+	for oy := range oh {
+		iy := oy*s - p.Top
+		if x1 > x0 {
+			var rows [3][]float32
+			for ky := range 3 {
+				if y := iy + ky; y >= 0 && y < src.H {
+					rows[ky] = src.Data[y*rowLen : (y+1)*rowLen]
+				} else {
+					rows[ky] = zero
+				}
+			}
+			off := (x0*s - p.Left) * C
+			last := off + ((x1-x0-1)*s+2)*C + C - 1 // the kernel's last read in each row
+			_, _, _ = rows[0][last], rows[1][last], rows[2][last]
+			_ = dst.Data[(oy*ow+x1)*C-1]
+			for ch := 0; ch < C; ch += 8 {
+				dw3x3Row(&dst.Data[(oy*ow+x0)*C+ch], &rows[0][off+ch], &rows[1][off+ch], &rows[2][off+ch],
+					&d.filter[ch], &d.sb[ch], x1-x0, C, s, &d.actVec)
+			}
+		}
+		for ox := 0; ox < min(x0, ow); ox++ {
+			d.pixelGo(dst, src, oy, ox)
+		}
+		for ox := max(x1, x0); ox < ow; ox++ {
+			d.pixelGo(dst, src, oy, ox)
+		}
+	}
+	scratch.Put(zp)
+}
+
+// pixelGo computes all channels of one output pixel, epilogue included.
+func (d *DepthwiseConv2D) pixelGo(dst, src *Tensor, oy, ox int) {
+	C := d.c
+	acc := dst.Data[(oy*dst.W+ox)*C : (oy*dst.W+ox+1)*C]
+	clear(acc)
+	for ky := 0; ky < d.kh; ky++ {
+		iy := oy*d.stride - d.pad.Top + ky
+		if iy < 0 || iy >= src.H {
+			continue
+		}
+		for kx := 0; kx < d.kw; kx++ {
+			ix := ox*d.stride - d.pad.Left + kx
+			if ix < 0 || ix >= src.W {
+				continue
+			}
+			in := src.Data[(iy*src.W+ix)*C : (iy*src.W+ix+1)*C]
+			f := d.filter[(ky*d.kw+kx)*C : (ky*d.kw+kx+1)*C]
+			for i := range acc {
+				acc[i] += in[i] * f[i]
+			}
+		}
+	}
+	epilogue(acc, C, d.scale, d.bias, d.act)
+}
+
+// applyGo is the portable depthwise convolution (any kernel size and channel count).
+func (d *DepthwiseConv2D) applyGo(dst, src *Tensor, oh, ow int) {
 	C := d.c
 	clear(dst.Data)
 	for oy := 0; oy < oh; oy++ {

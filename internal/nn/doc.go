@@ -10,3 +10,5 @@
 // Go tensor libraries neither match TensorFlow's padding/resize semantics nor reach the speed the
 // engine needs.
 package nn
+
+//go:generate sh -c "cd asmgen && go run . -out ../dw_amd64.s -stubs ../dw_amd64.go -pkg nn"

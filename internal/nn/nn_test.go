@@ -83,10 +83,10 @@ func assertTensorClose(t *testing.T, got, want *Tensor, tol float64) {
 }
 
 type convCase struct {
-	name                 string
+	name                  string
 	h, w, in, out, kh, kw int
-	stride               int
-	pad                  func(h, w, kh, kw, s int) Padding
+	stride                int
+	pad                   func(h, w, kh, kw, s int) Padding
 }
 
 func valid(int, int, int, int, int) Padding { return Padding{} }
@@ -106,6 +106,14 @@ var convCases = []convCase{
 	{"5x3 explicit", 8, 9, 6, 5, 5, 3, 1, explicit(Padding{Top: 2, Bottom: 1, Left: 0, Right: 3})},
 	{"3x3 explicit 1px", 6, 6, 4, 12, 3, 3, 1, explicit(Padding{1, 1, 1, 1})},
 	{"2x2 same s1", 5, 6, 3, 3, 2, 2, 1, SamePadding},
+	{"3x3 same s1 C16", 7, 9, 16, 16, 3, 3, 1, SamePadding},
+	{"3x3 same s2 even C32", 10, 8, 32, 32, 3, 3, 2, SamePadding},
+	{"3x3 valid s1 C24", 6, 5, 24, 8, 3, 3, 1, valid},
+	{"3x3 explicit 1px C8", 4, 4, 8, 8, 3, 3, 1, explicit(Padding{1, 1, 1, 1})},
+	{"3x3 same s2 odd C64", 9, 9, 64, 16, 3, 3, 2, SamePadding},
+	{"3x3 same s1 narrow C8", 5, 2, 8, 8, 3, 3, 1, SamePadding},
+	{"3x3 same s2 tiny C8", 1, 1, 8, 8, 3, 3, 2, SamePadding},
+	{"3x3 explicit wide C16", 3, 7, 16, 8, 3, 3, 1, explicit(Padding{0, 2, 2, 1})},
 }
 
 func TestConv2DMatchesDirectConvolution(t *testing.T) {
@@ -154,6 +162,9 @@ func TestDepthwiseMatchesDirectConvolution(t *testing.T) {
 			dw := NewDepthwiseConv2D(filter, c.kh, c.kw, c.in, c.stride, pad, scale, bias, act)
 			want := naiveConv(src, filter, c.kh, c.kw, c.in, c.stride, pad, scale, bias, act, true)
 			assertTensorClose(t, dw.Apply(src), want, 1e-4)
+			d := dw.Apply(src)
+			dw.applyGo(d, src, d.H, d.W) // the portable path too
+			assertTensorClose(t, d, want, 1e-4)
 		})
 	}
 }
@@ -161,8 +172,8 @@ func TestDepthwiseMatchesDirectConvolution(t *testing.T) {
 func TestSamePadding(t *testing.T) {
 	for _, c := range []struct {
 		in, k, s int
-		want    [2]int // before, after
-		out     int
+		want     [2]int // before, after
+		out      int
 	}{
 		{16, 3, 2, [2]int{0, 1}, 8}, // TF SAME stride 2 on even sizes: bottom/right only
 		{15, 3, 2, [2]int{1, 1}, 8},

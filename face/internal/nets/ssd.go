@@ -3,6 +3,7 @@ package nets
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
@@ -17,6 +18,19 @@ type SSD struct {
 	extras  [8]*nn.Conv2D
 	heads   [6]ssdHead
 	anchors []float32 // 5118 × (ymin, xmin, ymax, xmax), normalised
+
+	// buffers recycles the two activation buffers each Detect alternates between: the backbone's
+	// activations total ~110 MB per image, which allocating afresh costs clearing and GC time.
+	buffers sync.Pool // *ssdBuffers
+}
+
+// ssdBuffers are two buffers large enough for the largest activation (256×256×64).
+type ssdBuffers [2][]float32
+
+// layer is what the detectors need of nn's convolutions to run them into reused buffers.
+type layer interface {
+	OutputShape(h, w int) (int, int, int)
+	ApplyTo(dst, src *nn.Tensor)
 }
 
 type ssdPair struct {
@@ -92,7 +106,26 @@ func NewSSD(w *weights.Set) (*SSD, error) {
 	if offset != ssdAnchors {
 		return nil, fmt.Errorf("ssd mobilenetv1: heads cover %d anchors, want %d", offset, ssdAnchors)
 	}
+	largest := 0
+	s.forEachLayer(func(l layer, h, w int) (int, int) {
+		oh, ow, oc := l.OutputShape(h, w)
+		largest = max(largest, oh*ow*oc)
+		return oh, ow
+	})
+	s.buffers.New = func() any { return &ssdBuffers{make([]float32, largest), make([]float32, largest)} }
 	return s, nil
+}
+
+// forEachLayer walks the backbone and extra layers in order with their input sizes.
+func (s *SSD) forEachLayer(f func(l layer, h, w int) (int, int)) {
+	h, w := f(s.conv0, ssdInputSize, ssdInputSize)
+	for _, p := range s.pairs {
+		h, w = f(p.depthwise, h, w)
+		h, w = f(p.pointwise, h, w)
+	}
+	for _, e := range s.extras {
+		h, w = f(e, h, w)
+	}
 }
 
 // outSide is the output side of a TensorFlow SAME layer.
@@ -160,27 +193,37 @@ func (s *SSD) Detect(img *nn.Tensor, minConfidence float64, maxResults int) []De
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
-	x := squareInput(img, ssdInputSize, [3]float32{127.5, 127.5, 127.5}, 1/127.5)
-	x = s.conv0.Apply(x)
-	var conv11 *nn.Tensor
-	for i, p := range s.pairs {
-		x = p.pointwise.Apply(p.depthwise.Apply(x))
-		if i+1 == 11 {
-			conv11 = x
-		}
-	}
-	maps := [6]*nn.Tensor{conv11, x}
-	e := x
-	for i, layer := range s.extras {
-		e = layer.Apply(e)
-		if i%2 == 1 {
-			maps[2+i/2] = e
-		}
+	x := SquareInput(img, ssdInputSize, false)
+	for i, v := range x.Data {
+		x.Data[i] = v/127.5 - 1 // the reference's order: divide, then subtract
 	}
 
+	bufs := s.buffers.Get().(*ssdBuffers)
+	defer s.buffers.Put(bufs)
+	next := 0
+	// run applies l to src in the buffer src does not occupy. Each head reads its feature map
+	// as soon as it is computed, before the buffer is reused.
+	run := func(l layer, src *nn.Tensor) *nn.Tensor {
+		h, w, c := l.OutputShape(src.H, src.W)
+		dst := &nn.Tensor{H: h, W: w, C: c, Data: bufs[next][:h*w*c]}
+		next ^= 1
+		l.ApplyTo(dst, src)
+		return dst
+	}
 	var cands []ssdCandidate
-	for i, h := range s.heads {
-		cands = h.candidates(maps[i], s.anchors, minConfidence, cands)
+	x = run(s.conv0, x)
+	for i, p := range s.pairs {
+		x = run(p.pointwise, run(p.depthwise, x))
+		if i+1 == 11 {
+			cands = s.heads[0].candidates(x, s.anchors, minConfidence, cands)
+		}
+	}
+	cands = s.heads[1].candidates(x, s.anchors, minConfidence, cands)
+	for i, e := range s.extras {
+		x = run(e, x)
+		if i%2 == 1 {
+			cands = s.heads[2+i/2].candidates(x, s.anchors, minConfidence, cands)
+		}
 	}
 	if maxResults <= 0 {
 		maxResults = ssdAnchors

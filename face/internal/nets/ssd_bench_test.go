@@ -1,14 +1,15 @@
 package nets
 
 import (
-	"path/filepath"
 	"testing"
+
+	"github.com/facecluster/facecluster/face/internal/reftest"
 )
 
 // BenchmarkSSD is SSD MobileNetV1 on one 1920×1280 demo photo: input padding and resize to
 // 512×512, the network, decoding and suppression (the goal of issue 2: ≤ 60 ms).
 func BenchmarkSSD(b *testing.B) {
-	img := loadRGB(b, filepath.Join(npmSamples(b).dir, "sample1.jpg"))
+	img := loadRGB(b, reftest.NPMSamples(b), "sample1.jpg")
 	ssd := testSSD(b)
 	b.ResetTimer()
 	for b.Loop() {
@@ -20,7 +21,7 @@ func BenchmarkSSD(b *testing.B) {
 
 // BenchmarkTiny416 is TinyFaceDetector at input size 416 on the same photo.
 func BenchmarkTiny416(b *testing.B) {
-	img := loadRGB(b, filepath.Join(npmSamples(b).dir, "sample1.jpg"))
+	img := loadRGB(b, reftest.NPMSamples(b), "sample1.jpg")
 	tiny := testTiny(b)
 	b.ResetTimer()
 	for b.Loop() {

@@ -97,3 +97,9 @@ func ssdToImage(c ssdCandidate, imgW, imgH, size int) Detection {
 		Score: float64(c.score),
 	}
 }
+
+// reshapedSide is the reference's computeReshapedDimensions for one side: the length that side
+// has inside the size×size input after scaling the longer side to size (JS Math.round).
+func reshapedSide(n, longer, size int) float64 {
+	return math.Floor(float64(n)*(float64(size)/float64(longer)) + 0.5)
+}

@@ -1,144 +1,33 @@
 package nets
 
 import (
-	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	_ "image/jpeg"
-	_ "image/png"
 	"math"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/facecluster/facecluster/face/internal/imgtensor"
+	"github.com/facecluster/facecluster/face/internal/reftest"
 	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
 	"github.com/facecluster/facecluster/internal/testutil"
 )
 
-// referenceFile is the part of reference*.json (made by the reference runner on face-api.js) that
-// the detector tests read.
-type referenceFile struct {
-	Generator string                    `json:"generator"`
-	Images    map[string]referenceImage `json:"images"`
-}
+var imageCache sync.Map // set name + image name → *nn.Tensor: the detector tests share decoded photos
 
-type referenceImage struct {
-	Width   int             `json:"width"`
-	Height  int             `json:"height"`
-	SSD     []referenceFace `json:"ssd_mobilenetv1_min0_5"`
-	Tiny320 []referenceFace `json:"tiny_face_detector_320_min0_5"`
-	Tiny416 []referenceFace `json:"tiny_face_detector_416_min0_5"`
-	Tiny608 []referenceFace `json:"tiny_face_detector_608_min0_5"`
-}
-
-func (r referenceImage) tiny(size int) []referenceFace {
-	switch size {
-	case 320:
-		return r.Tiny320
-	case 416:
-		return r.Tiny416
-	case 608:
-		return r.Tiny608
-	}
-	panic(fmt.Sprintf("no tiny reference at %d", size))
-}
-
-type referenceFace struct {
-	Score float64    `json:"score"`
-	Box   [4]float64 `json:"box"` // x, y, w, h in image pixels
-}
-
-// fixtureSet is one reference JSON and the directory holding its images.
-type fixtureSet struct {
-	name string
-	dir  string
-	ref  referenceFile
-}
-
-func loadReference(t testing.TB, path string) referenceFile {
+// loadRGB decodes one image of a reference set as the reference runner did (no EXIF rotation,
+// jpeg-js's YCbCr conversion) into a 0..255 H×W×3 tensor.
+func loadRGB(t testing.TB, set *reftest.Set, name string) *nn.Tensor {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read reference: %v", err)
-	}
-	var ref referenceFile
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	if len(ref.Images) == 0 {
-		t.Fatalf("%s lists no images", path)
-	}
-	return ref
-}
-
-// npmSamples is the always-present fixture set: the demo photos that install with the models and
-// the reference outputs for them committed in face/testdata.
-func npmSamples(t testing.TB) fixtureSet {
-	return fixtureSet{
-		name: "npm-demo",
-		dir:  testutil.DemoDir(t),
-		ref:  loadReference(t, filepath.Join(testutil.RepoRoot(t), "face", "testdata", "reference-npm-samples.json")),
-	}
-}
-
-// sharedFixtures is ../shared/faceapi-testdata (the test is skipped when it is absent).
-func sharedFixtures(t testing.TB) fixtureSet {
-	dir := testutil.SharedTestdata(t)
-	return fixtureSet{name: "shared", dir: dir, ref: loadReference(t, filepath.Join(dir, "reference.json"))}
-}
-
-func (f fixtureSet) sortedNames() []string {
-	names := make([]string, 0, len(f.ref.Images))
-	for n := range f.ref.Images {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-var imageCache sync.Map // path → *nn.Tensor: the parity tests share decoded photos
-
-// loadRGB decodes an image file the way the reference runner does (jpeg-js / pngjs: raw pixel
-// order, no EXIF orientation; RGB of RGBA with alpha ignored) into a 0..255 H×W×3 tensor.
-func loadRGB(t testing.TB, path string) *nn.Tensor {
-	t.Helper()
-	if v, ok := imageCache.Load(path); ok {
+	key := set.Name + "/" + name
+	if v, ok := imageCache.Load(key); ok {
 		return v.(*nn.Tensor)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	b := img.Bounds()
-	out := nn.NewTensor(b.Dy(), b.Dx(), 3)
-	i := 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			var r, g, bl uint8
-			switch im := img.(type) {
-			case *image.YCbCr:
-				yi, ci := im.YOffset(x, y), im.COffset(x, y)
-				r, g, bl = jpegjsRGB(im.Y[yi], im.Cb[ci], im.Cr[ci])
-			default:
-				c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-				r, g, bl = c.R, c.G, c.B
-			}
-			out.Data[i], out.Data[i+1], out.Data[i+2] = float32(r), float32(g), float32(bl)
-			i += 3
-		}
-	}
-	imageCache.Store(path, out)
-	return out
+	img := imgtensor.FromImage(set.Decode(t, name))
+	imageCache.Store(key, img)
+	return img
 }
 
 var (
@@ -148,18 +37,17 @@ var (
 	ssdErr, tinyErr   error
 )
 
-func loadSet(t testing.TB, model string) *weights.Set {
-	t.Helper()
-	set, err := weights.LoadFile(filepath.Join(testutil.ModelsDir(t), model+"-weights_manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
-
+// testSSD and testTiny build each detector once for all tests. The Once only records errors:
+// a t.Fatal inside it would leave the later tests a nil net instead of the same clear failure.
 func testSSD(t testing.TB) *SSD {
 	t.Helper()
-	ssdOnce.Do(func() { ssdNet, ssdErr = NewSSD(loadSet(t, "ssd_mobilenetv1_model")) })
+	dir := testutil.ModelsDir(t)
+	ssdOnce.Do(func() {
+		var set *weights.Set
+		if set, ssdErr = weights.LoadFile(filepath.Join(dir, "ssd_mobilenetv1_model-weights_manifest.json")); ssdErr == nil {
+			ssdNet, ssdErr = NewSSD(set)
+		}
+	})
 	if ssdErr != nil {
 		t.Fatal(ssdErr)
 	}
@@ -168,11 +56,39 @@ func testSSD(t testing.TB) *SSD {
 
 func testTiny(t testing.TB) *Tiny {
 	t.Helper()
-	tinyOnce.Do(func() { tinyNet, tinyErr = NewTiny(loadSet(t, "tiny_face_detector_model")) })
+	dir := testutil.ModelsDir(t)
+	tinyOnce.Do(func() {
+		var set *weights.Set
+		if set, tinyErr = weights.LoadFile(filepath.Join(dir, "tiny_face_detector_model-weights_manifest.json")); tinyErr == nil {
+			tinyNet, tinyErr = NewTiny(set)
+		}
+	})
 	if tinyErr != nil {
 		t.Fatal(tinyErr)
 	}
 	return tinyNet
+}
+
+// ssdReference is the reference's SSD detections of one image.
+func ssdReference(img reftest.Image) []reftest.Detection {
+	var d []reftest.Detection
+	for _, f := range img.SSD {
+		d = append(d, f.Detection)
+	}
+	return d
+}
+
+// tinyReference is the reference's TinyFaceDetector detections of one image at one input size.
+func tinyReference(img reftest.Image, size int) []reftest.Detection {
+	switch size {
+	case 320:
+		return img.Tiny320
+	case 416:
+		return img.Tiny416
+	case 608:
+		return img.Tiny608
+	}
+	panic(fmt.Sprintf("no tiny reference at %d", size))
 }
 
 // Tolerances of issue 2's parity check.
@@ -184,7 +100,7 @@ const (
 // compareDetections checks got against the reference faces: the same number, and each reference
 // face matched by its own detection (the nearest box) within the tolerances. Matching by position
 // rather than by rank keeps two faces of nearly equal score from failing on their order.
-func compareDetections(t *testing.T, got []Detection, want []referenceFace) {
+func compareDetections(t *testing.T, got []Detection, want []reftest.Detection) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("found %d faces, the reference %d:\n got  %s\n want %s", len(got), len(want), fmtDets(got), fmtRefs(want))
@@ -192,11 +108,6 @@ func compareDetections(t *testing.T, got []Detection, want []referenceFace) {
 	}
 	used := make([]bool, len(got))
 	var worstBox, worstScore float64
-	defer func() {
-		if len(want) > 0 {
-			t.Logf("%d faces; worst box difference %.3f px, worst score difference %.4f", len(want), worstBox, worstScore)
-		}
-	}()
 	for _, w := range want {
 		best, bestDiff := -1, math.Inf(1)
 		for i, g := range got {
@@ -211,9 +122,12 @@ func compareDetections(t *testing.T, got []Detection, want []referenceFace) {
 		g := got[best]
 		worstBox, worstScore = max(worstBox, bestDiff), max(worstScore, math.Abs(g.Score-w.Score))
 		if bestDiff > boxTolerancePx || math.Abs(g.Score-w.Score) > scoreTolerance {
-			t.Errorf("face at %v score %.4f: got box [%.2f %.2f %.2f %.2f] score %.4f (box off by %.2f px)",
-				w.Box, w.Score, g.X, g.Y, g.W, g.H, g.Score, bestDiff)
+			t.Errorf("face %s score %.4f: got (%.1f,%.1f %.1f×%.1f) score %.4f (box off by %.2f px)",
+				reftest.BoxString(w.Box), w.Score, g.X, g.Y, g.W, g.H, g.Score, bestDiff)
 		}
+	}
+	if len(want) > 0 {
+		t.Logf("%d faces; worst box difference %.3f px, worst score difference %.4f", len(want), worstBox, worstScore)
 	}
 }
 
@@ -225,24 +139,15 @@ func boxDiff(d Detection, box [4]float64) float64 {
 func fmtDets(ds []Detection) string {
 	var s []string
 	for _, d := range ds {
-		s = append(s, fmt.Sprintf("[%.1f %.1f %.1f %.1f]@%.3f", d.X, d.Y, d.W, d.H, d.Score))
+		s = append(s, fmt.Sprintf("%s@%.3f", reftest.BoxString([4]float64{d.X, d.Y, d.W, d.H}), d.Score))
 	}
 	return strings.Join(s, " ")
 }
 
-func fmtRefs(rs []referenceFace) string {
+func fmtRefs(rs []reftest.Detection) string {
 	var s []string
 	for _, r := range rs {
-		s = append(s, fmt.Sprintf("[%.1f %.1f %.1f %.1f]@%.3f", r.Box[0], r.Box[1], r.Box[2], r.Box[3], r.Score))
+		s = append(s, fmt.Sprintf("%s@%.3f", reftest.BoxString(r.Box), r.Score))
 	}
 	return strings.Join(s, " ")
-}
-
-// jpegjsRGB converts like jpeg-js, the reference runner's decoder: floating-point JFIF
-// coefficients, clamped, then truncated by its Uint8Array (image/jpeg's own conversion rounds,
-// which shifts every channel by half a level on average).
-func jpegjsRGB(y, cb, cr uint8) (r, g, b uint8) {
-	fy, fcb, fcr := float64(y), float64(cb)-128, float64(cr)-128
-	clamp := func(v float64) uint8 { return uint8(min(max(v, 0), 255)) }
-	return clamp(fy + 1.402*fcr), clamp(fy - 0.3441363*fcb - 0.71413636*fcr), clamp(fy + 1.772*fcb)
 }

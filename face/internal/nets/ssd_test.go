@@ -2,35 +2,34 @@ package nets
 
 import (
 	"math"
-	"path/filepath"
 	"testing"
 
+	"github.com/facecluster/facecluster/face/internal/reftest"
 	"github.com/facecluster/facecluster/internal/nn"
 )
 
 // runSSDParity checks SSD MobileNetV1 (minConfidence 0.5, maxResults 100, the reference's
 // defaults) on every image of a fixture set against the reference's faces.
-func runSSDParity(t *testing.T, f fixtureSet) {
+func runSSDParity(t *testing.T, set *reftest.Set) {
 	ssd := testSSD(t)
-	for _, name := range f.sortedNames() {
-		want := f.ref.Images[name]
+	for _, name := range set.Names() {
+		want := set.Images[name]
 		t.Run(name, func(t *testing.T) {
-			img := loadRGB(t, filepath.Join(f.dir, name))
+			img := loadRGB(t, set, name)
 			if img.W != want.Width || img.H != want.Height {
 				t.Fatalf("decoded %dx%d, the reference %dx%d", img.W, img.H, want.Width, want.Height)
 			}
-			compareDetections(t, ssd.Detect(img, 0.5, 100), want.SSD)
+			compareDetections(t, ssd.Detect(img, 0.5, 100), ssdReference(want))
 		})
 	}
 }
 
-func TestSSDMatchesReferenceOnNpmDemoPhotos(t *testing.T) { runSSDParity(t, npmSamples(t)) }
+func TestSSDMatchesReferenceOnNpmDemoPhotos(t *testing.T) { runSSDParity(t, reftest.NPMSamples(t)) }
 
-func TestSSDMatchesReferenceOnSharedFixtures(t *testing.T) { runSSDParity(t, sharedFixtures(t)) }
+func TestSSDMatchesReferenceOnSharedFixtures(t *testing.T) { runSSDParity(t, reftest.Shared(t)) }
 
 func TestSSDMaxResultsAndConfidence(t *testing.T) {
-	f := sharedFixtures(t)
-	img := loadRGB(t, filepath.Join(f.dir, "faces.jpg"))
+	img := loadRGB(t, reftest.Shared(t), "faces.jpg")
 	ssd := testSSD(t)
 
 	all := ssd.Detect(img, 0.5, 100)
@@ -137,36 +136,5 @@ func TestSSDToImageUndoesPaddingAndClips(t *testing.T) {
 	want := Detection{X: 50, Y: 0, W: 150, H: 50, Score: float64(float32(0.9))}
 	if math.Abs(d.X-want.X) > 1e-4 || math.Abs(d.Y-want.Y) > 1e-4 || math.Abs(d.W-want.W) > 1e-4 || math.Abs(d.H-want.H) > 1e-4 || d.Score != want.Score {
 		t.Errorf("got %+v, want %+v", d, want)
-	}
-}
-
-func TestSquareInputPadsBottomRightAndResizes(t *testing.T) {
-	// 2 rows × 4 columns, one channel value per pixel (R=G=B): padded to 4×4, resized to 2×2 the
-	// samples fall on source pixels (0,0), (0,2), (2,0), (2,2) — the last two in the padding.
-	img := nn.NewTensor(2, 4, 3)
-	for i := range 8 {
-		for c := range 3 {
-			img.Data[i*3+c] = float32(10 * (i + 1))
-		}
-	}
-	out := squareInput(img, 2, [3]float32{}, 1)
-	want := []float32{10, 30, 0, 0}
-	for i, w := range want {
-		if out.Data[i*3] != w || out.Data[i*3+1] != w || out.Data[i*3+2] != w {
-			t.Fatalf("pixel %d = %v, want %v", i, out.Data[i*3:i*3+3], w)
-		}
-	}
-	// Upscaling 4×4 → 8×8 interpolates halfway and clamps at the last row/column: tfjs's
-	// src = dst·in/out without half-pixel centres.
-	up := squareInput(img, 8, [3]float32{1, 1, 1}, 0.5)
-	at := func(y, x int) float32 { return up.Data[(y*8+x)*3] }
-	if got, want := at(0, 1), float32((15-1)*0.5); got != want {
-		t.Errorf("(0,1) = %v, want %v", got, want)
-	}
-	if got, want := at(0, 7), float32((40-1)*0.5); got != want {
-		t.Errorf("(0,7) = %v, want %v", got, want)
-	}
-	if got, want := at(1, 0), float32((30-1)*0.5); got != want { // halfway between 10 and row 1's 50
-		t.Errorf("(1,0) = %v, want %v", got, want)
 	}
 }

@@ -85,7 +85,8 @@ func (t *Tiny) Detect(img *nn.Tensor, inputSize int, scoreThreshold float64) []D
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
-	x := squareInput(img, inputSize, [3]float32{117.001, 114.697, 97.404}, 1.0/255)
+	x := SquareInput(img, inputSize, false)
+	normalizeMeanRGB(x, [3]float32{117.001, 114.697, 97.404})
 	x = t.conv0.Apply(x)
 	for _, c := range t.convs {
 		x = nn.MaxPool(x, 2, 2, nn.SamePadding(x.H, x.W, 2, 2, 2))

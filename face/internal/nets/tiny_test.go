@@ -3,9 +3,9 @@ package nets
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"testing"
 
+	"github.com/facecluster/facecluster/face/internal/reftest"
 	"github.com/facecluster/facecluster/internal/nn"
 )
 
@@ -13,22 +13,22 @@ var tinySizes = []int{320, 416, 608}
 
 // runTinyParity checks TinyFaceDetector (score threshold 0.5) at 320, 416 and 608 on every image
 // of a fixture set against the reference's faces.
-func runTinyParity(t *testing.T, f fixtureSet) {
+func runTinyParity(t *testing.T, set *reftest.Set) {
 	tiny := testTiny(t)
-	for _, name := range f.sortedNames() {
-		want := f.ref.Images[name]
+	for _, name := range set.Names() {
+		want := set.Images[name]
 		for _, size := range tinySizes {
 			t.Run(fmt.Sprintf("%s/%d", name, size), func(t *testing.T) {
-				img := loadRGB(t, filepath.Join(f.dir, name))
-				compareDetections(t, tiny.Detect(img, size, 0.5), want.tiny(size))
+				img := loadRGB(t, set, name)
+				compareDetections(t, tiny.Detect(img, size, 0.5), tinyReference(want, size))
 			})
 		}
 	}
 }
 
-func TestTinyMatchesReferenceOnNpmDemoPhotos(t *testing.T) { runTinyParity(t, npmSamples(t)) }
+func TestTinyMatchesReferenceOnNpmDemoPhotos(t *testing.T) { runTinyParity(t, reftest.NPMSamples(t)) }
 
-func TestTinyMatchesReferenceOnSharedFixtures(t *testing.T) { runTinyParity(t, sharedFixtures(t)) }
+func TestTinyMatchesReferenceOnSharedFixtures(t *testing.T) { runTinyParity(t, reftest.Shared(t)) }
 
 func TestCheckTinyInputSize(t *testing.T) {
 	for _, size := range []int{128, 160, 320, 416, 512, 608} {

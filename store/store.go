@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Drivers accepted in Options.Driver.
+const (
+	DriverSQLite = "sqlite"
+	DriverMySQL  = "mysql"
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrNotFound: the image, person, face or example does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the change clashes with existing data (a duplicate person name, retrying an
+	// image that is being processed, …).
+	ErrConflict = errors.New("conflict")
+	// ErrLeaseNotHeld: the caller no longer holds the image's processing lease (it expired and
+	// another processor claimed the image, or the outcome was already recorded). Nothing was
+	// written; a processor should drop its work for the image and finish the message.
+	ErrLeaseNotHeld = errors.New("processing lease not held")
+	// ErrInvalid: the input is malformed (empty name, unknown status, wrong descriptor size, …).
+	ErrInvalid = errors.New("invalid input")
+)
+
+//go:embed migrations/sqlite/*.sql migrations/mysql/*.sql
+var migrations embed.FS
+
+// Options configure Open.
+type Options struct {
+	// Driver is DriverSQLite ("sqlite") or DriverMySQL ("mysql").
+	Driver string
+	// DSN: for SQLite a file path (or "file:…?…" URI; ":memory:" is refused because every
+	// connection would see its own empty database); for MySQL a go-sql-driver DSN such as
+	// "user:pass@tcp(host:3306)/facecluster".
+	DSN string
+	// MaxOpenConns bounds the pool (default 16 for MySQL, 8 for SQLite).
+	MaxOpenConns int
+	// MaxIdleConns defaults to MaxOpenConns.
+	MaxIdleConns int
+	// ConnMaxLifetime defaults to 5 minutes for MySQL (servers drop idle connections), none for SQLite.
+	ConnMaxLifetime time.Duration
+	// BusyTimeout is how long SQLite waits for a lock before failing (default 10s).
+	BusyTimeout time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is safe for concurrent use.
+type Store struct {
+	db     *sql.DB
+	driver string
+	log    *slog.Logger
+	now    func() time.Time // replaced in tests to move the clock
+}
+
+// Open connects to the database and checks that it answers. It does not migrate: call Migrate
+// (or run `facecluster migrate`).
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	var dsn string
+	switch opts.Driver {
+	case DriverSQLite:
+		d, err := sqliteDSN(opts.DSN, opts.BusyTimeout)
+		if err != nil {
+			return nil, err
+		}
+		dsn = d
+		if opts.MaxOpenConns == 0 {
+			opts.MaxOpenConns = 8
+		}
+	case DriverMySQL:
+		cfg, err := mysql.ParseDSN(opts.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("store: mysql DSN: %w", err)
+		}
+		// Client-side interpolation saves the prepare round trip on every statement; with
+		// utf8mb4 it is safe.
+		cfg.InterpolateParams = true
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["time_zone"] = "'+00:00'"
+		dsn = cfg.FormatDSN()
+		if opts.MaxOpenConns == 0 {
+			opts.MaxOpenConns = 16
+		}
+		if opts.ConnMaxLifetime == 0 {
+			opts.ConnMaxLifetime = 5 * time.Minute
+		}
+	default:
+		return nil, fmt.Errorf("store: unknown driver %q (want %q or %q)", opts.Driver, DriverSQLite, DriverMySQL)
+	}
+	db, err := sql.Open(opts.Driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Driver, err)
+	}
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	if opts.MaxIdleConns == 0 {
+		opts.MaxIdleConns = opts.MaxOpenConns
+	}
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to %s database: %w", opts.Driver, err)
+	}
+	return &Store{db: db, driver: opts.Driver, log: opts.Logger, now: time.Now}, nil
+}
+
+// sqliteDSN turns a path or file: URI into a modernc DSN with the pragmas every connection needs.
+func sqliteDSN(dsn string, busy time.Duration) (string, error) {
+	if dsn == "" || strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory") {
+		return "", fmt.Errorf("store: sqlite DSN must name a database file (got %q)", dsn)
+	}
+	if busy == 0 {
+		busy = 10 * time.Second
+	}
+	base, query, _ := strings.Cut(dsn, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("store: sqlite DSN %q: %w", dsn, err)
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// Writers take the lock at BEGIN: a deferred transaction that reads and then writes fails
+	// with SQLITE_BUSY under WAL instead of waiting for busy_timeout.
+	q.Set("_txlock", "immediate")
+	if !strings.HasPrefix(base, "file:") {
+		base = "file:" + base
+	}
+	return base + "?" + q.Encode(), nil
+}
+
+// Driver returns "sqlite" or "mysql".
+func (s *Store) Driver() string { return s.driver }
+
+// DB exposes the pool for health checks and metrics (db.Stats); queries belong in this package.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that the database answers (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping %s: %w", s.driver, err)
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Migrate applies every pending migration of the store's dialect.
+func (s *Store) Migrate(ctx context.Context) error {
+	p, err := s.migrator()
+	if err != nil {
+		return err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate %s: %w", s.driver, err)
+	}
+	for _, r := range res {
+		s.log.Info("migration applied", "driver", s.driver, "version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied migration version and the latest one embedded in the binary.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := s.migrator()
+	if err != nil {
+		return 0, 0, err
+	}
+	if current, err = p.GetDBVersion(ctx); err != nil {
+		return 0, 0, fmt.Errorf("store: schema version: %w", err)
+	}
+	srcs := p.ListSources()
+	if len(srcs) > 0 {
+		latest = srcs[len(srcs)-1].Version
+	}
+	return current, latest, nil
+}
+
+func (s *Store) migrator() (*goose.Provider, error) {
+	dialect := goose.DialectSQLite3
+	if s.driver == DriverMySQL {
+		dialect = goose.DialectMySQL
+	}
+	sub, err := fs.Sub(migrations, "migrations/"+s.driver)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations for %s: %w", s.driver, err)
+	}
+	p, err := goose.NewProvider(dialect, s.db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("store: load migrations: %w", err)
+	}
+	return p, nil
+}
+
+// inTx runs fn in a transaction, retrying a few times when MySQL reports a deadlock or lock wait
+// timeout (InnoDB picks a victim under concurrent inserts into the same unique index).
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.tryTx(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205 // deadlock, lock wait timeout
+	}
+	return false
+}
+
+// isUniqueViolation reports a duplicate key in either dialect.
+func isUniqueViolation(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// forUpdate locks selected rows in MySQL; SQLite's immediate transactions already serialize writers.
+func (s *Store) forUpdate() string {
+	if s.driver == DriverMySQL {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func (s *Store) nowMillis() int64 { return s.now().UnixMilli() }
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid || ms.Int64 == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64).UTC()
+}
+
+func randomToken() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return int64(binary.LittleEndian.Uint64(b[:]) >> 1) // positive
+}
+
+// placeholders returns "?, ?, …" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// bumpGallery increments gallery_state.version inside tx (every people/examples change does).
+func bumpGallery(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE gallery_state SET version = version + 1 WHERE id = 1"); err != nil {
+		return fmt.Errorf("bump gallery version: %w", err)
+	}
+	return nil
+}

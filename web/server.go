@@ -1,0 +1,416 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"image"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/facecluster/facecluster/store"
+	"github.com/facecluster/facecluster/web/internal/thumbs"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the UI.
+type Options struct {
+	// CacheDir keeps generated thumbnails (serve uses <data-dir>/thumbs). Required.
+	CacheDir string
+	// PageSize is how many images a page of the images list shows (default 48).
+	PageSize int
+	// ThumbSize is the longer side of list thumbnails in pixels (default 360).
+	ThumbSize int
+	// MaxUploadBytes bounds one uploaded file (default 32 MiB).
+	MaxUploadBytes int64
+	// PollInterval is how often the live-update poller asks the store for changes (default 1s).
+	PollInterval time.Duration
+	// AccessTokens turns access control on: the UI then asks for one of these tokens (the API's
+	// bearer tokens) on a login page and keeps a signed session cookie.
+	AccessTokens []string
+	// SessionKey signs session cookies and CSRF tokens; random per process when empty (sessions
+	// then end when the process restarts). Replicas behind one address need the same key.
+	SessionKey []byte
+	// SessionTTL is how long a sign-in lasts (default 12h).
+	SessionTTL time.Duration
+	// Decode decodes original pictures for thumbnails, EXIF orientation applied (so boxes line
+	// up). Default: the standard library's JPEG, PNG and GIF decoders plus x/image's BMP and WebP.
+	Decode func(r io.Reader) (image.Image, error)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Pipeline is what the UI needs from the receiver to put work in. Optional: without it the
+// upload page says uploading is unavailable, and retries are left to the reconciler.
+type Pipeline interface {
+	// SubmitUpload stores an uploaded picture and queues it; errors a person should read are
+	// UserErrors (not an image, too large, …).
+	SubmitUpload(ctx context.Context, filename string, body io.Reader) (id int64, err error)
+	// SubmitSources queues paths under the image root or URLs of uploaded pictures, one result
+	// per source in order (a bad source does not stop the others).
+	SubmitSources(ctx context.Context, sources []string) []SourceResult
+	// Retry puts images back in the queue now.
+	Retry(ctx context.Context, ids []int64) error
+	// EnrolUpload describes the face in an uploaded photo and adds it as an example of the person.
+	EnrolUpload(ctx context.Context, personID int64, filename string, body io.Reader) error
+}
+
+// SourceResult is the outcome of submitting one path or URL.
+type SourceResult struct {
+	Source string
+	ID     int64
+	Err    error
+}
+
+// Pictures opens an image's original bytes. Optional: the default reads path sources from disk.
+type Pictures interface {
+	Open(ctx context.Context, img *store.Image) (io.ReadCloser, error)
+}
+
+// StatusSource reports what only the running process knows: queue depth, breaker, role health.
+type StatusSource interface {
+	Status(ctx context.Context) (StatusReport, error)
+}
+
+// StatusReport is a snapshot for the status page.
+type StatusReport struct {
+	QueueDepth int64
+	QueueKnown bool
+	Breaker    string // "closed", "open", "half-open"; empty when no processor runs here
+	Roles      []RoleHealth
+}
+
+// RoleHealth is one role's health.
+type RoleHealth struct {
+	Name    string
+	Healthy bool
+	Detail  string
+}
+
+// UserError is an error whose message is written for the person using the UI.
+type UserError struct {
+	Msg string
+	Err error // the cause, for the log
+}
+
+func (e *UserError) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+func (e *UserError) Unwrap() error { return e.Err }
+
+// Deps are the components the UI works over.
+type Deps struct {
+	Store    *store.Store // required
+	Pipeline Pipeline
+	Pictures Pictures
+	Status   StatusSource
+}
+
+// Server is the UI. Create it with New.
+type Server struct {
+	opts   Options
+	deps   Deps
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	csrf   *csrf
+	thumbs *thumbs.Cache
+	events *broker
+	static http.Handler
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New checks the options and prepares the UI; it starts nothing until pages are requested.
+func New(opts Options, deps Deps) (*Server, error) {
+	if deps.Store == nil {
+		return nil, errors.New("web: no store")
+	}
+	if opts.CacheDir == "" {
+		return nil, errors.New("web: no thumbnail cache directory (Options.CacheDir)")
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 48
+	}
+	if opts.PageSize > store.MaxPageSize {
+		return nil, fmt.Errorf("web: page size %d above the store's maximum %d", opts.PageSize, store.MaxPageSize)
+	}
+	if opts.ThumbSize <= 0 {
+		opts.ThumbSize = 360
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 32 << 20
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.Decode == nil {
+		opts.Decode = decodeImage
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if deps.Pictures == nil {
+		deps.Pictures = filePictures{}
+	}
+	tc, err := thumbs.New(opts.CacheDir, opts.Decode)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:   opts,
+		deps:   deps,
+		log:    opts.Logger.With("role", "web"),
+		pages:  pages,
+		thumbs: tc,
+		done:   make(chan struct{}),
+		static: http.StripPrefix("/static/", staticFiles(http.FileServerFS(sub))),
+	}
+	s.csrf = newCSRF(opts.SessionKey, s.csrfFailed)
+	s.events = newBroker(deps.Store, opts.PollInterval, s.log)
+	return s, nil
+}
+
+// Close ends the live-update streams and the poller. Pages keep working.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.events.close()
+	})
+	return nil
+}
+
+// Register adds the UI's routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	h := func(pattern string, fn http.HandlerFunc) {
+		mux.Handle(pattern, securityHeaders(s.csrf.protect(s.requireLogin(fn))))
+	}
+	mux.Handle("GET /static/", securityHeaders(s.static))
+	mux.Handle("GET /login", securityHeaders(http.HandlerFunc(s.loginPage)))
+	mux.Handle("POST /login", securityHeaders(s.csrf.protect(http.HandlerFunc(s.login))))
+	mux.Handle("POST /logout", securityHeaders(s.csrf.protect(http.HandlerFunc(s.logout))))
+
+	h("GET /{$}", s.imagesPage)
+	h("GET /images/{id}", s.imagePage)
+	h("GET /images/{id}/card", s.imageCard)
+	h("GET /images/{id}/file", s.imageFile)
+	h("GET /thumbs/{file}", s.thumbnail)
+	h("GET /faces/{id}/crop.jpg", s.faceCrop)
+	h("POST /images/{id}/retry", s.retryImage)
+	h("POST /images/retry-failed", s.retryFailed)
+	h("POST /faces/{id}/assign", s.assignFace)
+	h("POST /faces/{id}/unassign", s.unassignFace)
+	h("POST /faces/{id}/new-person", s.newPersonFromFace)
+	h("GET /upload", s.uploadPage)
+	h("POST /upload", s.uploadForm)
+	h("POST /upload/file", s.uploadFile)
+	h("POST /upload/sources", s.uploadSources)
+	h("GET /people", s.peoplePage)
+	h("POST /people", s.createPerson)
+	h("GET /people/{id}", s.personPage)
+	h("POST /people/{id}/rename", s.renamePerson)
+	h("GET /people/{id}/merge", s.mergeConfirm)
+	h("POST /people/{id}/merge", s.mergePerson)
+	h("GET /people/{id}/delete", s.deleteConfirm)
+	h("POST /people/{id}/delete", s.deletePerson)
+	h("POST /people/{id}/examples", s.addExamples)
+	h("POST /examples/{id}/delete", s.removeExample)
+	h("GET /unknown", s.unknownPage)
+	h("GET /status", s.statusPage)
+	h("GET /events", s.eventStream)
+}
+
+// staticFiles lets browsers cache the embedded assets briefly; they change only with the binary.
+func staticFiles(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// page is what every template receives.
+type page struct {
+	Title    string
+	Nav      string
+	CSRF     string
+	Flash    string
+	Error    string
+	Live     bool
+	ShowNav  bool
+	SignedIn bool
+	Data     any
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
+	t, ok := s.pages[name]
+	if !ok {
+		panic("web: no template " + name) // a programming error, caught by the handler tests
+	}
+	p.CSRF = s.csrf.token(w, r)
+	p.ShowNav = name != "login"
+	p.SignedIn = len(s.opts.AccessTokens) > 0 && name != "login"
+	if p.Flash == "" && p.Error == "" {
+		p.Flash, p.Error = takeFlash(w, r)
+	}
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "The page could not be drawn; the error is in the server log.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, buf.String())
+}
+
+// renderFragment renders a template's content block alone (a card for live updates).
+func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, name string, data any) {
+	var buf strings.Builder
+	if err := s.pages[name].ExecuteTemplate(&buf, "content", page{Data: data}); err != nil {
+		s.log.ErrorContext(r.Context(), "render fragment", "fragment", name, "err", err)
+		http.Error(w, "render failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, buf.String())
+}
+
+// fail answers with an error page saying what went wrong in words a person can act on; the
+// underlying error goes to the log only.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, what string) {
+	code, msg := http.StatusInternalServerError, what+" failed because the database could not be reached. Try again in a moment; if it persists, check the server log."
+	var ue *UserError
+	switch {
+	case errors.As(err, &ue):
+		code, msg = http.StatusBadRequest, ue.Msg
+	case errors.Is(err, store.ErrNotFound):
+		code, msg = http.StatusNotFound, what+": it does not exist (it may have been deleted)."
+	case errors.Is(err, store.ErrInvalid):
+		code, msg = http.StatusBadRequest, what+": "+invalidDetail(err)
+	case errors.Is(err, store.ErrConflict):
+		code, msg = http.StatusConflict, what+": "+invalidDetail(err)
+	case errors.Is(err, context.Canceled):
+		return // the browser went away
+	}
+	if code >= 500 {
+		s.log.ErrorContext(r.Context(), what, "err", err, "path", r.URL.Path)
+	} else {
+		s.log.InfoContext(r.Context(), what, "err", err, "path", r.URL.Path)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, code, map[string]string{"error": msg})
+		return
+	}
+	s.render(w, r, code, "error", page{Title: "Something went wrong", ShowNav: true, Error: msg, Data: errorData{Heading: "Something went wrong"}})
+}
+
+type errorData struct{ Heading string }
+
+// invalidDetail extracts the human part of a store validation error ("store: …: invalid input:
+// empty name" → "empty name").
+func invalidDetail(err error) string {
+	msg := err.Error()
+	for _, sentinel := range []error{store.ErrInvalid, store.ErrConflict} {
+		if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {
+			return msg[i+len(sentinel.Error())+2:]
+		}
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+func (s *Server) csrfFailed(w http.ResponseWriter, r *http.Request) {
+	msg := "This form has expired or was sent from another site. Reload the page and try again."
+	s.log.InfoContext(r.Context(), "csrf check failed", "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": msg})
+		return
+	}
+	s.render(w, r, http.StatusForbidden, "error", page{Title: "Form expired", Error: msg, Data: errorData{Heading: "Form expired"}})
+}
+
+// redirect answers a form post with 303 to the page to show next, carrying a flash message.
+func redirect(w http.ResponseWriter, r *http.Request, to, flash string, isErr bool) {
+	if flash != "" {
+		setFlash(w, flash, isErr)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+const flashCookie = "fc_flash"
+
+func setFlash(w http.ResponseWriter, msg string, isErr bool) {
+	kind := "ok:"
+	if isErr {
+		kind = "err:"
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(kind + msg), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: 60})
+}
+
+func takeFlash(w http.ResponseWriter, r *http.Request) (flash, errMsg string) {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return "", ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1})
+	v, err := url.QueryUnescape(c.Value)
+	if err != nil {
+		return "", ""
+	}
+	if m, ok := strings.CutPrefix(v, "err:"); ok {
+		return "", m
+	}
+	m, _ := strings.CutPrefix(v, "ok:")
+	return m, ""
+}
+
+// localBack returns a same-site path to go back to, or fallback.
+func localBack(v, fallback string) string {
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") && !strings.Contains(v, `\`) {
+		return v
+	}
+	return fallback
+}
+
+// filePictures opens path sources from disk; other kinds need the receiver's blob storage.
+type filePictures struct{}
+
+func (filePictures) Open(_ context.Context, img *store.Image) (io.ReadCloser, error) {
+	if img.SourceKind != store.SourcePath {
+		return nil, &UserError{Msg: "the picture is kept in blob storage, which this web server cannot reach"}
+	}
+	return os.Open(img.Source)
+}
