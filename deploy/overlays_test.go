@@ -149,6 +149,7 @@ func TestNetworkPoliciesAllowExactlyTheTopology(t *testing.T) {
 		{"receiver", "nsqlookupd", "tcp", true},
 		{"processor", "receiver", "nsqd-tcp", true},
 		{"processor", "reconciler", "nsqd-tcp", true},
+		{"retry-failed", "receiver", "nsqd-tcp", true},
 		{"processor", "recognizer", "grpc", true},
 		{"receiver", "recognizer", "grpc", true},
 		{"", "mysql", "mysql", false},

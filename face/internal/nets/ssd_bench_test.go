@@ -1,6 +1,7 @@
 package nets
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/facecluster/facecluster/face/internal/reftest"
@@ -14,6 +15,20 @@ func BenchmarkSSD(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if len(ssd.Detect(img, 0.5, 100)) == 0 {
+			b.Fatal("no faces")
+		}
+	}
+}
+
+// BenchmarkSSDParallel is the same with the backbone split over GOMAXPROCS goroutines
+// (DetectParallel): the latency of one image on an otherwise idle machine.
+func BenchmarkSSDParallel(b *testing.B) {
+	img := loadRGB(b, reftest.NPMSamples(b), "sample1.jpg")
+	ssd := testSSD(b)
+	workers := runtime.GOMAXPROCS(0)
+	b.ResetTimer()
+	for b.Loop() {
+		if len(ssd.DetectParallel(img, 0.5, 100, workers)) == 0 {
 			b.Fatal("no faces")
 		}
 	}

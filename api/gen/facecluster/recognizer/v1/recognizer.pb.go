@@ -522,8 +522,8 @@ type Face struct {
 	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
 	// The 68 landmarks, in original image pixels.
 	Landmarks []*Point `protobuf:"bytes,3,rep,name=landmarks,proto3" json:"landmarks,omitempty"`
-	// 128 floats.
-	Descriptor_   []float32 `protobuf:"fixed32,4,rep,packed,name=descriptor,proto3" json:"descriptor,omitempty"`
+	// The 128-d face descriptor (named so because protoc-gen-go reserves "descriptor").
+	Embedding     []float32 `protobuf:"fixed32,4,rep,packed,name=embedding,proto3" json:"embedding,omitempty"`
 	Match         *Match    `protobuf:"bytes,5,opt,name=match,proto3" json:"match,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -580,9 +580,9 @@ func (x *Face) GetLandmarks() []*Point {
 	return nil
 }
 
-func (x *Face) GetDescriptor_() []float32 {
+func (x *Face) GetEmbedding() []float32 {
 	if x != nil {
-		return x.Descriptor_
+		return x.Embedding
 	}
 	return nil
 }
@@ -847,14 +847,12 @@ const file_facecluster_recognizer_v1_recognizer_proto_rawDesc = "" +
 	"\x06person\x18\x03 \x01(\tR\x06person\x12\x1a\n" +
 	"\bdistance\x18\x04 \x01(\x02R\bdistance\x12&\n" +
 	"\x0fbest_example_id\x18\x05 \x01(\x03R\rbestExampleId\x12#\n" +
-	"\rbest_distance\x18\x06 \x01(\x02R\fbestDistance\"\xe6\x01\n" +
+	"\rbest_distance\x18\x06 \x01(\x02R\fbestDistance\"\xe4\x01\n" +
 	"\x04Face\x120\n" +
 	"\x03box\x18\x01 \x01(\v2\x1e.facecluster.recognizer.v1.BoxR\x03box\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12>\n" +
-	"\tlandmarks\x18\x03 \x03(\v2 .facecluster.recognizer.v1.PointR\tlandmarks\x12\x1e\n" +
-	"\n" +
-	"descriptor\x18\x04 \x03(\x02R\n" +
-	"descriptor\x126\n" +
+	"\tlandmarks\x18\x03 \x03(\v2 .facecluster.recognizer.v1.PointR\tlandmarks\x12\x1c\n" +
+	"\tembedding\x18\x04 \x03(\x02R\tembedding\x126\n" +
 	"\x05match\x18\x05 \x01(\v2 .facecluster.recognizer.v1.MatchR\x05match\"\xc6\x01\n" +
 	"\x11RecognizeResponse\x125\n" +
 	"\x05faces\x18\x01 \x03(\v2\x1f.facecluster.recognizer.v1.FaceR\x05faces\x12\x14\n" +

@@ -1,0 +1,194 @@
+// Package reconciler repairs what the happy path can leave behind, periodically: it gives back
+// images whose processing lease expired (their processor died), publishes again images pending
+// for too long (their publish failed after the insert, or the message was lost), and optionally
+// retries failed ones. `facecluster retry` runs one retry pass by hand.
+//
+// Publishing an id twice is harmless: processors claim images atomically and finish duplicates.
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/facecluster/facecluster/internal/metrics"
+	"github.com/facecluster/facecluster/store"
+)
+
+// Store is what the reconciler needs of *store.Store.
+type Store interface {
+	ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) (store.ExpiredLeases, error)
+	StalePending(ctx context.Context, olderThan time.Duration, limit int) ([]int64, error)
+	RetryImages(ctx context.Context, statuses []store.Status, limit int) ([]int64, error)
+}
+
+// Publisher puts image ids on the queue (queue.Producer).
+type Publisher interface {
+	Publish(ctx context.Context, imageIDs ...int64) error
+}
+
+// Options configure a Reconciler.
+type Options struct {
+	Store       Store
+	Publisher   Publisher
+	Interval    time.Duration // between passes [10s]
+	PendingAge  time.Duration // pending images older than this are republished [30s]
+	MaxAttempts int           // an expired lease on an image with this many attempts fails it [5]
+	RetryFailed bool          // also retry failed images on every pass
+	Batch       int           // ids per query [1000]
+	Metrics     *metrics.Metrics
+	Logger      *slog.Logger
+}
+
+// Reconciler runs passes until its context ends.
+type Reconciler struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New checks the options.
+func New(o Options) (*Reconciler, error) {
+	if o.Store == nil || o.Publisher == nil {
+		return nil, errors.New("reconciler: Store and Publisher are required")
+	}
+	if o.Interval <= 0 {
+		o.Interval = 10 * time.Second
+	}
+	if o.PendingAge <= 0 {
+		o.PendingAge = 30 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1000
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Reconciler{opts: o, log: o.Logger.With("role", "reconciler")}, nil
+}
+
+// Run runs a pass every Interval until ctx is done.
+func (r *Reconciler) Run(ctx context.Context) error {
+	t := time.NewTicker(r.opts.Interval)
+	defer t.Stop()
+	for {
+		if _, err := r.Pass(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("reconcile pass failed; trying again next interval", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Report is what one pass did.
+type Report struct {
+	Expired      []int64 // leases expired, back to pending and republished
+	ExpiredFail  []int64 // leases expired with attempts exhausted: failed
+	Republished  []int64 // stale pending images republished
+	RetriedFails []int64 // failed images set back to pending and published
+}
+
+// Pass runs one reconciliation.
+func (r *Reconciler) Pass(ctx context.Context) (Report, error) {
+	var rep Report
+	exp, err := r.opts.Store.ExpireLeases(ctx, time.Now(), r.opts.MaxAttempts)
+	if err != nil {
+		return rep, fmt.Errorf("reconciler: %w", err)
+	}
+	rep.Expired, rep.ExpiredFail = exp.Requeued, exp.Failed
+	if err := r.publish(ctx, "expired_lease", exp.Requeued); err != nil {
+		return rep, err
+	}
+	for _, id := range exp.Failed {
+		r.log.Warn("processing lease expired on the last attempt: image failed", "image_id", id)
+	}
+
+	for {
+		ids, err := r.opts.Store.StalePending(ctx, r.opts.PendingAge, r.opts.Batch)
+		if err != nil {
+			return rep, fmt.Errorf("reconciler: %w", err)
+		}
+		if err := r.publish(ctx, "stale_pending", ids); err != nil {
+			return rep, err
+		}
+		rep.Republished = append(rep.Republished, ids...)
+		if len(ids) < r.opts.Batch {
+			break
+		}
+	}
+
+	if r.opts.RetryFailed {
+		ids, err := Retry(ctx, r.opts.Store, r.opts.Publisher, []store.Status{store.StatusFailed}, r.opts.Batch)
+		rep.RetriedFails = ids
+		r.opts.Metrics.Republished.WithLabelValues("retry_failed").Add(float64(len(ids)))
+		if err != nil {
+			return rep, fmt.Errorf("reconciler: %w", err)
+		}
+	}
+	if n := len(rep.Expired) + len(rep.ExpiredFail) + len(rep.Republished) + len(rep.RetriedFails); n > 0 {
+		r.log.Info("reconciled", "expired_leases", len(rep.Expired), "expired_and_failed", len(rep.ExpiredFail),
+			"republished_pending", len(rep.Republished), "retried_failed", len(rep.RetriedFails))
+	}
+	return rep, nil
+}
+
+func (r *Reconciler) publish(ctx context.Context, reason string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := r.opts.Publisher.Publish(ctx, ids...); err != nil {
+		r.opts.Metrics.PublishErrors.Inc()
+		// The images stay pending: the next pass finds them again.
+		return fmt.Errorf("reconciler: republish %d images (%s): %w", len(ids), reason, err)
+	}
+	r.opts.Metrics.Republished.WithLabelValues(reason).Add(float64(len(ids)))
+	r.opts.Metrics.Published.Add(float64(len(ids)))
+	return nil
+}
+
+// Retry sets images in the given statuses back to pending and publishes them, batch by batch,
+// until none is left. It returns the ids retried. If a publish fails, the images stay pending
+// and the reconciler's stale-pending pass publishes them later.
+func Retry(ctx context.Context, st Store, pub Publisher, statuses []store.Status, batch int) ([]int64, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	var all []int64
+	seen := map[int64]bool{}
+	for {
+		ids, err := st.RetryImages(ctx, statuses, batch)
+		if err != nil {
+			return all, err
+		}
+		fresh := 0
+		for _, id := range ids {
+			if !seen[id] {
+				seen[id] = true
+				fresh++
+				all = append(all, id)
+			}
+		}
+		if fresh == 0 {
+			// Retrying pending images leaves them pending: the same batch comes back.
+			return all, nil
+		}
+		if len(ids) > 0 {
+			if err := pub.Publish(ctx, ids...); err != nil {
+				return all, fmt.Errorf("publish %d retried images (they stay pending for the reconciler): %w", len(ids), err)
+			}
+		}
+		if len(ids) < batch {
+			return all, nil
+		}
+	}
+}
