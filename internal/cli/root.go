@@ -45,6 +45,10 @@ func newRootCmd() *cobra.Command {
 		newHealthcheckCmd(),
 		newDetectCmd(),
 		newCompareCmd(),
+		newServeCmd(),
+		newMigrateCmd(),
+		newEnrollCmd(),
+		newRetryCmd(),
 	)
 	return root
 }
