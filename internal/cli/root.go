@@ -43,6 +43,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newHealthcheckCmd(),
+		newDetectCmd(),
+		newCompareCmd(),
 	)
 	return root
 }
