@@ -48,7 +48,7 @@ type Options struct {
 	// SessionTTL is how long a sign-in lasts (default 12h).
 	SessionTTL time.Duration
 	// Decode decodes original pictures for thumbnails, EXIF orientation applied (so boxes line
-	// up). Default: the standard library's JPEG, PNG and GIF decoders plus x/image's BMP and WebP.
+	// up). Default: face/imageio with its default limits (the decoder the engine uses).
 	Decode func(r io.Reader) (image.Image, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
