@@ -69,6 +69,7 @@ type Gallery struct {
 	exact  []float32 // Dim per example
 	quant  []int8    // Dim per example
 	resid  []float32 // per example: ‖x − qStep·quant‖, rounded up
+	rmax   float64   // ≥ every resid (not lowered on removal: an upper bound is enough)
 	index  map[int64]int
 	people []person
 	slotOf map[int64]int32
@@ -125,6 +126,7 @@ func (g *Gallery) Replace(examples []Example) error {
 	defer g.mu.Unlock()
 	g.ids, g.slots, g.exact, g.quant, g.resid = fresh.ids, fresh.slots, fresh.exact, fresh.quant, fresh.resid
 	g.index, g.people, g.slotOf, g.free = fresh.index, fresh.people, fresh.slotOf, fresh.free
+	g.rmax = fresh.rmax
 	return nil
 }
 
@@ -167,6 +169,7 @@ func (g *Gallery) appendAll(examples []Example) {
 		g.exact = append(g.exact, e.Descriptor[:]...)
 		g.quant = append(g.quant, q[:]...)
 		g.resid = append(g.resid, r)
+		g.rmax = max(g.rmax, float64(r))
 		g.index[e.ID] = n + i
 	}
 }

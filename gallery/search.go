@@ -47,6 +47,21 @@ func (g *Gallery) exactDist(q *[Dim]float32, i int) float64 {
 
 var d2Pool = sync.Pool{New: func() any { return new([]int32) }}
 
+// floatPool recycles the per-person sums of the matcher (one per goroutine and search).
+var floatPool = sync.Pool{New: func() any { return new([]float64) }}
+
+func floats(n int) []float64 {
+	p := floatPool.Get().(*[]float64)
+	if cap(*p) < n {
+		*p = make([]float64, n)
+	}
+	s := (*p)[:n]
+	clear(s)
+	return s
+}
+
+func putFloats(s []float64) { floatPool.Put(&s) }
+
 // parallel runs fn over [0, n) split into contiguous parts, one goroutine each.
 func parallel(n int, fn func(part, lo, hi int)) int {
 	parts := max(1, min(runtime.GOMAXPROCS(0), n/minPart))
@@ -114,14 +129,6 @@ func intLimit(limit float64) int32 {
 	return int32(v*v) + 1
 }
 
-func (g *Gallery) maxResid() float64 {
-	var m float32
-	for _, r := range g.resid {
-		m = max(m, r)
-	}
-	return float64(m)
-}
-
 // Nearest returns the k descriptors nearest to d, nearest first (ties by example ID).
 func (g *Gallery) Nearest(d [Dim]float32, k int) []Neighbor {
 	g.mu.RLock()
@@ -164,7 +171,7 @@ func (g *Gallery) Nearest(d [Dim]float32, k int) []Neighbor {
 	tau := all[k-1] // the k-th nearest is at most this far
 
 	// Stage 2: exact distances of every descriptor whose lower bound is within tau.
-	rmax := g.maxResid()
+	rmax := g.rmax
 	limit := intLimit(tau + rmax + q.eq)
 	type exactCand struct {
 		j    int
@@ -235,7 +242,7 @@ func (g *Gallery) evaluate(d *[Dim]float32, limit float64) evaluation {
 	minUB := make([]float64, parts)
 	parallel(n, func(part, lo, hi int) {
 		sqDists(&q.q, g.quant[lo*Dim:hi*Dim], d2[lo:hi])
-		s := make([]float64, np)
+		s := floats(np)
 		best := math.Inf(1)
 		for j := lo; j < hi; j++ {
 			dh := qStep * math.Sqrt(float64(d2[j]))
@@ -268,9 +275,12 @@ func (g *Gallery) evaluate(d *[Dim]float32, limit float64) evaluation {
 			mark[s] = true
 		}
 	}
+	for _, part := range sums {
+		putFloats(part)
+	}
 
 	// Exact stage: the marked persons' means and the nearest descriptor.
-	rmax := g.maxResid()
+	rmax := g.rmax
 	exLimit := intLimit(tauEx + rmax + q.eq)
 	exSums := make([][]float64, parts)
 	type near struct {
@@ -279,7 +289,7 @@ func (g *Gallery) evaluate(d *[Dim]float32, limit float64) evaluation {
 	}
 	nears := make([]near, parts)
 	parallel(n, func(part, lo, hi int) {
-		s := make([]float64, np)
+		s := floats(np)
 		nb := near{-1, math.Inf(1)}
 		for j := lo; j < hi; j++ {
 			slot := g.slots[j]
@@ -318,6 +328,9 @@ func (g *Gallery) evaluate(d *[Dim]float32, limit float64) evaluation {
 		if pm.mean < ev.best.mean || (pm.mean == ev.best.mean && pm.id < ev.best.id) {
 			ev.best = pm
 		}
+	}
+	for _, part := range exSums {
+		putFloats(part)
 	}
 	return ev
 }
