@@ -44,6 +44,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newHealthcheckCmd(),
 		newDetectCmd(),
+		newIdentifyCmd(),
 		newCompareCmd(),
 	)
 	return root
