@@ -44,7 +44,12 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newHealthcheckCmd(),
 		newDetectCmd(),
+		newIdentifyCmd(),
 		newCompareCmd(),
+		newServeCmd(),
+		newMigrateCmd(),
+		newEnrollCmd(),
+		newRetryCmd(),
 	)
 	return root
 }
