@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"html/template"
 	"image"
-	_ "image/gif" // decoders for thumbnails
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"math"
 	"net/http"
 	"strings"
 	"time"
 
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/webp"
+	"github.com/facecluster/facecluster/face/imageio"
 )
 
 var pageNames = []string{"images", "card", "image", "upload", "people", "person", "confirm", "unknown", "status", "login", "error"}
@@ -96,9 +92,10 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-// decodeImage is the default Options.Decode.
+// decodeImage is the default Options.Decode: the engine's decoder, so thumbnails are upright
+// exactly as the faces were found (EXIF orientation) and decompression bombs are refused.
 func decodeImage(r io.Reader) (image.Image, error) {
-	img, _, err := image.Decode(r)
+	img, _, err := imageio.Decode(r, imageio.Limits{})
 	if err != nil {
 		return nil, fmt.Errorf("decode picture: %w", err)
 	}

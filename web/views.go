@@ -33,7 +33,13 @@ type faceView struct {
 	PersonID   int64
 	Person     string
 	Distance   float64
+	// LabelSize is the name's font size in picture pixels: a fixed share of the picture, so the
+	// label reads the same on a 400-pixel snapshot and a 4000-pixel photo.
+	LabelSize float64
 }
+
+// LabelStroke is the width of the dark outline that keeps the label readable on any background.
+func (f faceView) LabelStroke() float64 { return f.LabelSize / 5 }
 
 // Label is what is written over the face's box.
 func (f faceView) Label() string {
@@ -45,10 +51,10 @@ func (f faceView) Label() string {
 
 // LabelY places the label above the box, or inside it at the top edge of the picture.
 func (f faceView) LabelY() float64 {
-	if f.Y > 18 {
-		return f.Y - 5
+	if f.Y > f.LabelSize*1.2 {
+		return f.Y - f.LabelSize*0.3
 	}
-	return f.Y + 16
+	return f.Y + f.LabelSize
 }
 
 type personRef struct {
@@ -73,7 +79,8 @@ func newImageView(im *store.Image) imageView {
 			d = -1
 		}
 		v.Faces = append(v.Faces, faceView{ID: f.ID, Number: i + 1, X: f.Box.X, Y: f.Box.Y, W: f.Box.W, H: f.Box.H,
-			Score: f.Score, PersonID: f.PersonID, Person: f.Person, Distance: d})
+			Score: f.Score, PersonID: f.PersonID, Person: f.Person, Distance: d,
+			LabelSize: math.Max(12, float64(max(im.Width, im.Height))/32)})
 		if f.PersonID != 0 {
 			v.People = append(v.People, personRef{ID: f.PersonID, Name: f.Person, Distance: d})
 		}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
 	"io"
 	"os"
 
@@ -89,7 +90,7 @@ var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 func DecodeFile(path string, lim Limits) (image.Image, Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, Info{}, fmt.Errorf("open image: %w", err)
+		return nil, Info{}, err // *fs.PathError: "open PATH: reason"
 	}
 	defer f.Close()
 	img, info, err := Decode(f, lim)
@@ -129,6 +130,14 @@ func Decode(r io.Reader, lim Limits) (image.Image, Info, error) {
 	img, err := decodePixels(data)
 	if err != nil {
 		return nil, info, err
+	}
+	screen := image.Rect(0, 0, cfg.Width, cfg.Height)
+	if b := img.Bounds(); format == "gif" && b != screen && b.In(screen) {
+		// A GIF's first frame may cover only part of its logical screen: place it there, on a
+		// transparent background, so that boxes are in the picture's own coordinates.
+		canvas := image.NewNRGBA(screen)
+		draw.Draw(canvas, b, img, b.Min, draw.Src)
+		img = canvas
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return nil, info, fmt.Errorf("%w: %s header says %d×%d but the pixels are %d×%d",

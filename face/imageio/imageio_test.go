@@ -133,6 +133,37 @@ func TestDecodeFormats(t *testing.T) {
 	}
 }
 
+func TestGIFFirstFrameOnItsScreen(t *testing.T) {
+	// A 30×20 screen whose first frame is a 10×5 red patch at (4, 6); a second frame follows.
+	pal := color.Palette{color.NRGBA{}, red, blue}
+	first := image.NewPaletted(image.Rect(4, 6, 14, 11), pal)
+	for i := range first.Pix {
+		first.Pix[i] = 1
+	}
+	second := image.NewPaletted(image.Rect(0, 0, 30, 20), pal)
+	for i := range second.Pix {
+		second.Pix[i] = 2
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, &gif.GIF{Image: []*image.Paletted{first, second}, Delay: []int{10, 10},
+		Config: image.Config{ColorModel: pal, Width: 30, Height: 20}}); err != nil {
+		t.Fatal(err)
+	}
+	img, info, err := Decode(&buf, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds() != image.Rect(0, 0, 30, 20) || info.Width != 30 || info.Height != 20 {
+		t.Fatalf("bounds %v, info %+v; want the 30×20 screen", img.Bounds(), info)
+	}
+	if got := nrgbaAt(img, 5, 7); got != red {
+		t.Errorf("inside the first frame: %v, want red", got)
+	}
+	if got := nrgbaAt(img, 20, 15); got.A != 0 {
+		t.Errorf("outside the first frame: %v, want transparent (not the second frame)", got)
+	}
+}
+
 func TestGreyAndAlpha(t *testing.T) {
 	grey := image.NewGray(image.Rect(0, 0, 3, 2))
 	grey.Pix = []uint8{0, 100, 200, 50, 150, 250}

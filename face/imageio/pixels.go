@@ -19,29 +19,38 @@ func Orient(img image.Image, o int) image.Image {
 	if o >= 5 { // 5–8 swap the axes
 		dw, dh = h, w
 	}
+	// Where destination pixel (0,0) comes from, and how the source position moves for one step
+	// right (dx) and one step down (dy) in the destination, in source pixels.
+	var x0, y0, dxX, dxY, dyX, dyY int
+	switch o {
+	case 2: // mirrored horizontally
+		x0, y0, dxX, dyY = w-1, 0, -1, 1
+	case 3: // rotated 180°
+		x0, y0, dxX, dyY = w-1, h-1, -1, -1
+	case 4: // mirrored vertically
+		x0, y0, dxX, dyY = 0, h-1, 1, -1
+	case 5: // transposed
+		x0, y0, dxY, dyX = 0, 0, 1, 1
+	case 6: // needs 90° clockwise
+		x0, y0, dxY, dyX = 0, h-1, -1, 1
+	case 7: // transversed
+		x0, y0, dxY, dyX = w-1, h-1, -1, -1
+	case 8: // needs 90° counter-clockwise
+		x0, y0, dxY, dyX = w-1, 0, 1, -1
+	}
+	stepX := 4*dxX + src.Stride*dxY // source bytes per destination step right
+	stepY := 4*dyX + src.Stride*dyY // source bytes per destination step down
 	dst := image.NewNRGBA(image.Rect(0, 0, dw, dh))
+	rowStart := y0*src.Stride + 4*x0
 	for dy := range dh {
-		row := dst.Pix[dy*dst.Stride:]
-		for dx := range dw {
-			var sx, sy int
-			switch o {
-			case 2: // mirrored horizontally
-				sx, sy = w-1-dx, dy
-			case 3: // rotated 180°
-				sx, sy = w-1-dx, h-1-dy
-			case 4: // mirrored vertically
-				sx, sy = dx, h-1-dy
-			case 5: // transposed
-				sx, sy = dy, dx
-			case 6: // needs 90° clockwise
-				sx, sy = dy, h-1-dx
-			case 7: // transversed
-				sx, sy = w-1-dy, h-1-dx
-			case 8: // needs 90° counter-clockwise
-				sx, sy = w-1-dy, dx
-			}
-			copy(row[4*dx:4*dx+4], src.Pix[sy*src.Stride+4*sx:])
+		d := dst.Pix[dy*dst.Stride : dy*dst.Stride+4*dw]
+		si := rowStart
+		for di := 0; di < len(d); di += 4 {
+			p := src.Pix[si : si+4]
+			d[di], d[di+1], d[di+2], d[di+3] = p[0], p[1], p[2], p[3]
+			si += stepX
 		}
+		rowStart += stepY
 	}
 	return dst
 }
@@ -53,15 +62,9 @@ func ToNRGBA(img image.Image) *image.NRGBA {
 		return n
 	}
 	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	if src, ok := img.(*image.YCbCr); ok { // JPEG: draw.Draw has no fast path to NRGBA
-		for y := range b.Dy() {
-			row := dst.Pix[y*dst.Stride:]
-			for x := range b.Dx() {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				row[4*x], row[4*x+1], row[4*x+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				row[4*x+3] = 0xFF
-			}
+	if src, ok := img.(*image.YCbCr); ok && ycbcrRows(src, dst.Pix, dst.Stride, 4) { // JPEG: draw.Draw has no fast path to NRGBA
+		for i := 3; i < len(dst.Pix); i += 4 {
+			dst.Pix[i] = 0xFF
 		}
 		return dst
 	}
@@ -87,14 +90,8 @@ func ToRGB(img image.Image) []uint8 {
 	out := make([]uint8, w*h*3)
 	switch src := img.(type) {
 	case *image.YCbCr:
-		for y := range h {
-			o := y * w * 3
-			for x := range w {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				out[o], out[o+1], out[o+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				o += 3
-			}
+		if !ycbcrRows(src, out, w*3, 3) {
+			genericRGB(img, out)
 		}
 	case *image.NRGBA:
 		for y := range h {
@@ -116,14 +113,60 @@ func ToRGB(img image.Image) []uint8 {
 			}
 		}
 	default:
-		o := 0
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-				out[o], out[o+1], out[o+2] = c.R, c.G, c.B
-				o += 3
-			}
-		}
+		genericRGB(img, out)
 	}
 	return out
+}
+
+func genericRGB(img image.Image, out []uint8) {
+	b := img.Bounds()
+	o := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			out[o], out[o+1], out[o+2] = c.R, c.G, c.B
+			o += 3
+		}
+	}
+}
+
+// ycbcrRows converts src to RGB into dst (rows of stride bytes, step bytes per pixel), row by row
+// with the chroma subsampling resolved once per row rather than per pixel (COffset per pixel
+// costs as much as the conversion). It reports false, doing nothing, for a subsample ratio or a
+// negative origin it does not handle.
+func ycbcrRows(src *image.YCbCr, dst []uint8, stride, step int) bool {
+	var sx, sy uint // chroma shifts
+	switch src.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+	case image.YCbCrSubsampleRatio422:
+		sx = 1
+	case image.YCbCrSubsampleRatio420:
+		sx, sy = 1, 1
+	case image.YCbCrSubsampleRatio440:
+		sy = 1
+	case image.YCbCrSubsampleRatio411:
+		sx = 2
+	case image.YCbCrSubsampleRatio410:
+		sx, sy = 2, 1
+	default:
+		return false
+	}
+	r := src.Rect
+	if r.Min.X < 0 || r.Min.Y < 0 {
+		return false
+	}
+	w := r.Dx()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		yRow := src.Y[(y-r.Min.Y)*src.YStride:][:w]
+		cBase := (y>>sy - r.Min.Y>>sy) * src.CStride
+		cb, cr := src.Cb[cBase:], src.Cr[cBase:]
+		c0 := r.Min.X >> sx
+		row := dst[(y-r.Min.Y)*stride:]
+		for x, yy := range yRow {
+			ci := (r.Min.X+x)>>sx - c0
+			o := x * step
+			row[o], row[o+1], row[o+2] = color.YCbCrToRGB(yy, cb[ci], cr[ci])
+		}
+	}
+	return true
 }

@@ -37,7 +37,7 @@ func Draw(img image.Image, labels []Label) *image.RGBA {
 	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(dst, dst.Rect, img, b.Min, draw.Src)
 	short := min(b.Dx(), b.Dy())
-	thick := max(2, short/300)
+	thick := max(3, short/250) // 3 pixels at least: JPEG halves the colour resolution
 	scale := max(1, short/400)
 	for _, l := range labels {
 		r := l.Box.Canon()

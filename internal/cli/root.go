@@ -44,6 +44,9 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newHealthcheckCmd(),
 		newDevCmd(),
+		newDetectCmd(),
+		newIdentifyCmd(),
+		newCompareCmd(),
 	)
 	return root
 }

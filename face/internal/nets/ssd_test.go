@@ -138,3 +138,23 @@ func TestSSDToImageUndoesPaddingAndClips(t *testing.T) {
 		t.Errorf("got %+v, want %+v", d, want)
 	}
 }
+
+func TestSSDParallelGivesTheSameFaces(t *testing.T) {
+	img := loadRGB(t, reftest.NPMSamples(t), "sample5.jpg")
+	ssd := testSSD(t)
+	serial := ssd.Detect(img, 0.5, 100)
+	if len(serial) == 0 {
+		t.Fatal("no faces in sample5.jpg")
+	}
+	for _, workers := range []int{2, 3, 7} {
+		got := ssd.DetectParallel(img, 0.5, 100, workers)
+		if fmtDets(got) != fmtDets(serial) {
+			t.Errorf("%d workers: %s\nserial: %s", workers, fmtDets(got), fmtDets(serial))
+		}
+		for i := range min(len(got), len(serial)) {
+			if d := boxDiff(got[i], [4]float64{serial[i].X, serial[i].Y, serial[i].W, serial[i].H}); d > 1e-3 || math.Abs(got[i].Score-serial[i].Score) > 1e-5 {
+				t.Errorf("%d workers: face %d differs by %.5f px, score %.6f vs %.6f", workers, i, d, got[i].Score, serial[i].Score)
+			}
+		}
+	}
+}

@@ -1,0 +1,145 @@
+// Package face finds faces in images, places their 68 landmarks and computes their 128-d
+// descriptors with the face-api.js networks (weights of @vladmandic/face-api 1.7.15), natively in
+// Go and faithful to the reference implementation: same detections, landmarks, crop and
+// descriptors within rounding.
+//
+// Load an Engine once (it verifies the weights' checksums) and share it: it is safe for
+// concurrent use. Analyze does everything for every face of an image; Detect, Landmarks,
+// Describe and DescribeWhole are its steps. Boxes and points are in pixels of the image passed
+// in. Descriptors are compared with Distance (Euclidean; the reference treats distances below 0.6
+// as the same person).
+package face
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// ModelVersion names the recognition model descriptors come from; descriptors of different
+// model versions must not be compared.
+const ModelVersion = "face-api-1.7.15/recognition"
+
+// The reference implementation's defaults.
+const (
+	DefaultMinConfidence = 0.5 // SSD MobileNetV1 minConfidence, TinyFaceDetector scoreThreshold
+	DefaultMaxResults    = 100 // SSD MobileNetV1 maxResults
+	DefaultInputSize     = 416 // TinyFaceDetector inputSize
+	// DefaultThreshold is the distance below which the reference's matcher calls two
+	// descriptors the same person.
+	DefaultThreshold = 0.6
+)
+
+// Detector chooses the face detector.
+type Detector int
+
+const (
+	DetectorSSD  Detector = iota // SSD MobileNetV1 (the default, more accurate)
+	DetectorTiny                 // TinyFaceDetector (faster, less accurate on small faces)
+)
+
+func (d Detector) String() string {
+	switch d {
+	case DetectorSSD:
+		return "ssd"
+	case DetectorTiny:
+		return "tiny"
+	}
+	return fmt.Sprintf("Detector(%d)", int(d))
+}
+
+// ParseDetector accepts "ssd" and "tiny" (any case).
+func ParseDetector(s string) (Detector, error) {
+	switch strings.ToLower(s) {
+	case "ssd", "ssd_mobilenetv1", "ssdmobilenetv1":
+		return DetectorSSD, nil
+	case "tiny", "tiny_face_detector", "tinyfacedetector":
+		return DetectorTiny, nil
+	}
+	return 0, fmt.Errorf("unknown face detector %q (want ssd or tiny)", s)
+}
+
+// Options tune detection. The zero value is the reference's defaults: SSD MobileNetV1,
+// minimum confidence 0.5, at most 100 faces, the full landmark net.
+type Options struct {
+	Detector      Detector
+	MinConfidence float64 // 0 = DefaultMinConfidence; in (0, 1)
+	MaxResults    int     // SSD only; 0 = DefaultMaxResults
+	InputSize     int     // TinyFaceDetector only: multiple of 32 in 128..608; 0 = DefaultInputSize
+	MinFaceSize   int     // faces whose box is narrower or shorter than this many pixels are dropped
+	WholeImage    bool    // Analyze: skip detection, the whole image is one face crop
+	TinyLandmarks bool    // use the tiny 68-landmark net (faster, less precise)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MinConfidence == 0 {
+		o.MinConfidence = DefaultMinConfidence
+	}
+	if o.MaxResults == 0 {
+		o.MaxResults = DefaultMaxResults
+	}
+	if o.InputSize == 0 {
+		o.InputSize = DefaultInputSize
+	}
+	switch {
+	case o.Detector != DetectorSSD && o.Detector != DetectorTiny:
+		return o, fmt.Errorf("face: unknown detector %v", o.Detector)
+	case math.IsNaN(o.MinConfidence) || o.MinConfidence <= 0 || o.MinConfidence >= 1:
+		return o, fmt.Errorf("face: minimum confidence %v outside (0, 1)", o.MinConfidence)
+	case o.MaxResults < 0:
+		return o, fmt.Errorf("face: negative maximum number of faces %d", o.MaxResults)
+	case o.InputSize%32 != 0 || o.InputSize < 128 || o.InputSize > 608:
+		return o, fmt.Errorf("face: tiny detector input size %d is not a multiple of 32 in 128..608", o.InputSize)
+	case o.MinFaceSize < 0:
+		return o, fmt.Errorf("face: negative minimum face size %d", o.MinFaceSize)
+	}
+	return o, nil
+}
+
+// Box is a rectangle in pixels of the original image.
+type Box struct{ X, Y, W, H float64 }
+
+// Point is a position in pixels of the original image.
+type Point struct{ X, Y float64 }
+
+// Landmarks are the 68 points of the iBUG 300-W scheme: jaw 0–16, eyebrows 17–26, nose 27–35,
+// left eye 36–41, right eye 42–47, mouth 48–67.
+type Landmarks [68]Point
+
+// LeftEye, RightEye and Mouth return the points of those parts.
+func (l *Landmarks) LeftEye() []Point  { return l[36:42] }
+func (l *Landmarks) RightEye() []Point { return l[42:48] }
+func (l *Landmarks) Mouth() []Point    { return l[48:68] }
+
+// Detection is a face found by a detector.
+type Detection struct {
+	Box   Box
+	Score float64
+}
+
+// Descriptor is the recognition net's 128-d face descriptor (not normalised).
+type Descriptor [128]float32
+
+// Distance is the Euclidean distance between two descriptors.
+func Distance(a, b Descriptor) float32 {
+	var s float32
+	for i := range a {
+		d := a[i] - b[i]
+		s += d * d
+	}
+	return float32(math.Sqrt(float64(s)))
+}
+
+// Face is everything Analyze finds about one face.
+type Face struct {
+	Box       Box     // the detection box (the whole image for WholeImage)
+	Score     float64 // detector confidence; 0 for WholeImage faces, which were not detected
+	Landmarks Landmarks
+	// AlignedBox is the reference's "aligned rect": the landmarks' bounding box grown by 20 %.
+	AlignedBox Box
+	// CropBox is the square the descriptor was computed on (the reference's dlib-style crop
+	// from the eye and mouth centres, clipped to the image).
+	CropBox    Box
+	Descriptor Descriptor
+	Whole      bool // the whole image was taken as the face (Options.WholeImage, DescribeWhole)
+}

@@ -1,0 +1,32 @@
+package gallery
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func BenchmarkSearch(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		r := rand.New(rand.NewPCG(1, uint64(n)))
+		ex := randomGallery(r, n/5, 9) // ≈ n descriptors, 1–9 per person
+		ex = ex[:min(n, len(ex))]
+		g := New()
+		if err := g.Replace(ex); err != nil {
+			b.Fatal(err)
+		}
+		q := near(r, ex[len(ex)/2], 0.02)
+		b.Run(fmt.Sprintf("Nearest10/n=%d", len(ex)), func(b *testing.B) {
+			for b.Loop() {
+				g.Nearest(q, 10)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/search")
+		})
+		b.Run(fmt.Sprintf("Match/n=%d", len(ex)), func(b *testing.B) {
+			for b.Loop() {
+				g.Match(q, DefaultThreshold)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/search")
+		})
+	}
+}

@@ -1,0 +1,258 @@
+package gallery
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+// Dim is the length of a face descriptor.
+const Dim = 128
+
+// DefaultThreshold is the reference matcher's distance threshold: a person matches only when
+// the mean distance is strictly below it.
+const DefaultThreshold = 0.6
+
+// qStep is the int8 quantisation step; ±127 steps cover ±0.567, beyond the largest component
+// seen in face-api.js descriptors (≈0.53). Larger values are clamped, which only widens that
+// descriptor's error bound.
+const qStep = 1.0 / 224
+
+// Example is one enrolled descriptor of a person.
+type Example struct {
+	ID, PersonID int64
+	Person       string
+	Descriptor   [Dim]float32
+}
+
+// Match is the answer for one face.
+type Match struct {
+	PersonID int64  // 0 when unknown
+	Person   string // "" when unknown
+	// Distance is the mean distance to the best person's descriptors (to the matched person's
+	// when Known); +Inf for an empty gallery.
+	Distance float32
+	Known    bool
+	// BestExampleID and BestDistance are the single nearest descriptor in the gallery.
+	BestExampleID int64
+	BestDistance  float32
+}
+
+// Neighbor is one result of Nearest.
+type Neighbor struct {
+	ExampleID, PersonID int64
+	Person              string
+	Distance            float32
+}
+
+var (
+	// ErrDuplicateID is returned when an example ID is already in the gallery or repeated.
+	ErrDuplicateID = errors.New("duplicate example id")
+	// ErrInvalidDescriptor is returned for a descriptor holding NaN or ±Inf.
+	ErrInvalidDescriptor = errors.New("descriptor has a non-finite value")
+)
+
+type person struct {
+	id       int64
+	name     string
+	n        int     // examples; 0 marks a free slot
+	residSum float64 // Σ quantisation error norms, for the mean-distance bounds
+}
+
+// Gallery is the in-memory set of enrolled descriptors. The zero value is not usable: call New.
+type Gallery struct {
+	mu     sync.RWMutex
+	ids    []int64   // per example
+	slots  []int32   // per example: index into persons
+	exact  []float32 // Dim per example
+	quant  []int8    // Dim per example
+	resid  []float32 // per example: ‖x − qStep·quant‖, rounded up
+	rmax   float64   // ≥ every resid (not lowered on removal: an upper bound is enough)
+	index  map[int64]int
+	people []person
+	slotOf map[int64]int32
+	free   []int32
+}
+
+// New returns an empty gallery.
+func New() *Gallery {
+	return &Gallery{index: map[int64]int{}, slotOf: map[int64]int32{}}
+}
+
+// Len returns the number of enrolled descriptors.
+func (g *Gallery) Len() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.ids)
+}
+
+// People returns the number of persons with at least one descriptor.
+func (g *Gallery) People() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.slotOf)
+}
+
+func validate(examples []Example, existing map[int64]int) error {
+	seen := make(map[int64]struct{}, len(examples))
+	for i := range examples {
+		e := &examples[i]
+		if _, dup := seen[e.ID]; dup {
+			return fmt.Errorf("gallery: example %d: %w", e.ID, ErrDuplicateID)
+		}
+		if _, dup := existing[e.ID]; dup {
+			return fmt.Errorf("gallery: example %d: %w", e.ID, ErrDuplicateID)
+		}
+		seen[e.ID] = struct{}{}
+		for _, v := range e.Descriptor {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("gallery: example %d of person %d: %w", e.ID, e.PersonID, ErrInvalidDescriptor)
+			}
+		}
+	}
+	return nil
+}
+
+// Replace swaps the whole content for examples (all or nothing: on error nothing changes).
+func (g *Gallery) Replace(examples []Example) error {
+	if err := validate(examples, nil); err != nil {
+		return err
+	}
+	fresh := New()
+	fresh.appendAll(examples)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ids, g.slots, g.exact, g.quant, g.resid = fresh.ids, fresh.slots, fresh.exact, fresh.quant, fresh.resid
+	g.index, g.people, g.slotOf, g.free = fresh.index, fresh.people, fresh.slotOf, fresh.free
+	g.rmax = fresh.rmax
+	return nil
+}
+
+// Add enrols examples (all or nothing: on error nothing changes).
+func (g *Gallery) Add(examples ...Example) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := validate(examples, g.index); err != nil {
+		return err
+	}
+	g.appendAll(examples)
+	return nil
+}
+
+func (g *Gallery) appendAll(examples []Example) {
+	n := len(g.ids)
+	g.exact = slices.Grow(g.exact, len(examples)*Dim)
+	g.quant = slices.Grow(g.quant, len(examples)*Dim)
+	for i := range examples {
+		e := &examples[i]
+		slot, ok := g.slotOf[e.PersonID]
+		if !ok {
+			if k := len(g.free); k > 0 {
+				slot, g.free = g.free[k-1], g.free[:k-1]
+			} else {
+				slot = int32(len(g.people))
+				g.people = append(g.people, person{})
+			}
+			g.people[slot] = person{id: e.PersonID}
+			g.slotOf[e.PersonID] = slot
+		}
+		p := &g.people[slot]
+		p.name = e.Person
+		var q [Dim]int8
+		r := quantize(&e.Descriptor, &q)
+		p.n++
+		p.residSum += float64(r)
+		g.ids = append(g.ids, e.ID)
+		g.slots = append(g.slots, slot)
+		g.exact = append(g.exact, e.Descriptor[:]...)
+		g.quant = append(g.quant, q[:]...)
+		g.resid = append(g.resid, r)
+		g.rmax = max(g.rmax, float64(r))
+		g.index[e.ID] = n + i
+	}
+}
+
+// quantize rounds x to int8 steps and returns the norm of the rounding error, rounded up so
+// that the search bounds stay safe.
+func quantize(x *[Dim]float32, q *[Dim]int8) float32 {
+	var e float64
+	for i, v := range x {
+		k := math.Round(float64(v) / qStep)
+		k = max(-127, min(127, k))
+		q[i] = int8(k)
+		d := float64(v) - k*qStep
+		e += d * d
+	}
+	return math.Nextafter32(float32(math.Sqrt(e)), float32(math.Inf(1)))
+}
+
+// RemoveExample removes one example; it reports whether it was there.
+func (g *Gallery) RemoveExample(id int64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i, ok := g.index[id]
+	if !ok {
+		return false
+	}
+	g.dropPerson(i)
+	last := len(g.ids) - 1
+	if i != last {
+		g.ids[i], g.slots[i], g.resid[i] = g.ids[last], g.slots[last], g.resid[last]
+		copy(g.exact[i*Dim:(i+1)*Dim], g.exact[last*Dim:])
+		copy(g.quant[i*Dim:(i+1)*Dim], g.quant[last*Dim:])
+		g.index[g.ids[i]] = i
+	}
+	delete(g.index, id)
+	g.truncate(last)
+	return true
+}
+
+// dropPerson takes example i out of its person's counts.
+func (g *Gallery) dropPerson(i int) {
+	s := g.slots[i]
+	p := &g.people[s]
+	p.n--
+	p.residSum -= float64(g.resid[i])
+	if p.n == 0 {
+		delete(g.slotOf, p.id)
+		*p = person{}
+		g.free = append(g.free, s)
+	}
+}
+
+func (g *Gallery) truncate(n int) {
+	g.ids, g.slots, g.resid = g.ids[:n], g.slots[:n], g.resid[:n]
+	g.exact, g.quant = g.exact[:n*Dim], g.quant[:n*Dim]
+}
+
+// RemovePerson removes all examples of a person and returns how many there were.
+func (g *Gallery) RemovePerson(personID int64) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	slot, ok := g.slotOf[personID]
+	if !ok {
+		return 0
+	}
+	removed := g.people[slot].n
+	w := 0
+	for i, id := range g.ids {
+		if g.slots[i] == slot {
+			delete(g.index, id)
+			continue
+		}
+		if w != i {
+			g.ids[w], g.slots[w], g.resid[w] = id, g.slots[i], g.resid[i]
+			copy(g.exact[w*Dim:(w+1)*Dim], g.exact[i*Dim:(i+1)*Dim])
+			copy(g.quant[w*Dim:(w+1)*Dim], g.quant[i*Dim:(i+1)*Dim])
+			g.index[id] = w
+		}
+		w++
+	}
+	g.truncate(w)
+	delete(g.slotOf, personID)
+	g.people[slot] = person{}
+	g.free = append(g.free, slot)
+	return removed
+}
