@@ -47,6 +47,10 @@ func newRootCmd() *cobra.Command {
 		newDetectCmd(),
 		newIdentifyCmd(),
 		newCompareCmd(),
+		newServeCmd(),
+		newMigrateCmd(),
+		newEnrollCmd(),
+		newRetryCmd(),
 	)
 	return root
 }
