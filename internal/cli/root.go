@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newHealthcheckCmd(),
+		newDevCmd(),
 		newDetectCmd(),
 		newIdentifyCmd(),
 		newCompareCmd(),
