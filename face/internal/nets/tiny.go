@@ -94,6 +94,9 @@ func (t *Tiny) Detect(img *nn.Tensor, inputSize int, scoreThreshold float64) []D
 	}
 	x = nn.MaxPool(x, 2, 1, nn.SamePadding(x.H, x.W, 2, 2, 1))
 	x = t.conv8.Apply(x)
+	if grid := inputSize / 32; x.H != grid || x.W != grid || x.C != len(tinyAnchors)*tinyBoxEncoding {
+		panic(fmt.Sprintf("nets: tiny face detector at %d produced a %s head, want %dx%dx%d", inputSize, x.Shape(), grid, grid, len(tinyAnchors)*tinyBoxEncoding))
+	}
 
 	longer := max(img.W, img.H)
 	correctX := float64(inputSize) / reshapedSide(img.W, longer, inputSize)

@@ -105,3 +105,21 @@ func TestTinyNonMaxSuppression(t *testing.T) {
 		})
 	}
 }
+
+// TestTinyEveryInputSize runs every allowed input size: the grid must come out as size/32 (a
+// mismatch panics in decoding) and sizes from 320 up must still find the faces of a group photo.
+func TestTinyEveryInputSize(t *testing.T) {
+	tiny := testTiny(t)
+	img := loadRGB(t, reftest.NPMSamples(t), "sample3.jpg")
+	for size := TinyMinInputSize; size <= TinyMaxInputSize; size += 32 {
+		dets := tiny.Detect(img, size, 0.5)
+		for _, d := range dets {
+			if d.Score <= 0.5 || d.W <= 0 || d.H <= 0 || d.X+d.W < 0 || d.Y+d.H < 0 || d.X > float64(img.W) || d.Y > float64(img.H) {
+				t.Errorf("size %d: implausible detection %s", size, fmtDets([]Detection{d}))
+			}
+		}
+		if size >= 320 && len(dets) == 0 {
+			t.Errorf("size %d: no faces in sample3.jpg", size)
+		}
+	}
+}
