@@ -78,4 +78,3 @@ func TestServeAllFromPostToProcessed(t *testing.T) {
 		})
 	}
 }
-
