@@ -63,7 +63,13 @@ func TestServeAllFromPostToProcessed(t *testing.T) {
 				t.Fatalf("POST of an escaping path = %d %v, want a 4xx naming the problem", code, body)
 			}
 
-			m := metricsText(t, url)
+			// The processor counts the message after the outcome is in the database.
+			var m string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if m = metricsText(t, url); strings.Contains(m, `outcome="processed"} 1`) {
+					break
+				}
+			}
 			for _, want := range []string{
 				`facecluster_processor_messages_total{outcome="processed"} 1`,
 				`facecluster_images{status="processed"} 1`,
