@@ -71,6 +71,9 @@ func StartNSQD(o NSQDOptions) (*NSQD, error) {
 		d.Exit()
 		return nil, fmt.Errorf("queue: nsqd metadata in %s: %w", o.DataDir, err)
 	}
+	// The topic and the processors' channel exist from the start: nsqlookupd can tell consumers
+	// about this nsqd at once, and ids published before any processor connects wait in the channel.
+	d.GetTopic(Topic).GetChannel(Channel)
 	n := &NSQD{d: d, done: make(chan error, 1)}
 	go func() { n.done <- d.Main() }()
 	return n, nil

@@ -30,8 +30,9 @@ func (l nsqLogger) Output(_ int, s string) error {
 			break
 		}
 	}
-	if strings.Contains(msg, "use of closed network connection") {
-		level = slog.LevelDebug // every shutdown closes connections; not an error
+	if strings.Contains(msg, "use of closed network connection") || strings.Contains(msg, "TOPIC_NOT_FOUND") {
+		// Every shutdown closes connections; a topic nobody has published to yet is normal.
+		level = slog.LevelDebug
 	}
 	l.log.Log(context.Background(), level, msg)
 	return nil

@@ -338,7 +338,13 @@ func (s *Server) retryImage(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r, "this image")
 		return
 	}
-	if err := s.deps.Store.RetryImage(r.Context(), id); err != nil {
+	var err error
+	if s.deps.Pipeline != nil {
+		err = s.deps.Pipeline.RetryImage(r.Context(), id)
+	} else {
+		err = s.deps.Store.RetryImage(r.Context(), id) // the reconciler republishes it
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			redirect(w, r, fmt.Sprintf("/images/%d", id), "The image is being processed right now; its result will appear here shortly.", true)
 			return
@@ -346,29 +352,26 @@ func (s *Server) retryImage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, fmt.Sprintf("Re-running image %d", id))
 		return
 	}
-	s.publish(r, []int64{id})
 	redirect(w, r, fmt.Sprintf("/images/%d", id), "The image is queued to be recognised again.", false)
 }
 
 func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
-	ids, err := s.deps.Store.RetryImages(r.Context(), []store.Status{store.StatusFailed}, 0)
-	if err != nil {
-		s.fail(w, r, err, "Retrying failed images")
-		return
+	var n int
+	if s.deps.Pipeline != nil {
+		var err error
+		if n, err = s.deps.Pipeline.RetryFailed(r.Context()); err != nil {
+			s.fail(w, r, err, "Retrying failed images")
+			return
+		}
+	} else {
+		ids, err := s.deps.Store.RetryImages(r.Context(), []store.Status{store.StatusFailed}, 0)
+		if err != nil {
+			s.fail(w, r, err, "Retrying failed images")
+			return
+		}
+		n = len(ids)
 	}
-	s.publish(r, ids)
-	redirect(w, r, "/", fmt.Sprintf("%d failed image%s queued again.", len(ids), pluralS(len(ids))), false)
-}
-
-// publish queues retried images now when the receiver runs here; otherwise the reconciler
-// republishes pending images after its threshold.
-func (s *Server) publish(r *http.Request, ids []int64) {
-	if s.deps.Pipeline == nil || len(ids) == 0 {
-		return
-	}
-	if err := s.deps.Pipeline.Retry(r.Context(), ids); err != nil {
-		s.log.WarnContext(r.Context(), "publish retried images; the reconciler will pick them up", "images", len(ids), "err", err)
-	}
+	redirect(w, r, "/", fmt.Sprintf("%d failed image%s queued again.", n, pluralS(n)), false)
 }
 
 func pluralS(n int) string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -54,8 +55,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Pipeline is what the UI needs from the receiver to put work in. Optional: without it the
-// upload page says uploading is unavailable, and retries are left to the reconciler.
+// Pipeline is what the UI needs from the receiver to put work in; ReceiverClient implements it
+// over the receiver's API. Optional: without it the upload page says uploading is unavailable,
+// and retried images wait for the reconciler to republish them.
 type Pipeline interface {
 	// SubmitUpload stores an uploaded picture and queues it; errors a person should read are
 	// UserErrors (not an image, too large, …).
@@ -63,8 +65,11 @@ type Pipeline interface {
 	// SubmitSources queues paths under the image root or URLs of uploaded pictures, one result
 	// per source in order (a bad source does not stop the others).
 	SubmitSources(ctx context.Context, sources []string) []SourceResult
-	// Retry puts images back in the queue now.
-	Retry(ctx context.Context, ids []int64) error
+	// RetryImage sets a finished image back to pending and queues it (store.ErrConflict while
+	// it is being processed).
+	RetryImage(ctx context.Context, id int64) error
+	// RetryFailed queues every failed image again and says how many.
+	RetryFailed(ctx context.Context) (int, error)
 	// EnrolUpload describes the face in an uploaded photo and adds it as an example of the person.
 	EnrolUpload(ctx context.Context, personID int64, filename string, body io.Reader) error
 }
@@ -76,7 +81,8 @@ type SourceResult struct {
 	Err    error
 }
 
-// Pictures opens an image's original bytes. Optional: the default reads path sources from disk.
+// Pictures opens an image's original bytes. Optional: the default, NewPictures(nil), reads path
+// sources from disk only.
 type Pictures interface {
 	Open(ctx context.Context, img *store.Image) (io.ReadCloser, error)
 }
@@ -171,7 +177,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	if deps.Pictures == nil {
-		deps.Pictures = filePictures{}
+		deps.Pictures = NewPictures(nil)
 	}
 	tc, err := thumbs.New(opts.CacheDir, opts.Decode)
 	if err != nil {
@@ -405,12 +411,30 @@ func localBack(v, fallback string) string {
 	return fallback
 }
 
-// filePictures opens path sources from disk; other kinds need the receiver's blob storage.
-type filePictures struct{}
+// BlobReader reads uploaded pictures from blob storage (internal/blob.Store satisfies it).
+type BlobReader interface {
+	ReadAll(ctx context.Context, ref string, maxBytes int64) ([]byte, error)
+}
 
-func (filePictures) Open(_ context.Context, img *store.Image) (io.ReadCloser, error) {
-	if img.SourceKind != store.SourcePath {
+// maxPictureBytes bounds one picture read from blob storage for display.
+const maxPictureBytes = 128 << 20
+
+// NewPictures opens path sources from disk (the shared image volume) and uploads and URLs from
+// blobs (nil: those are reported unavailable).
+func NewPictures(blobs BlobReader) Pictures { return sourcePictures{blobs} }
+
+type sourcePictures struct{ blobs BlobReader }
+
+func (p sourcePictures) Open(ctx context.Context, img *store.Image) (io.ReadCloser, error) {
+	if img.SourceKind == store.SourcePath {
+		return os.Open(img.Source)
+	}
+	if p.blobs == nil {
 		return nil, &UserError{Msg: "the picture is kept in blob storage, which this web server cannot reach"}
 	}
-	return os.Open(img.Source)
+	data, err := p.blobs.ReadAll(ctx, img.Source, maxPictureBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from blob storage: %w", img.Source, err)
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
 }

@@ -312,3 +312,103 @@ func kernelGo(k int, a, b, c []float32, ldc, flags int, ep *Epilogue) {
 		}
 	}
 }
+
+// rowsMaxB is the largest packed B (bytes) for which SgemmRows pays off: B is re-read from L2
+// for every six rows of A instead of packing A.
+const rowsMaxB = 256 << 10
+
+// PreferRows reports whether SgemmRows suits b (small weights, read from L2 for every six rows).
+func (p *PackedB) PreferRows() bool { return len(p.data)*4 <= rowsMaxB }
+
+// SgemmRows computes C = ep(A·B), overwriting C, reading A (m×B.K, row stride lda) in place
+// rather than packing it: the better choice for small B (see PreferRows), such as the first
+// layers of a network and im2col done six rows at a time. If m is not a multiple of PanelRows
+// and a holds whole groups of PanelRows rows, the extra rows are read but not stored.
+func SgemmRows(m int, a []float32, lda int, b *PackedB, ep *Epilogue, c []float32, ldc int) {
+	checkArgs(m, b.N, b.K, a, lda, b.data, b.N, c, ldc)
+	if m == 0 || b.N == 0 || b.K == 0 {
+		panic("blas: SgemmRows with an empty dimension")
+	}
+	gemmRows(m, a, lda, b, ep, c, ldc, useAsm)
+}
+
+var tailPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func gemmRows(m int, a []float32, lda int, b *PackedB, ep *Epilogue, c []float32, ldc int, asm bool) {
+	n, k := b.N, b.K
+	npad := (n + nr - 1) / nr * nr
+	var edge [mr * nr]float32
+	var noEp Epilogue
+	var tail []float32 // the last rows, zero-padded to a whole group
+	for i := 0; i < m; i += mr {
+		rows := min(mr, m-i)
+		ai, ld := a[i*lda:], lda
+		if rows < mr && len(a)-i*lda < (mr-1)*lda+k { // A does not extend to a whole group
+			tp := tailPool.Get().(*[]float32)
+			defer tailPool.Put(tp)
+			if cap(*tp) < mr*k {
+				*tp = make([]float32, mr*k)
+			}
+			tail = (*tp)[:mr*k]
+			clear(tail)
+			for r := range rows {
+				copy(tail[r*k:(r+1)*k], a[(i+r)*lda:(i+r)*lda+k])
+			}
+			ai, ld = tail, k
+		}
+		for pc := 0; pc < k; pc += b.kc {
+			kcl := min(b.kc, k-pc)
+			bBlock := b.data[pc*npad : (pc+kcl)*npad]
+			flags := 0
+			if pc > 0 {
+				flags |= flagAccumulate
+			}
+			last := pc+kcl == k && ep != nil
+			if last {
+				flags |= flagEpilogue
+			}
+			for j := 0; j < n; j += nr {
+				cols := min(nr, n-j)
+				bp := bBlock[j*kcl : (j+nr)*kcl]
+				e := &noEp
+				if last {
+					e = &Epilogue{scale: ep.scale[j : j+nr], bias: ep.bias[j : j+nr], alpha: ep.alpha, hi: ep.hi}
+				}
+				ci := i*ldc + j
+				if rows == mr && cols == nr {
+					microKernelRows(kcl, ai[pc:], ld, bp, c[ci:ci+(mr-1)*ldc+nr], ldc, flags, e, asm)
+					continue
+				}
+				microKernelRows(kcl, ai[pc:], ld, bp, edge[:], nr, 0, e, asm)
+				for r := 0; r < rows; r++ {
+					dst := c[ci+r*ldc : ci+r*ldc+cols]
+					for q, v := range edge[r*nr : r*nr+cols] {
+						if flags&flagAccumulate != 0 {
+							v += dst[q]
+						}
+						if flags&flagEpilogue != 0 {
+							v = e.apply(v, q)
+						}
+						dst[q] = v
+					}
+				}
+			}
+		}
+	}
+}
+
+func microKernelRows(k int, a []float32, lda int, b, c []float32, ldc, flags int, ep *Epilogue, asm bool) {
+	if asm {
+		kernelAsmRows(k, a, lda, b, c, ldc, flags, ep)
+		return
+	}
+	// Portable: gather the six rows into the packed order, then the packed kernel.
+	var buf [mr * kcMax]float32
+	p := buf[:mr*k]
+	for r := range mr {
+		for q, v := range a[r*lda : r*lda+k] {
+			p[q*mr+r] = v
+		}
+	}
+	kernelGo(k, p, b, c, ldc, flags, ep)
+}

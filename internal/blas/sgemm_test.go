@@ -157,6 +157,9 @@ func TestEpilogueAndPackedA(t *testing.T) {
 						gemm(s.m, src, pb, ep, false, c, s.n, asm)
 						checkClose(t, c, want, s.k)
 					}
+					c := randMat(r, s.m*s.n)
+					gemmRows(s.m, a, s.k, pb, ep, c, s.n, asm)
+					checkClose(t, c, want, s.k)
 				}
 				if ei == 0 {
 					c := make([]float32, s.m*s.n)
@@ -164,6 +167,14 @@ func TestEpilogueAndPackedA(t *testing.T) {
 					checkClose(t, c, want, s.k)
 					c = make([]float32, s.m*s.n)
 					SgemmEpilogue(s.m, a, s.k, pb, ep, c, s.n)
+					checkClose(t, c, want, s.k)
+					// In-place A with a row stride wider than K.
+					wide := make([]float32, s.m*(s.k+5))
+					for i := range s.m {
+						copy(wide[i*(s.k+5):], a[i*s.k:(i+1)*s.k])
+					}
+					c = make([]float32, s.m*s.n)
+					SgemmRows(s.m, wide, s.k+5, pb, ep, c, s.n)
 					checkClose(t, c, want, s.k)
 				}
 			})

@@ -43,9 +43,14 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newHealthcheckCmd(),
+		newDevCmd(),
 		newDetectCmd(),
 		newIdentifyCmd(),
 		newCompareCmd(),
+		newServeCmd(),
+		newMigrateCmd(),
+		newEnrollCmd(),
+		newRetryCmd(),
 	)
 	return root
 }

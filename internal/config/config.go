@@ -91,6 +91,7 @@ type Config struct {
 	ImageRoot          string
 	BlobURL            string
 	APITokens          []string
+	SessionKey         string
 	Concurrency        int
 	MaxAttempts        int
 	Lease              time.Duration
@@ -148,6 +149,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringVar(&c.ImageRoot, "image-root", ".", "only image paths under this directory are accepted (the shared image volume)")
 		fs.StringVar(&c.BlobURL, "blob-url", "", "where uploaded images are kept: file:///dir, s3://bucket or gs://bucket [file://<data-dir>/blobs]")
 		fs.StringSliceVar(&c.APITokens, "api-tokens", nil, "bearer tokens that may use the API and UI; empty leaves access control off")
+		fs.StringVar(&c.SessionKey, "session-key", "", "secret that signs UI session cookies and CSRF tokens; give every web replica the same one [random per process]")
 		fs.IntVar(&c.Concurrency, "processor-concurrency", runtime.GOMAXPROCS(0), "images each processor handles at once")
 		fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "attempts before an image is marked failed")
 		fs.DurationVar(&c.Lease, "lease", 2*time.Minute, "how long a processor's claim on an image lasts before the reconciler may take it back")
@@ -340,6 +342,9 @@ func (c *Config) validate() error {
 			if err == nil {
 				c.BlobURL = "file://" + filepath.ToSlash(abs)
 			}
+		}
+		if c.SessionKey != "" && len(c.SessionKey) < 32 {
+			bad("--session-key must be at least 32 characters (got %d)", len(c.SessionKey))
 		}
 		for _, t := range c.APITokens {
 			if len(t) < 16 {

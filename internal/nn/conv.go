@@ -100,7 +100,15 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	k := c.kh * c.kw * c.in
 	m := oh * ow
 	if c.kh == 1 && c.kw == 1 && c.stride == 1 && c.pad == (Padding{}) {
-		blas.SgemmEpilogue(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		if c.weights.PreferRows() && k < 64 {
+			blas.SgemmRows(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		} else {
+			blas.SgemmEpilogue(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		}
+		return
+	}
+	if c.weights.PreferRows() {
+		c.applyRows(dst, src, oh, ow)
 		return
 	}
 	need := blas.PackedALen(m, k) + blas.PanelRows*k
@@ -111,6 +119,30 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	packed := (*bufp)[:blas.PackedALen(m, k)]
 	im2colPacked(packed, (*bufp)[len(packed):need], src, c.kh, c.kw, c.stride, c.pad, oh, ow)
 	blas.SgemmPackedA(m, packed, c.weights, c.ep, dst.Data, c.out)
+	scratch.Put(bufp)
+}
+
+// applyRows gathers the patches of a batch of output pixels (whole groups of six, about 16 KiB)
+// into a buffer and multiplies them in place (small weights: no packed copy of the whole
+// im2col matrix).
+func (c *Conv2D) applyRows(dst, src *Tensor, oh, ow int) {
+	k := c.kh * c.kw * c.in
+	const pr = blas.PanelRows
+	batch := max(pr, (4096/k)/pr*pr)
+	bufp := scratch.Get().(*[]float32)
+	if cap(*bufp) < batch*k {
+		*bufp = make([]float32, batch*k)
+	}
+	rows := (*bufp)[:batch*k]
+	m := oh * ow
+	for base := 0; base < m; base += batch {
+		n := min(batch, m-base)
+		for r := range n {
+			oy, ox := (base+r)/ow, (base+r)%ow
+			patch(rows[r*k:(r+1)*k], src, c.kh, c.kw, oy*c.stride-c.pad.Top, ox*c.stride-c.pad.Left)
+		}
+		blas.SgemmRows(n, rows, k, c.weights, c.ep, dst.Data[base*c.out:], c.out)
+	}
 	scratch.Put(bufp)
 }
 
@@ -141,6 +173,16 @@ func im2colPacked(dst, rows []float32, src *Tensor, kh, kw, stride int, p Paddin
 // patch copies the kh×kw×C window whose top-left input position is (iy0, ix0).
 func patch(row []float32, src *Tensor, kh, kw, iy0, ix0 int) {
 	C := src.C
+	seg := kw * C
+	if iy0 >= 0 && ix0 >= 0 && iy0+kh <= src.H && ix0+kw <= src.W {
+		// Interior: kh contiguous runs.
+		off := (iy0*src.W + ix0) * C
+		stride := src.W * C
+		for ky := range kh {
+			copy(row[ky*seg:(ky+1)*seg], src.Data[off+ky*stride:off+ky*stride+seg])
+		}
+		return
+	}
 	for ky := 0; ky < kh; ky++ {
 		seg := row[ky*kw*C : (ky+1)*kw*C]
 		iy := iy0 + ky

@@ -38,7 +38,7 @@ func TestWholeImageParity(t *testing.T) {
 		for _, name := range set.Names() {
 			t.Run(set.Name+"/"+name, func(t *testing.T) {
 				want := set.Images[name]
-				decoded, exact := set.Decode(t, name), set.Exact(name)
+				decoded, exact := set.Decode(t, name), set.Exact(t, name)
 				img := imgtensor.FromImage(decoded)
 				d := rec.Describe(img)
 				if dist := reftest.L2(d[:], want.WholeDescriptor); dist >= 0.01 {

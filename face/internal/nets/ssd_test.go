@@ -2,6 +2,7 @@ package nets
 
 import (
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/facecluster/facecluster/face/internal/reftest"
@@ -157,4 +158,31 @@ func TestSSDParallelGivesTheSameFaces(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDetectorsAreSafeForConcurrentUse runs both detectors from several goroutines at once (SSD
+// also in its parallel mode) and expects each call to give the single-threaded result; run with
+// -race to check the shared buffers.
+func TestDetectorsAreSafeForConcurrentUse(t *testing.T) {
+	set := reftest.NPMSamples(t)
+	imgs := []*nn.Tensor{loadRGB(t, set, "sample2.jpg"), loadRGB(t, set, "sample4.jpg")}
+	ssd, tiny := testSSD(t), testTiny(t)
+	var wantSSD, wantTiny []string
+	for _, img := range imgs {
+		wantSSD = append(wantSSD, fmtDets(ssd.Detect(img, 0.5, 100)))
+		wantTiny = append(wantTiny, fmtDets(tiny.Detect(img, 320, 0.5)))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			i := g % len(imgs)
+			if got := fmtDets(ssd.DetectParallel(imgs[i], 0.5, 100, 1+g%2)); got != wantSSD[i] {
+				t.Errorf("goroutine %d: SSD %s, alone %s", g, got, wantSSD[i])
+			}
+			if got := fmtDets(tiny.Detect(imgs[i], 320, 0.5)); got != wantTiny[i] {
+				t.Errorf("goroutine %d: tiny %s, alone %s", g, got, wantTiny[i])
+			}
+		})
+	}
+	wg.Wait()
 }

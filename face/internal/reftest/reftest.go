@@ -4,7 +4,9 @@
 package reftest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -15,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/facecluster/facecluster/internal/testutil"
@@ -57,6 +60,8 @@ type Set struct {
 	Name     string // "shared" or "npm-samples"
 	ImageDir string
 	File
+	mu    sync.Mutex
+	cache map[string]decoded
 }
 
 // Names returns the image names, sorted.
@@ -69,30 +74,56 @@ func (s *Set) Names() []string {
 	return n
 }
 
-// Exact reports whether Decode gives the very pixels the reference saw: PNG decoding is
-// lossless, but image/jpeg's IDCT differs from the reference's decoder (jpeg-js) by ±1 level on
-// a few percent of the pixels.
-func (s *Set) Exact(name string) bool { return strings.HasSuffix(name, ".png") }
+// Exact reports whether Decode gives the very pixels the reference saw: PNGs are lossless and
+// baseline JPEGs are decoded like jpeg-js (see jpegjs.go); progressive JPEGs fall back to
+// image/jpeg, whose pixels differ by ±1 level on a few percent of the pixels.
+func (s *Set) Exact(t testing.TB, name string) bool {
+	t.Helper()
+	return s.decode(t, name).exact
+}
 
 // Decode decodes one of the set's images without applying EXIF orientation, as the reference
-// runner did.
+// runner did. Results are cached per set.
 func (s *Set) Decode(t testing.TB, name string) image.Image {
 	t.Helper()
-	f, err := os.Open(filepath.Join(s.ImageDir, name))
-	var img image.Image
+	return s.decode(t, name).img
+}
+
+type decoded struct {
+	img   image.Image
+	exact bool
+}
+
+func (s *Set) decode(t testing.TB, name string) decoded {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.cache[name]; ok {
+		return d
+	}
+	data, err := os.ReadFile(filepath.Join(s.ImageDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	var d decoded
 	if strings.HasSuffix(name, ".png") {
-		img, err = png.Decode(f)
+		d.img, err = png.Decode(bytes.NewReader(data))
+		d.exact = true
+	} else if img, jerr := decodeJPEGJS(data); jerr == nil {
+		d.img, d.exact = img, true
+	} else if errors.Is(jerr, errJPEGUnsupported) {
+		d.img, err = jpeg.Decode(bytes.NewReader(data))
 	} else {
-		img, err = jpeg.Decode(f)
+		err = jerr
 	}
 	if err != nil {
 		t.Fatalf("decode %s: %v", name, err)
 	}
-	return img
+	if s.cache == nil {
+		s.cache = make(map[string]decoded)
+	}
+	s.cache[name] = d
+	return d
 }
 
 // NPMSamples loads face/testdata/reference-npm-samples.json with the demo photos of the
@@ -111,8 +142,18 @@ func Shared(t testing.TB) *Set {
 	return load(t, "shared", filepath.Join(dir, "reference.json"), dir)
 }
 
+var (
+	setsMu sync.Mutex
+	sets   = map[string]*Set{} // by path: loaded once per test binary, decoded images cached
+)
+
 func load(t testing.TB, name, path, imageDir string) *Set {
 	t.Helper()
+	setsMu.Lock()
+	defer setsMu.Unlock()
+	if s, ok := sets[path]; ok {
+		return s
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +165,7 @@ func load(t testing.TB, name, path, imageDir string) *Set {
 	if len(s.Images) == 0 {
 		t.Fatalf("%s: no images", path)
 	}
+	sets[path] = s
 	return s
 }
 

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/facecluster/facecluster/internal/config"
+	"github.com/facecluster/facecluster/store"
+)
+
+func newMigrateCmd() *cobra.Command {
+	var cfg *config.Config
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations (SQLite under --data-dir, or MySQL with --db-driver=mysql --db-dsn=…)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Load(os.LookupEnv); err != nil {
+				return usageError{err}
+			}
+			log := newLogger(cfg)
+			st, err := openStore(cmd, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Migrate(cmd.Context()); err != nil {
+				return err
+			}
+			cur, latest, err := st.SchemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			log.Debug("migrations done", "version", cur)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %d (latest %d)\n", cfg.DBDriver, cur, latest)
+			return err
+		},
+	}
+	cfg = config.Register(cmd.Flags(), config.GroupDB)
+	return cmd
+}
+
+// openStore opens the configured database (creating the SQLite directory).
+func openStore(cmd *cobra.Command, cfg *config.Config) (*store.Store, error) {
+	if cfg.DBDriver == store.DriverSQLite {
+		if err := os.MkdirAll(filepath.Dir(cfg.DBDSN), 0o755); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	return store.Open(cmd.Context(), store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN})
+}

@@ -1,0 +1,277 @@
+package processor_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/facecluster/facecluster/internal/breaker"
+	"github.com/facecluster/facecluster/store"
+)
+
+var drivers = []string{"sqlite", "mysql"}
+
+func TestImageEndsProcessedWithTheRightPerson(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			s := newStack(t, stackOptions{driver: driver})
+			known := t.TempDir()
+			carol := knownCrop(t, known, "sample1.jpg", "carol", rightmost)
+			if rep := s.enrol(known); rep.Enrolled != 1 {
+				t.Fatalf("enrolment report %+v, want 1 enrolled", rep)
+			}
+			waitFor(t, "the recognizer to load the enrolment", func() bool { return s.rec.server.GalleryVersion() > 0 })
+
+			id := s.submit(s.linkDemo("sample1.jpg"))[0]
+			img := s.waitFinal(id, 60*time.Second)
+			if img.Status != store.StatusProcessed {
+				t.Fatalf("status %s (%q), want processed", img.Status, img.LastError)
+			}
+			if img.Attempts != 1 {
+				t.Errorf("attempts %d, want 1", img.Attempts)
+			}
+			if len(img.Faces) != 3 {
+				t.Fatalf("%d faces, want the 3 faces of sample1.jpg", len(img.Faces))
+			}
+			var found []store.Face
+			for _, f := range img.Faces {
+				if f.Known() {
+					found = append(found, f)
+				} else if !math.IsNaN(f.Distance) && f.Distance < 0.6 {
+					t.Errorf("unknown face at %v has distance %.3f below the threshold", f.Box, f.Distance)
+				}
+				if len(f.Descriptor) != 128 || len(f.Landmarks) != 68 {
+					t.Errorf("face at %v: %d descriptor values, %d landmarks", f.Box, len(f.Descriptor), len(f.Landmarks))
+				}
+			}
+			if len(found) != 1 || found[0].Person != "carol" {
+				t.Fatalf("known faces %+v, want exactly carol", found)
+			}
+			if d := math.Abs(found[0].Box.X-carol.X) + math.Abs(found[0].Box.Y-carol.Y); d > 4 {
+				t.Errorf("carol found at %+v, enrolled from the face at %+v", found[0].Box, carol)
+			}
+			if found[0].Distance >= 0.6 || found[0].Distance <= 0 {
+				t.Errorf("carol's distance %.3f, want in (0, 0.6)", found[0].Distance)
+			}
+		})
+	}
+}
+
+func TestEveryFinalStatus(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.writeFile("corrupt.jpg", []byte("\xff\xd8\xff\xe0 this is not really a JPEG"))
+	tests := []struct {
+		path      string
+		want      store.Status
+		reasonHas string
+		wantFaces int
+		permanent bool
+	}{
+		{s.linkDemo("sample2.jpg"), store.StatusUnidentified, "", 3, false},
+		{s.blankPNG("empty-corridor.png"), store.StatusNoFaces, "", 0, false},
+		{"corrupt.jpg", store.StatusFailed, "corrupt", 0, true},
+		{"no-such-photo.jpg", store.StatusFailed, "does not exist", 0, true},
+		{"../../../../../../etc/hostname", store.StatusFailed, "outside the image root", 0, true},
+	}
+	var paths []string
+	for _, tt := range tests {
+		paths = append(paths, tt.path)
+	}
+	ids := s.submit(paths...)
+	for i, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			img := s.waitFinal(ids[i], 60*time.Second)
+			if img.Status != tt.want {
+				t.Fatalf("status %s (%q), want %s", img.Status, img.LastError, tt.want)
+			}
+			if !strings.Contains(img.LastError, tt.reasonHas) {
+				t.Errorf("reason %q, want it to mention %q", img.LastError, tt.reasonHas)
+			}
+			if len(img.Faces) != tt.wantFaces {
+				t.Errorf("%d faces, want %d", len(img.Faces), tt.wantFaces)
+			}
+			if tt.permanent && img.Attempts != 1 {
+				t.Errorf("a permanent failure took %d attempts, want 1", img.Attempts)
+			}
+		})
+	}
+	if s.brk.State() != breaker.Closed {
+		t.Fatal("bad images opened the recognizer's circuit breaker")
+	}
+}
+
+func TestMessageDeliveredTwiceLeavesOneSetOfFaces(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			s := newStack(t, stackOptions{driver: driver})
+			id := s.submit(s.linkDemo("sample3.jpg"))[0]
+			// Two more deliveries of the same id while the first may be in flight.
+			if err := s.producer.Publish(context.Background(), id, id); err != nil {
+				t.Fatal(err)
+			}
+			img := s.waitFinal(id, 60*time.Second)
+			waitFor(t, "every delivery to be handled", func() bool { return s.nsqd.Depth() == 0 && s.handled() >= 3 })
+			img = s.image(id)
+			if img.Attempts != 1 {
+				t.Errorf("attempts %d, want 1: the duplicates must not be processed", img.Attempts)
+			}
+			if len(img.Faces) != 3 {
+				t.Fatalf("%d faces, want one set of 3", len(img.Faces))
+			}
+			seen := map[int]bool{}
+			for _, f := range img.Faces {
+				if seen[f.Idx] {
+					t.Fatalf("face index %d recorded twice", f.Idx)
+				}
+				seen[f.Idx] = true
+			}
+		})
+	}
+}
+
+func TestTransientFailuresAreRetriedUpToTheAttemptsLimit(t *testing.T) {
+	// The breaker never opens here, so every delivery reaches the (stopped) recognizer.
+	s := newStack(t, stackOptions{maxAttempts: 3, breakerThreshold: 1000, retryDelay: 20 * time.Millisecond})
+	s.rec.stop()
+	id := s.submit(s.blankPNG("lobby.png"))[0]
+	img := s.waitFinal(id, 30*time.Second)
+	if img.Status != store.StatusFailed || img.Attempts != 3 {
+		t.Fatalf("status %s after %d attempts, want failed after 3", img.Status, img.Attempts)
+	}
+	if !strings.Contains(img.LastError, "Unavailable") {
+		t.Fatalf("reason %q, want it to say the recognizer was unavailable", img.LastError)
+	}
+}
+
+func TestBreakerOpensProbesBacksOffAndClosesWhenTheRecognizerReturns(t *testing.T) {
+	s := newStack(t, stackOptions{maxAttempts: 5, retryDelay: 300 * time.Millisecond})
+	addr := s.rec.addr
+	s.rec.stop()
+	var paths []string
+	for _, n := range []string{"a.png", "b.png", "c.png", "d.png", "e.png", "f.png"} {
+		paths = append(paths, s.blankPNG(n))
+	}
+	ids := s.submit(paths...)
+
+	// Five consecutive failures open it; failed probes keep it open.
+	expect := func(want breaker.State) {
+		t.Helper()
+		select {
+		case got := <-s.breakerTo:
+			if got != want {
+				t.Fatalf("breaker went %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("breaker did not go %s", want)
+		}
+	}
+	expect(breaker.Open)
+	for i := 0; i < 2; i++ {
+		expect(breaker.Probing)
+		expect(breaker.Open)
+	}
+	if cd := s.brk.CoolDown(); cd <= 100*time.Millisecond {
+		t.Fatalf("cool-down %s after failed probes, want it doubled from 100ms", cd)
+	}
+	// While open, images wait: none has failed, none has spent its attempts.
+	for _, id := range ids {
+		if img := s.image(id); img.Status == store.StatusFailed || img.Attempts >= 5 {
+			t.Fatalf("image %d is %s after %d attempts while the breaker is open", id, img.Status, img.Attempts)
+		}
+	}
+
+	s.rec = startRecognizer(t, s.st, s.root, addr)
+	expect(breaker.Probing)
+	expect(breaker.Closed)
+	for _, id := range ids {
+		if img := s.waitFinal(id, 60*time.Second); img.Status != store.StatusNoFaces {
+			t.Fatalf("image %d ended %s (%q), want no_faces", id, img.Status, img.LastError)
+		}
+	}
+}
+
+func TestProcessorKilledMidImageIsRecoveredAfterItsLeaseExpires(t *testing.T) {
+	s := newStack(t, stackOptions{noProcessor: true})
+	id := s.insert(s.linkDemo("sample4.jpg"))[0]
+	// A processor claimed the image and died: the image is processing under its lease and its
+	// message comes back from nsqd.
+	ok, err := s.st.ClaimImage(context.Background(), id, "processor-that-died", 2*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("claim = %v, %v", ok, err)
+	}
+	if err := s.producer.Publish(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	s.startProcessor()
+	waitFor(t, "the redelivered message to be handled", func() bool { return s.handled() >= 1 })
+	if img := s.image(id); img.Status != store.StatusProcessing || img.LeaseOwner != "processor-that-died" {
+		t.Fatalf("image is %s held by %q: a live lease must not be taken over", img.Status, img.LeaseOwner)
+	}
+
+	waitFor(t, "the dead processor's lease to expire", func() bool {
+		img := s.image(id)
+		return time.Now().After(img.LeaseExpiresAt.Add(10 * time.Millisecond))
+	})
+	rep, err := s.reconciler(time.Hour).Pass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Expired) != 1 || rep.Expired[0] != id {
+		t.Fatalf("reconciler expired %v, want [%d]", rep.Expired, id)
+	}
+	img := s.waitFinal(id, 60*time.Second)
+	if img.Status != store.StatusUnidentified || img.Attempts != 2 || len(img.Faces) != 4 {
+		t.Fatalf("image ended %s after %d attempts with %d faces, want unidentified after 2 with 4", img.Status, img.Attempts, len(img.Faces))
+	}
+}
+
+func TestPublishFailureIsRecoveredByTheReconciler(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	// The row was committed but the publish failed: nothing is on the queue.
+	id := s.insert(s.blankPNG("garage.png"))[0]
+	time.Sleep(200 * time.Millisecond)
+	if img := s.image(id); img.Status != store.StatusPending {
+		t.Fatalf("status %s, want pending", img.Status)
+	}
+	rep, err := s.reconciler(100 * time.Millisecond).Pass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Republished) != 1 || rep.Republished[0] != id {
+		t.Fatalf("reconciler republished %v, want [%d]", rep.Republished, id)
+	}
+	if img := s.waitFinal(id, 30*time.Second); img.Status != store.StatusNoFaces {
+		t.Fatalf("status %s (%q), want no_faces", img.Status, img.LastError)
+	}
+}
+
+func TestBulkSubmissionIsProcessedOnce(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	var paths []string
+	for i := 0; i < 20; i++ {
+		paths = append(paths, s.blankPNG("cam-"+string(rune('a'+i%26))+string(rune('a'+i/26))+".png"))
+	}
+	paths = append(paths, s.linkDemo("sample5.jpg"))
+	ids := s.submit(paths...)
+	for i, id := range ids {
+		img := s.waitFinal(id, 120*time.Second)
+		want := store.StatusNoFaces
+		if i == len(ids)-1 {
+			want = store.StatusUnidentified
+		}
+		if img.Status != want || img.Attempts != 1 {
+			t.Fatalf("image %d (%s) ended %s after %d attempts, want %s after 1", id, paths[i], img.Status, img.Attempts, want)
+		}
+	}
+}
+
+// handled is how many messages the processor has responded to.
+func (s *stack) handled() int {
+	total := 0.0
+	for _, outcome := range []string{"processed", "unidentified", "no_faces", "failed", "retry", "duplicate", "requeued_breaker_open", "lease_lost"} {
+		total += counterValue(s.metrics.Processed.WithLabelValues(outcome))
+	}
+	return int(total)
+}

@@ -1,0 +1,105 @@
+package recognizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/internal/metrics"
+)
+
+// MaxMessageBytes bounds gRPC messages both ways: an image sent as bytes (uploads are limited
+// well below this by the receiver) or a response with many faces.
+const MaxMessageBytes = 64 << 20
+
+// serviceConfig balances every call across all addresses the resolver returns. With the
+// dns:/// resolver and a Kubernetes headless service that is every recognizer pod, per request
+// — not one long-lived connection to one pod.
+const serviceConfig = `{"loadBalancingConfig": [{"round_robin": {}}]}`
+
+// Client talks to the recognizers. It is safe for concurrent use.
+type Client struct {
+	conn   *grpc.ClientConn
+	rec    recognizerv1.RecognizerServiceClient
+	health healthpb.HealthClient
+	target string
+}
+
+// Dial returns a client for target: host:port, or dns:///name:port for every address of a
+// name (headless service). It connects lazily; Probe checks health. extra options come after
+// the defaults (e.g. another resolver).
+func Dial(target string, m *metrics.Metrics, extra ...grpc.DialOption) (*Client, error) {
+	if target == "" {
+		return nil, errors.New("recognizer: no target to dial")
+	}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(serviceConfig),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		// Reconnect to a recognizer that comes back within seconds, not grpc's default two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	}
+	if m != nil {
+		opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			start := time.Now()
+			err := invoker(ctx, method, req, reply, cc, o...)
+			m.RecognizerSeconds.WithLabelValues(shortMethod(method), status.Code(err).String()).Observe(time.Since(start).Seconds())
+			return err
+		}))
+	}
+	conn, err := grpc.NewClient(target, append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: client for %s: %w", target, err)
+	}
+	return &Client{conn: conn, rec: recognizerv1.NewRecognizerServiceClient(conn), health: healthpb.NewHealthClient(conn), target: target}, nil
+}
+
+// Recognizer is the generated client (for processors).
+func (c *Client) Recognizer() recognizerv1.RecognizerServiceClient { return c.rec }
+
+// Recognize and Describe call the service.
+func (c *Client) Recognize(ctx context.Context, req *recognizerv1.RecognizeRequest) (*recognizerv1.RecognizeResponse, error) {
+	return c.rec.Recognize(ctx, req)
+}
+
+func (c *Client) Describe(ctx context.Context, req *recognizerv1.DescribeRequest) (*recognizerv1.DescribeResponse, error) {
+	return c.rec.Describe(ctx, req)
+}
+
+// Probe asks the standard health service whether the recognizer serves (the breaker's probe).
+func (c *Client) Probe(ctx context.Context) error {
+	resp, err := c.health.Check(ctx, &healthpb.HealthCheckRequest{Service: ServiceName})
+	if err != nil {
+		return fmt.Errorf("recognizer %s health: %w", c.target, err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("recognizer %s health: %s", c.target, resp.GetStatus())
+	}
+	return nil
+}
+
+// Target is the address the client dials.
+func (c *Client) Target() string { return c.target }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+func shortMethod(full string) string {
+	for i := len(full) - 1; i >= 0; i-- {
+		if full[i] == '/' {
+			return full[i+1:]
+		}
+	}
+	return full
+}

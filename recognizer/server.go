@@ -1,0 +1,451 @@
+// Package recognizer is the gRPC service that runs the face engine (package face) and keeps the
+// gallery of enrolled people (package gallery) in memory, plus its client.
+//
+// The gallery is loaded from the store at start and reloaded whenever the store's gallery
+// version changes (polled every Options.PollInterval, at most 1 s), so an enrolment reaches every
+// replica within 2 s. The standard grpc.health.v1 service reports SERVING once the first
+// gallery load is done and NOT_SERVING while shutting down; processors' circuit breakers probe it.
+package recognizer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/face"
+	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/gallery"
+	"github.com/facecluster/facecluster/internal/metrics"
+	"github.com/facecluster/facecluster/store"
+)
+
+// ServiceName is the gRPC service name, also used in health checks.
+const ServiceName = "facecluster.recognizer.v1.RecognizerService"
+
+// GalleryStore is what the recognizer needs of *store.Store.
+type GalleryStore interface {
+	GalleryVersion(ctx context.Context) (int64, error)
+	LoadGallery(ctx context.Context) (int64, []store.Example, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Engine       *face.Engine
+	Store        GalleryStore
+	ImageRoot    string         // path references must resolve inside it (required for path images)
+	Limits       imageio.Limits // decoding limits (pixel bomb protection)
+	Threshold    float32        // default match threshold [face.DefaultThreshold]
+	PollInterval time.Duration  // gallery version poll [500ms]
+	Concurrency  int            // analyses at once [GOMAXPROCS]
+	Metrics      *metrics.Metrics
+	Logger       *slog.Logger
+}
+
+// Server implements recognizerv1.RecognizerServiceServer.
+type Server struct {
+	recognizerv1.UnimplementedRecognizerServiceServer
+
+	opts    Options
+	log     *slog.Logger
+	gallery *gallery.Gallery
+	health  *health.Server
+	sem     chan struct{}
+
+	version atomic.Int64
+	loaded  atomic.Bool
+}
+
+// New checks the options; Run loads the gallery.
+func New(o Options) (*Server, error) {
+	if o.Engine == nil || o.Store == nil {
+		return nil, errors.New("recognizer: Engine and Store are required")
+	}
+	if o.Threshold <= 0 {
+		o.Threshold = face.DefaultThreshold
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 500 * time.Millisecond
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.ImageRoot != "" {
+		root, err := filepath.Abs(o.ImageRoot)
+		if err != nil {
+			return nil, fmt.Errorf("recognizer: image root: %w", err)
+		}
+		if real, err := filepath.EvalSymlinks(root); err == nil {
+			root = real
+		}
+		o.ImageRoot = root
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{
+		opts: o, log: o.Logger.With("role", "recognizer"), gallery: gallery.New(), health: health.NewServer(),
+		sem: make(chan struct{}, o.Concurrency),
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.health.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	return s, nil
+}
+
+// Register adds the recognizer and the health service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) {
+	recognizerv1.RegisterRecognizerServiceServer(g, s)
+	healthpb.RegisterHealthServer(g, s.health)
+}
+
+// Run loads the gallery, reports SERVING and keeps the gallery current until ctx is done; then
+// it reports NOT_SERVING.
+func (s *Server) Run(ctx context.Context) error {
+	for {
+		err := s.reload(ctx)
+		if err == nil {
+			break
+		}
+		s.log.Error("cannot load the gallery; retrying", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	s.loaded.Store(true)
+	s.setServing(true)
+	defer s.setServing(false)
+	t := time.NewTicker(s.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		v, err := s.opts.Store.GalleryVersion(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("cannot read the gallery version", "error", err.Error())
+			}
+			continue
+		}
+		if v != s.version.Load() {
+			if err := s.reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot reload the gallery", "error", err.Error())
+			}
+		}
+	}
+}
+
+// Shutdown reports NOT_SERVING, so balancers and breakers stop sending work here.
+func (s *Server) Shutdown() { s.setServing(false) }
+
+func (s *Server) setServing(ok bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(ServiceName, st)
+}
+
+// Ready reports whether the gallery has been loaded.
+func (s *Server) Ready() error {
+	if !s.loaded.Load() {
+		return errors.New("recognizer: gallery not loaded yet")
+	}
+	return nil
+}
+
+// GalleryVersion is the version of the gallery in memory.
+func (s *Server) GalleryVersion() int64 { return s.version.Load() }
+
+func (s *Server) reload(ctx context.Context) error {
+	start := time.Now()
+	v, examples, err := s.opts.Store.LoadGallery(ctx)
+	if err != nil {
+		return err
+	}
+	list := make([]gallery.Example, 0, len(examples))
+	skipped := 0
+	for _, e := range examples {
+		if len(e.Descriptor) != gallery.Dim || (e.Model != "" && e.Model != face.ModelVersion) || !finite(e.Descriptor) {
+			skipped++ // computed by another model (not comparable) or damaged
+			continue
+		}
+		var d [gallery.Dim]float32
+		copy(d[:], e.Descriptor)
+		list = append(list, gallery.Example{ID: e.ID, PersonID: e.PersonID, Person: e.Person, Descriptor: d})
+	}
+	if err := s.gallery.Replace(list); err != nil {
+		return fmt.Errorf("recognizer: gallery version %d: %w", v, err)
+	}
+	s.version.Store(v)
+	s.opts.Metrics.GalleryVersion.Set(float64(v))
+	s.opts.Metrics.GalleryExamples.Set(float64(len(list)))
+	s.log.Info("gallery loaded", "version", v, "examples", len(list), "skipped", skipped, "took", time.Since(start).String())
+	return nil
+}
+
+// Recognize implements the RPC.
+func (s *Server) Recognize(ctx context.Context, req *recognizerv1.RecognizeRequest) (*recognizerv1.RecognizeResponse, error) {
+	if !s.loaded.Load() {
+		return nil, status.Error(codes.Unavailable, "recognizer is starting: gallery not loaded yet")
+	}
+	img, err := s.decode(req.GetImage())
+	if err != nil {
+		return nil, err
+	}
+	opts, err := engineOptions(req.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	faces, err := s.opts.Engine.Analyze(ctx, img, opts)
+	s.release()
+	if err != nil {
+		return nil, engineError(ctx, err)
+	}
+	threshold := req.GetThreshold()
+	if threshold <= 0 {
+		threshold = s.opts.Threshold
+	}
+	descs := make([][gallery.Dim]float32, len(faces))
+	for i, f := range faces {
+		descs[i] = f.Descriptor
+	}
+	version := s.version.Load()
+	matches := s.gallery.MatchFaces(descs, threshold)
+	b := img.Bounds()
+	resp := &recognizerv1.RecognizeResponse{
+		Width: int32(b.Dx()), Height: int32(b.Dy()), GalleryVersion: version, ModelVersion: face.ModelVersion,
+	}
+	for i, f := range faces {
+		pf := protoFace(f)
+		if i < len(matches) {
+			m := matches[i]
+			pf.Match = &recognizerv1.Match{
+				Known: m.Known, Distance: m.Distance, BestExampleId: m.BestExampleID, BestDistance: m.BestDistance,
+			}
+			if m.Known {
+				pf.Match.PersonId, pf.Match.Person = m.PersonID, m.Person
+			}
+		}
+		resp.Faces = append(resp.Faces, pf)
+	}
+	return resp, nil
+}
+
+// Describe implements the RPC.
+func (s *Server) Describe(ctx context.Context, req *recognizerv1.DescribeRequest) (*recognizerv1.DescribeResponse, error) {
+	img, err := s.decode(req.GetImage())
+	if err != nil {
+		return nil, err
+	}
+	opts, err := engineOptions(req.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	faces, whole, err := DescribeImage(ctx, s.opts.Engine, img, opts, req.GetWholeImageFallback())
+	if err != nil {
+		return nil, engineError(ctx, err)
+	}
+	b := img.Bounds()
+	resp := &recognizerv1.DescribeResponse{Width: int32(b.Dx()), Height: int32(b.Dy()), WholeImageUsed: whole, ModelVersion: face.ModelVersion}
+	for _, f := range faces {
+		resp.Faces = append(resp.Faces, protoFace(f))
+	}
+	return resp, nil
+}
+
+// DescribeImage finds the faces of img with their descriptors; with wholeFallback, an image in
+// which no face is found is described as one face (a tight crop), and whole reports it.
+func DescribeImage(ctx context.Context, eng *face.Engine, img image.Image, opts face.Options, wholeFallback bool) (faces []face.Face, whole bool, err error) {
+	faces, err = eng.Analyze(ctx, img, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(faces) > 0 || !wholeFallback || opts.WholeImage {
+		return faces, opts.WholeImage, nil
+	}
+	opts.WholeImage = true
+	faces, err = eng.Analyze(ctx, img, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	return faces, true, nil
+}
+
+func (s *Server) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+func (s *Server) release() { <-s.sem }
+
+// decode opens the image the request names. Errors are gRPC statuses that say what is wrong.
+func (s *Server) decode(src *recognizerv1.Image) (image.Image, error) {
+	var (
+		img image.Image
+		err error
+	)
+	switch src.GetSource().(type) {
+	case *recognizerv1.Image_Data:
+		if len(src.GetData()) == 0 {
+			return nil, status.Error(codes.InvalidArgument, "image data is empty")
+		}
+		img, _, err = imageio.Decode(bytes.NewReader(src.GetData()), s.opts.Limits)
+	case *recognizerv1.Image_Path:
+		path, perr := s.resolve(src.GetPath())
+		if perr != nil {
+			return nil, perr
+		}
+		img, _, err = imageio.DecodeFile(path, s.opts.Limits)
+	default:
+		return nil, status.Error(codes.InvalidArgument, "no image given: set path or data")
+	}
+	switch {
+	case err == nil:
+		return img, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, status.Errorf(codes.NotFound, "%v", err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
+	case errors.Is(err, imageio.ErrTooLarge), errors.Is(err, imageio.ErrUnsupported), errors.Is(err, imageio.ErrCorrupt):
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	default:
+		return nil, status.Errorf(codes.Internal, "read image: %v", err)
+	}
+}
+
+// resolve confines a path reference to the image root, following symlinks before checking.
+func (s *Server) resolve(p string) (string, error) {
+	if s.opts.ImageRoot == "" {
+		return "", status.Error(codes.FailedPrecondition, "this recognizer has no image root: send image data instead of a path")
+	}
+	if p == "" {
+		return "", status.Error(codes.InvalidArgument, "image path is empty")
+	}
+	full := p
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(s.opts.ImageRoot, full)
+	}
+	full = filepath.Clean(full)
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", status.Errorf(codes.NotFound, "image %s does not exist", p)
+		}
+		return "", status.Errorf(codes.InvalidArgument, "image %s: %v", p, err)
+	}
+	if !within(s.opts.ImageRoot, real) {
+		return "", status.Errorf(codes.PermissionDenied, "image %s is outside the image root", p)
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return "", status.Errorf(codes.NotFound, "image %s: %v", p, err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", status.Errorf(codes.InvalidArgument, "image %s is not a regular file", p)
+	}
+	return real, nil
+}
+
+func within(root, path string) bool {
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func engineOptions(o *recognizerv1.DetectOptions) (face.Options, error) {
+	var opts face.Options
+	if o == nil {
+		return opts, nil
+	}
+	switch o.GetDetector() {
+	case recognizerv1.Detector_DETECTOR_UNSPECIFIED, recognizerv1.Detector_DETECTOR_SSD:
+		opts.Detector = face.DetectorSSD
+	case recognizerv1.Detector_DETECTOR_TINY:
+		opts.Detector = face.DetectorTiny
+	default:
+		return opts, status.Errorf(codes.InvalidArgument, "unknown detector %v", o.GetDetector())
+	}
+	opts.MinConfidence = o.GetMinConfidence()
+	opts.MaxResults = int(o.GetMaxResults())
+	opts.InputSize = int(o.GetInputSize())
+	opts.MinFaceSize = int(o.GetMinFaceSize())
+	opts.WholeImage = o.GetWholeImage()
+	switch {
+	case opts.MinConfidence < 0 || opts.MinConfidence >= 1:
+		return opts, status.Errorf(codes.InvalidArgument, "min_confidence %v outside [0, 1)", opts.MinConfidence)
+	case opts.MaxResults < 0:
+		return opts, status.Errorf(codes.InvalidArgument, "max_results %d is negative", opts.MaxResults)
+	case opts.InputSize != 0 && (opts.InputSize%32 != 0 || opts.InputSize < 128 || opts.InputSize > 608):
+		return opts, status.Errorf(codes.InvalidArgument, "input_size %d is not a multiple of 32 in 128..608", opts.InputSize)
+	case opts.MinFaceSize < 0:
+		return opts, status.Errorf(codes.InvalidArgument, "min_face_size %d is negative", opts.MinFaceSize)
+	}
+	return opts, nil
+}
+
+// engineError maps an engine error to a status: cancellation stays cancellation (options were
+// checked before), anything else is internal.
+func engineError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	return status.Errorf(codes.Internal, "face engine: %v", err)
+}
+
+func protoFace(f face.Face) *recognizerv1.Face {
+	pf := &recognizerv1.Face{
+		Box:        &recognizerv1.Box{X: f.Box.X, Y: f.Box.Y, Width: f.Box.W, Height: f.Box.H},
+		Score:      f.Score,
+		Landmarks:  make([]*recognizerv1.Point, len(f.Landmarks)),
+		Embedding:  append([]float32(nil), f.Descriptor[:]...),
+	}
+	for i, p := range f.Landmarks {
+		pf.Landmarks[i] = &recognizerv1.Point{X: p.X, Y: p.Y}
+	}
+	return pf
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
