@@ -122,6 +122,18 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkPipelineTwoWorkers: Analyze with Options.Workers = 2 (SSD in two bands of rows,
+// faces in parallel): the latency of one photo on two idle cores.
+func BenchmarkPipelineTwoWorkers(b *testing.B) {
+	e := testEngine(b)
+	img := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
+	measure(b, func() {
+		if _, err := e.Analyze(context.Background(), img, Options{Workers: 2}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
 // BenchmarkThroughput: photos per second with 1 and 2 workers sharing one engine.
 func BenchmarkThroughput(b *testing.B) {
 	e := testEngine(b)

@@ -157,7 +157,7 @@ func (e *Engine) detect(ctx context.Context, in *input, opts Options) ([]Detecti
 		if e.ssd == nil {
 			return nil, fmt.Errorf("%w: SSD MobileNetV1 detector", ErrNotLoaded)
 		}
-		found = e.ssd.Detect(in.t, opts.MinConfidence, opts.MaxResults)
+		found = e.ssd.DetectParallel(in.t, opts.MinConfidence, opts.MaxResults, opts.Workers)
 	case DetectorTiny:
 		if e.tiny == nil {
 			return nil, fmt.Errorf("%w: TinyFaceDetector", ErrNotLoaded)
@@ -293,23 +293,53 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	if err != nil {
 		return nil, err
 	}
-	faces := make([]Face, 0, len(dets))
+	var kept []Detection
 	for _, d := range dets {
-		if _, _, w, h := clipToImage(d.Box, in.w, in.h); w < 1 || h < 1 {
-			continue // the reference drops boxes that are empty inside the image too
+		if _, _, w, h := clipToImage(d.Box, in.w, in.h); w >= 1 && h >= 1 {
+			kept = append(kept, d) // the reference drops boxes that are empty inside the image too
 		}
+	}
+	faces := make([]Face, len(kept))
+	errs := make([]error, len(kept))
+	analyzeFace := func(i int) {
+		d := kept[i]
 		lm, crop, err := e.landmarksOf(ctx, in, d.Box, opts.TinyLandmarks)
 		if err != nil {
-			return nil, err
+			errs[i] = err
+			return
 		}
 		desc, cropBox, err := e.describe(ctx, in, &lm, crop)
 		if err != nil {
-			return nil, err
+			errs[i] = err
+			return
 		}
-		faces = append(faces, Face{
+		faces[i] = Face{
 			Box: d.Box, Score: d.Score, Landmarks: lm, AlignedBox: alignedBox(&lm),
 			CropBox: cropBox, Descriptor: desc,
-		})
+		}
+	}
+	if opts.Workers == 1 || len(kept) < 2 {
+		for i := range kept {
+			analyzeFace(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range min(opts.Workers, len(kept)) {
+			wg.Go(func() {
+				for i := range next {
+					analyzeFace(i)
+				}
+			})
+		}
+		for i := range kept {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return faces, nil
 }
