@@ -8,3 +8,7 @@ const useAsm = false
 func kernelAsm(k int, a, b, c []float32, ldc, flags int, ep *Epilogue) {
 	kernelGo(k, a, b, c, ldc, flags, ep)
 }
+
+func kernelAsmRows(k int, a []float32, lda int, b, c []float32, ldc, flags int, ep *Epilogue) {
+	panic("blas: no assembly kernel in this build")
+}

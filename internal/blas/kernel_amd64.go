@@ -8,3 +8,8 @@ package blas
 //
 //go:noescape
 func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel6x16Rows is kernel6x16 with A read as 6 rows lda floats apart instead of packed.
+//
+//go:noescape
+func kernel6x16Rows(k int, a *float32, lda int, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)

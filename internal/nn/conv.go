@@ -9,9 +9,9 @@ import (
 )
 
 // Conv2D is a 2-D convolution with a fused per-channel scale, bias and activation. It lowers the
-// convolution to a matrix product: the input patches (im2col, written directly in the packed
-// layout of blas.SgemmPackedA; skipped for 1×1 stride-1 unpadded convolutions) times the HWIO
-// filter, which is already the [kh·kw·in, out] matrix. The epilogue runs in the gemm's store.
+// convolution to a matrix product: the input patches (im2col; none for 1×1 stride-1 unpadded
+// convolutions, whose input already is the matrix) times the HWIO filter, which is already the
+// [kh·kw·in, out] matrix. The epilogue runs in the gemm's store.
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
@@ -100,47 +100,67 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	k := c.kh * c.kw * c.in
 	m := oh * ow
 	if c.kh == 1 && c.kw == 1 && c.stride == 1 && c.pad == (Padding{}) {
-		blas.SgemmEpilogue(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		if c.weights.PreferRows() && k < 64 {
+			blas.SgemmRows(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		} else {
+			blas.SgemmEpilogue(m, src.Data, k, c.weights, c.ep, dst.Data, c.out)
+		}
 		return
 	}
-	need := blas.PackedALen(m, k) + blas.PanelRows*k
-	bufp := scratch.Get().(*[]float32)
-	if cap(*bufp) < need {
-		*bufp = make([]float32, need)
+	if c.weights.PreferRows() {
+		c.applyRows(dst, src, oh, ow)
+		return
 	}
-	packed := (*bufp)[:blas.PackedALen(m, k)]
-	im2colPacked(packed, (*bufp)[len(packed):need], src, c.kh, c.kw, c.stride, c.pad, oh, ow)
-	blas.SgemmPackedA(m, packed, c.weights, c.ep, dst.Data, c.out)
+	bufp := scratch.Get().(*[]float32)
+	if cap(*bufp) < m*k {
+		*bufp = make([]float32, m*k)
+	}
+	cols := (*bufp)[:m*k]
+	for i := range m {
+		oy, ox := i/ow, i%ow
+		patch(cols[i*k:(i+1)*k], src, c.kh, c.kw, oy*c.stride-c.pad.Top, ox*c.stride-c.pad.Left)
+	}
+	blas.SgemmEpilogue(m, cols, k, c.weights, c.ep, dst.Data, c.out)
 	scratch.Put(bufp)
 }
 
-// im2colPacked writes the input patch of every output pixel (kh×kw×in values, zeros for padding)
-// as the rows of A in blas's packed-A layout: six pixels' patches are gathered in rows (an
-// L1-sized buffer) and interleaved into their panel.
-func im2colPacked(dst, rows []float32, src *Tensor, kh, kw, stride int, p Padding, oh, ow int) {
-	k := kh * kw * src.C
+// applyRows gathers the patches of a batch of output pixels (whole groups of six, about 16 KiB)
+// into a buffer and multiplies them in place (small weights: no packed copy of the whole
+// im2col matrix).
+func (c *Conv2D) applyRows(dst, src *Tensor, oh, ow int) {
+	k := c.kh * c.kw * c.in
 	const pr = blas.PanelRows
+	batch := max(pr, (4096/k)/pr*pr)
+	bufp := scratch.Get().(*[]float32)
+	if cap(*bufp) < batch*k {
+		*bufp = make([]float32, batch*k)
+	}
+	rows := (*bufp)[:batch*k]
 	m := oh * ow
-	for base := 0; base < m; base += pr {
-		n := min(pr, m-base)
+	for base := 0; base < m; base += batch {
+		n := min(batch, m-base)
 		for r := range n {
 			oy, ox := (base+r)/ow, (base+r)%ow
-			patch(rows[r*k:(r+1)*k], src, kh, kw, oy*stride-p.Top, ox*stride-p.Left)
+			patch(rows[r*k:(r+1)*k], src, c.kh, c.kw, oy*c.stride-c.pad.Top, ox*c.stride-c.pad.Left)
 		}
-		clear(rows[n*k : pr*k])
-		pan := dst[base*k : (base+pr)*k]
-		r0, r1, r2 := rows[0:k], rows[k:2*k], rows[2*k:3*k]
-		r3, r4, r5 := rows[3*k:4*k], rows[4*k:5*k], rows[5*k:6*k]
-		for q := range k {
-			g := pan[q*pr : q*pr+pr : q*pr+pr]
-			g[0], g[1], g[2], g[3], g[4], g[5] = r0[q], r1[q], r2[q], r3[q], r4[q], r5[q]
-		}
+		blas.SgemmRows(n, rows, k, c.weights, c.ep, dst.Data[base*c.out:], c.out)
 	}
+	scratch.Put(bufp)
 }
 
 // patch copies the kh×kw×C window whose top-left input position is (iy0, ix0).
 func patch(row []float32, src *Tensor, kh, kw, iy0, ix0 int) {
 	C := src.C
+	seg := kw * C
+	if iy0 >= 0 && ix0 >= 0 && iy0+kh <= src.H && ix0+kw <= src.W {
+		// Interior: kh contiguous runs.
+		off := (iy0*src.W + ix0) * C
+		stride := src.W * C
+		for ky := range kh {
+			copy(row[ky*seg:(ky+1)*seg], src.Data[off+ky*stride:off+ky*stride+seg])
+		}
+		return
+	}
 	for ky := 0; ky < kh; ky++ {
 		seg := row[ky*kw*C : (ky+1)*kw*C]
 		iy := iy0 + ky

@@ -114,6 +114,10 @@ var convCases = []convCase{
 	{"3x3 same s1 narrow C8", 5, 2, 8, 8, 3, 3, 1, SamePadding},
 	{"3x3 same s2 tiny C8", 1, 1, 8, 8, 3, 3, 2, SamePadding},
 	{"3x3 explicit wide C16", 3, 7, 16, 8, 3, 3, 1, explicit(Padding{0, 2, 2, 1})},
+	// Weights too large for the in-place path: im2col into the packed layout.
+	{"3x3 large weights s2", 7, 6, 128, 130, 3, 3, 2, SamePadding},
+	{"1x1 large weights", 5, 7, 512, 160, 1, 1, 1, valid},
+	{"1x1 K>=64 small weights", 3, 5, 72, 24, 1, 1, 1, valid},
 }
 
 func TestConv2DMatchesDirectConvolution(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,8 +64,8 @@ type Server struct {
 
 // New starts every role of cfg except the long-running loops (Run starts those). On error,
 // whatever was started is stopped again.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log, metrics: metrics.New(), mux: http.NewServeMux(), checks: map[string]func(context.Context) error{}}
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), mux: http.NewServeMux(), checks: map[string]func(context.Context) error{}}
 	defer func() {
 		if err != nil {
 			s.shutdown(context.Background())
@@ -112,6 +113,8 @@ func (s *Server) startQueue() error {
 			return err
 		}
 		s.lookupd = l
+		// A port chosen by the system (":0", in tests) is the one everyone else must use.
+		cfg.NSQLookupdTCPAddrs[0], cfg.NSQLookupdHTTPAddrs[0] = l.TCPAddr(), l.HTTPAddr()
 		s.log.Info("nsqlookupd started", "tcp", l.TCPAddr(), "http", l.HTTPAddr())
 	}
 	if cfg.Has(config.RoleNSQD) {
@@ -123,6 +126,7 @@ func (s *Server) startQueue() error {
 			return err
 		}
 		s.nsqd = d
+		cfg.NSQDTCPAddr, cfg.NSQDHTTPAddr = d.TCPAddr(), d.HTTPAddr()
 		s.addCheck("nsqd", func(context.Context) error { return d.Healthy() })
 		s.metrics.QueueDepth(d.Depth)
 		s.log.Info("nsqd started", "tcp", d.TCPAddr(), "http", d.HTTPAddr(), "data", filepath.Join(cfg.DataDir, "nsqd"))
@@ -200,6 +204,10 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 	s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("listen on --grpc-addr %s: %w", cfg.GRPCAddr, err)
+	}
+	if strings.HasSuffix(cfg.RecognizerAddr, ":0") {
+		// The in-process client follows a port chosen by the system.
+		cfg.RecognizerAddr = s.grpcLis.Addr().String()
 	}
 	s.addCheck("recognizer", func(context.Context) error { return s.recognizer.Ready() })
 	return nil

@@ -28,7 +28,8 @@ func addr(c gotypes.Component) Mem {
 
 func main() {
 	ConstraintExpr("amd64,!purego")
-	kernel()
+	kernel(false)
+	kernel(true)
 	Generate()
 }
 
@@ -37,13 +38,52 @@ func main() {
 // the whole loop; Y12–Y13 hold the B row and Y14–Y15 alternate as broadcast A values.
 // flags bit 0: add the tile's previous contents (else overwrite); bit 1: apply the epilogue
 // x = x·scale[j] + bias[j]; x = max(x, alpha·x); x = min(x, hi) with 16 scale/bias values.
-func kernel() {
-	TEXT("kernel6x16", NOSPLIT, "func(k int, a, b, c *float32, ldc int, flags int, scale, bias *float32, alpha, hi float32)")
-	Pragma("noescape")
-	Doc(fmt.Sprintf("kernel6x16 computes the %d×%d C tile at c (row stride ldc floats) from a packed %d×k A panel and a packed k×%d B panel; flags: 1 accumulate into C, 2 apply the epilogue.", mr, nr, mr, nr))
+//
+// With rows, A is instead read in place: six rows lda floats apart (no packing), which saves
+// the packing pass when B is small enough to be streamed from L2 for every six rows.
+func kernel(rows bool) {
+	if rows {
+		TEXT("kernel6x16Rows", NOSPLIT, "func(k int, a *float32, lda int, b, c *float32, ldc int, flags int, scale, bias *float32, alpha, hi float32)")
+		Pragma("noescape")
+		Doc(fmt.Sprintf("kernel6x16Rows is kernel6x16 with A read as %d rows lda floats apart instead of packed.", mr))
+	} else {
+		TEXT("kernel6x16", NOSPLIT, "func(k int, a, b, c *float32, ldc int, flags int, scale, bias *float32, alpha, hi float32)")
+		Pragma("noescape")
+		Doc(fmt.Sprintf("kernel6x16 computes the %d×%d C tile at c (row stride ldc floats) from a packed %d×k A panel and a packed k×%d B panel; flags: 1 accumulate into C, 2 apply the epilogue.", mr, nr, mr, nr))
+	}
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
+	var lda, a3 Register
+	if rows {
+		lda = Load(Param("lda"), GP64())
+		SHLQ(U8(2), lda)
+		a3 = GP64()
+		LEAQ(Mem{Base: a, Index: lda, Scale: 2}, a3)
+		ADDQ(lda, a3)
+	}
+	// aAt addresses row r of A at k step u of the unrolled loop.
+	aAt := func(u, r int) Mem {
+		if !rows {
+			return Mem{Base: a, Disp: (u*mr + r) * 4}
+		}
+		base := a
+		if r >= 3 {
+			base = a3
+		}
+		if r%3 == 0 {
+			return Mem{Base: base, Disp: u * 4}
+		}
+		return Mem{Base: base, Index: lda, Scale: uint8(r % 3), Disp: u * 4}
+	}
+	advanceA := func(steps int) {
+		if !rows {
+			ADDQ(U32(steps*mr*4), a)
+			return
+		}
+		ADDQ(U32(steps*4), a)
+		ADDQ(U32(steps*4), a3)
+	}
 
 	acc := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11}
 	for _, r := range acc {
@@ -55,7 +95,7 @@ func kernel() {
 		VMOVUPS(Mem{Base: b, Disp: u*nr*4 + 32}, Y13)
 		for r := 0; r < mr; r++ {
 			x := bcast[r%2]
-			VBROADCASTSS(Mem{Base: a, Disp: (u*mr + r) * 4}, x)
+			VBROADCASTSS(aAt(u, r), x)
 			VFMADD231PS(Y12, x, acc[2*r])
 			VFMADD231PS(Y13, x, acc[2*r+1])
 		}
@@ -68,7 +108,7 @@ func kernel() {
 	for u := 0; u < unroll; u++ {
 		step(u)
 	}
-	ADDQ(U32(unroll*mr*4), a)
+	advanceA(unroll)
 	ADDQ(U32(unroll*nr*4), b)
 	SUBQ(U8(unroll), k)
 	JMP(LabelRef("loop"))
@@ -77,7 +117,7 @@ func kernel() {
 	TESTQ(k, k)
 	JE(LabelRef("accumulate"))
 	step(0)
-	ADDQ(U32(mr*4), a)
+	advanceA(1)
 	ADDQ(U32(nr*4), b)
 	DECQ(k)
 	JMP(LabelRef("tail"))

@@ -1,0 +1,337 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/store"
+)
+
+type personJSON struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Examples  int        `json:"examples"`
+	Images    int        `json:"images"`
+	LastSeen  *time.Time `json:"last_seen"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+func toPersonJSON(p store.Person) personJSON {
+	return personJSON{ID: p.ID, Name: p.Name, Examples: p.Examples, Images: p.Images, LastSeen: timePtr(p.LastSeen), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+}
+
+type exampleJSON struct {
+	ID        int64     `json:"id"`
+	PersonID  int64     `json:"person_id"`
+	Model     string    `json:"model"`
+	Source    string    `json:"source"`
+	FaceID    *int64    `json:"face_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toExampleJSON(e store.Example) exampleJSON {
+	out := exampleJSON{ID: e.ID, PersonID: e.PersonID, Model: e.Model, Source: e.Source, CreatedAt: e.CreatedAt}
+	if e.FaceID != 0 {
+		out.FaceID = &e.FaceID
+	}
+	return out
+}
+
+// GET /api/v1/people
+func (rc *Receiver) listPeople(w http.ResponseWriter, r *http.Request) {
+	people, err := rc.opts.Store.ListPeople(r.Context())
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	out := make([]personJSON, 0, len(people))
+	for _, p := range people {
+		out = append(out, toPersonJSON(p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"people": out})
+}
+
+type nameRequest struct {
+	Name string `json:"name"`
+}
+
+// POST /api/v1/people {"name": …}
+func (rc *Receiver) createPerson(w http.ResponseWriter, r *http.Request) {
+	var req nameRequest
+	if err := rc.decodeJSON(w, r, &req, true); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	p, err := rc.opts.Store.CreatePerson(r.Context(), req.Name)
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/people/"+strconv.FormatInt(p.ID, 10))
+	writeJSON(w, http.StatusCreated, toPersonJSON(p))
+}
+
+// GET /api/v1/people/{id}
+func (rc *Receiver) getPerson(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	p, err := rc.opts.Store.GetPerson(r.Context(), id)
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toPersonJSON(p))
+}
+
+// PATCH /api/v1/people/{id} {"name": …}
+func (rc *Receiver) renamePerson(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	var req nameRequest
+	if err := rc.decodeJSON(w, r, &req, true); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if err := rc.opts.Store.RenamePerson(r.Context(), id, req.Name); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	rc.getPerson(w, r)
+}
+
+// DELETE /api/v1/people/{id}: the person, their examples and their face assignments.
+func (rc *Receiver) deletePerson(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if err := rc.opts.Store.DeletePerson(r.Context(), id); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// GET /api/v1/people/{id}/examples
+func (rc *Receiver) listExamples(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	exs, err := rc.opts.Store.ListExamples(r.Context(), id)
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	out := make([]exampleJSON, 0, len(exs))
+	for _, e := range exs {
+		out = append(out, toExampleJSON(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"examples": out})
+}
+
+// DELETE /api/v1/people/{id}/examples/{example}
+func (rc *Receiver) removeExample(w http.ResponseWriter, r *http.Request) {
+	pid, err := pathID(r, "id")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	eid, err := pathID(r, "example")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	exs, err := rc.opts.Store.ListExamples(r.Context(), pid)
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	found := false
+	for _, e := range exs {
+		found = found || e.ID == eid
+	}
+	if !found {
+		rc.fail(w, r, errorf(http.StatusNotFound, "person %d has no example %d", pid, eid))
+		return
+	}
+	if err := rc.opts.Store.RemoveExample(r.Context(), eid); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// imageInput is one image given to an enrol/recognize/verify call: uploaded bytes or a path.
+type imageInput struct {
+	label string
+	img   *recognizerv1.Image
+}
+
+// readImageInputs reads the images of a synchronous call: multipart file fields, or a JSON body
+// whose string fields name paths under the image root.
+func (rc *Receiver) readImageInputs(w http.ResponseWriter, r *http.Request, fileFields []string, jsonBody any, jsonPaths func() []string) ([]imageInput, error) {
+	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/form-data") {
+		if err := rc.parseMultipart(w, r); err != nil {
+			return nil, err
+		}
+		var out []imageInput
+		for _, field := range fileFields {
+			for _, fh := range r.MultipartForm.File[field] {
+				up, err := rc.checkImage(fh)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, imageInput{label: field + " " + fh.Filename, img: &recognizerv1.Image{Source: &recognizerv1.Image_Data{Data: up.data}}})
+			}
+		}
+		return out, nil
+	}
+	if err := rc.decodeJSON(w, r, jsonBody, true); err != nil {
+		return nil, err
+	}
+	var out []imageInput
+	for _, p := range jsonPaths() {
+		abs, err := rc.resolvePath(p)
+		if err != nil {
+			return nil, errorf(http.StatusUnprocessableEntity, "path: %v", err)
+		}
+		out = append(out, imageInput{label: p, img: &recognizerv1.Image{Source: &recognizerv1.Image_Path{Path: abs}}})
+	}
+	return out, nil
+}
+
+// recognizerError maps a recognizer gRPC error to a client-facing answer.
+func recognizerError(what string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return errorf(http.StatusGatewayTimeout, "%s: the recognizer did not answer in time", what)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	switch st.Code() {
+	case codes.InvalidArgument:
+		return errorf(http.StatusUnprocessableEntity, "%s: %s", what, st.Message())
+	case codes.NotFound:
+		return errorf(http.StatusUnprocessableEntity, "%s: %s", what, st.Message())
+	case codes.PermissionDenied:
+		return errorf(http.StatusForbidden, "%s: %s", what, st.Message())
+	case codes.Unavailable, codes.ResourceExhausted:
+		return errorf(http.StatusServiceUnavailable, "%s: the recognizer is unavailable, try again shortly", what)
+	case codes.DeadlineExceeded:
+		return errorf(http.StatusGatewayTimeout, "%s: the recognizer did not answer in time", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (rc *Receiver) needRecognizer() error {
+	if rc.opts.Recognizer == nil {
+		return errorf(http.StatusServiceUnavailable, "no recognizer is configured in this process")
+	}
+	return nil
+}
+
+// POST /api/v1/people/{id}/examples: multipart "file" fields, or JSON {"paths": […]} (also
+// {"path": …}); optional "whole_image" (form field or JSON) treats each image as one face crop.
+// Each image must show exactly one face; without a detected face the whole image is used as
+// the face (enrolment photos are often tight crops) and the response says so.
+func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
+	pid, err := pathID(r, "id")
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if err := rc.needRecognizer(); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if _, err := rc.opts.Store.GetPerson(r.Context(), pid); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	var req struct {
+		Path       string   `json:"path"`
+		Paths      []string `json:"paths"`
+		WholeImage bool     `json:"whole_image"`
+	}
+	inputs, err := rc.readImageInputs(w, r, []string{"file", "files"}, &req, func() []string {
+		if req.Path != "" {
+			return append([]string{req.Path}, req.Paths...)
+		}
+		return req.Paths
+	})
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	whole := req.WholeImage
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+		whole, _ = strconv.ParseBool(r.FormValue("whole_image"))
+	}
+	if len(inputs) == 0 {
+		rc.fail(w, r, errorf(http.StatusBadRequest, "no image: send multipart \"file\" fields or JSON {\"paths\": [...]}"))
+		return
+	}
+	// Describe every image first: nothing is enrolled unless all of them are usable.
+	type described struct {
+		desc   []float32
+		model  string
+		source string
+		whole  bool
+	}
+	var ds []described
+	for _, in := range inputs {
+		resp, err := rc.opts.Recognizer.Describe(r.Context(), &recognizerv1.DescribeRequest{
+			Image: in.img, Options: &recognizerv1.DetectOptions{WholeImage: whole}, WholeImageFallback: true,
+		})
+		if err != nil {
+			rc.fail(w, r, recognizerError(in.label, err))
+			return
+		}
+		if n := len(resp.GetFaces()); n != 1 {
+			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: %d faces found; an enrolment photo must show exactly one face (crop it)", in.label, n))
+			return
+		}
+		model := resp.GetModelVersion()
+		if model == "" {
+			model = rc.opts.ModelVersion
+		}
+		src := in.label
+		if p, ok := in.img.Source.(*recognizerv1.Image_Path); ok {
+			src = p.Path
+		} else {
+			src = "upload:" + strings.TrimPrefix(strings.TrimPrefix(in.label, "files "), "file ")
+		}
+		ds = append(ds, described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, source: src, whole: resp.GetWholeImageUsed()})
+	}
+	out := make([]map[string]any, 0, len(ds))
+	for _, d := range ds {
+		ex, err := rc.opts.Store.AddExample(r.Context(), store.NewExample{PersonID: pid, Descriptor: d.desc, Model: d.model, Source: d.source})
+		if err != nil {
+			rc.fail(w, r, err)
+			return
+		}
+		out = append(out, map[string]any{"example": toExampleJSON(ex), "whole_image_used": d.whole})
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"examples": out})
+}

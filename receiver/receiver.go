@@ -1,0 +1,243 @@
+// Package receiver is facecluster's HTTP API: the original's compatible endpoints
+// (POST /image/post, POST /images/post) and the versioned API under /api/v1 (bulk submit, upload,
+// images, retry, people, enrolment examples, synchronous recognize and verify), described by the
+// OpenAPI document served at /api/v1/openapi.yaml.
+//
+// Every submitted image is committed to the store before its id is published to the queue; a
+// failed publish is logged and left to the reconciler, which republishes stale pending images.
+// Bad input is answered with a 4xx and a JSON {"error": …} before anything is written.
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/internal/auth"
+	"github.com/facecluster/facecluster/internal/blob"
+	"github.com/facecluster/facecluster/store"
+)
+
+// Publisher hands image ids to the processors (queue.Producer satisfies it).
+type Publisher interface {
+	Publish(ctx context.Context, imageIDs ...int64) error
+}
+
+// Recognizer is the recognizer service used for enrolment (Describe) and the synchronous
+// recognize/verify endpoints. The generated gRPC client
+// (recognizerv1.NewRecognizerServiceClient) satisfies it.
+type Recognizer interface {
+	Recognize(ctx context.Context, in *recognizerv1.RecognizeRequest, opts ...grpc.CallOption) (*recognizerv1.RecognizeResponse, error)
+	Describe(ctx context.Context, in *recognizerv1.DescribeRequest, opts ...grpc.CallOption) (*recognizerv1.DescribeResponse, error)
+}
+
+// Options configure New.
+type Options struct {
+	Store      *store.Store // required
+	Publisher  Publisher    // required
+	Recognizer Recognizer   // needed by enrolment, recognize and verify (else they answer 503)
+	Blobs      *blob.Store  // upload storage (else uploads and image URLs answer 503)
+	// ImageRoot: submitted paths must resolve (symlinks included) to regular files under it.
+	ImageRoot string     // required
+	Auth      *auth.Auth // nil: access control off
+	Logger    *slog.Logger
+
+	MaxJSONBytes   int64 // request body limit of JSON endpoints (default 16 MiB)
+	MaxUploadBytes int64 // request body limit of uploads (default 64 MiB)
+	MaxBulk        int   // paths per bulk request (default 10 000)
+	MaxPixels      int64 // uploads with more pixels are refused (default 40 000 000)
+	// MatchThreshold for /api/v1/verify (default 0.6).
+	MatchThreshold float64
+	// ModelVersion recorded with enrolled examples when the recognizer does not say.
+	ModelVersion string
+}
+
+// Receiver serves the API. Create it with New.
+type Receiver struct {
+	opts         Options
+	rootAbs      string // the image root as configured, made absolute
+	rootResolved string // the same with symlinks resolved
+	log          *slog.Logger
+}
+
+// New validates the options and opens the image root.
+func New(opts Options) (*Receiver, error) {
+	if opts.Store == nil || opts.Publisher == nil {
+		return nil, errors.New("receiver: a store and a publisher are required")
+	}
+	if opts.ImageRoot == "" {
+		return nil, errors.New("receiver: an image root is required")
+	}
+	abs, err := filepath.Abs(opts.ImageRoot)
+	if err != nil {
+		return nil, fmt.Errorf("receiver: image root %s: %w", opts.ImageRoot, err)
+	}
+	resolved, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("receiver: image root: %w", err)
+	}
+	if fi, err := os.Stat(resolved); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("receiver: image root %s is not a directory", opts.ImageRoot)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxJSONBytes <= 0 {
+		opts.MaxJSONBytes = 16 << 20
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 64 << 20
+	}
+	if opts.MaxBulk <= 0 {
+		opts.MaxBulk = 10000
+	}
+	if opts.MaxPixels <= 0 {
+		opts.MaxPixels = 40_000_000
+	}
+	if opts.MatchThreshold <= 0 {
+		opts.MatchThreshold = 0.6
+	}
+	if opts.ModelVersion == "" {
+		opts.ModelVersion = "face-api-1.7.15/recognition"
+	}
+	return &Receiver{opts: opts, rootAbs: abs, rootResolved: resolved, log: opts.Logger.With("component", "receiver")}, nil
+}
+
+// Close releases nothing today; it exists so that serve can treat every role alike.
+func (rc *Receiver) Close() error { return nil }
+
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+	public       bool // served without credentials
+}
+
+// routes is the single list Register serves and the OpenAPI test checks.
+func (rc *Receiver) routes() []route {
+	return []route{
+		{"POST", "/image/post", rc.compatSingle, false},
+		{"POST", "/images/post", rc.compatBulk, false},
+		{"GET", "/api/v1/openapi.yaml", serveOpenAPI, true},
+		{"POST", "/api/v1/images", rc.submitImages, false},
+		{"GET", "/api/v1/images", rc.listImages, false},
+		{"POST", "/api/v1/images/upload", rc.uploadImages, false},
+		{"GET", "/api/v1/images/{id}", rc.getImage, false},
+		{"POST", "/api/v1/images/{id}/retry", rc.retryImage, false},
+		{"POST", "/api/v1/images/retry", rc.retryImages, false},
+		{"GET", "/api/v1/stats", rc.stats, false},
+		{"GET", "/api/v1/people", rc.listPeople, false},
+		{"POST", "/api/v1/people", rc.createPerson, false},
+		{"GET", "/api/v1/people/{id}", rc.getPerson, false},
+		{"PATCH", "/api/v1/people/{id}", rc.renamePerson, false},
+		{"DELETE", "/api/v1/people/{id}", rc.deletePerson, false},
+		{"GET", "/api/v1/people/{id}/examples", rc.listExamples, false},
+		{"POST", "/api/v1/people/{id}/examples", rc.addExamples, false},
+		{"DELETE", "/api/v1/people/{id}/examples/{example}", rc.removeExample, false},
+		{"POST", "/api/v1/recognize", rc.recognize, false},
+		{"POST", "/api/v1/verify", rc.verify, false},
+	}
+}
+
+// Register adds every route to mux (bearer-token protected when access control is on).
+func (rc *Receiver) Register(mux *http.ServeMux) {
+	for _, r := range rc.routes() {
+		var h http.Handler = r.handler
+		if !r.public {
+			h = rc.opts.Auth.RequireAPI(h)
+		}
+		mux.Handle(r.method+" "+r.path, h)
+	}
+}
+
+// apiError is an error with the HTTP status it is answered with.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) error {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// fail answers an error: apiErrors with their status and message, store sentinels mapped to
+// 4xx, anything else 500 with a generic message (details go to the log, not the client).
+func (rc *Receiver) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	status, msg := http.StatusInternalServerError, "internal error; see the server log"
+	switch {
+	case errors.As(err, &ae):
+		status, msg = ae.status, ae.msg
+	case errors.As(err, &mbe):
+		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+	case errors.Is(err, store.ErrNotFound):
+		status, msg = http.StatusNotFound, trimStorePrefix(err)
+	case errors.Is(err, store.ErrConflict):
+		status, msg = http.StatusConflict, trimStorePrefix(err)
+	case errors.Is(err, store.ErrInvalid):
+		status, msg = http.StatusBadRequest, trimStorePrefix(err)
+	case errors.Is(err, context.Canceled):
+		status, msg = 499, "request canceled"
+	}
+	if status >= 500 {
+		rc.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func trimStorePrefix(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }
+
+// decodeJSON reads a JSON body into v: Content-Type JSON (or none), size limit, no unknown
+// fields (strict) and nothing after the value.
+func (rc *Receiver) decodeJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not supported here: send application/json", ct)
+	}
+	body := http.MaxBytesReader(w, r.Body, rc.opts.MaxJSONBytes)
+	dec := json.NewDecoder(body)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, errEOF) {
+			return errorf(http.StatusBadRequest, "empty request body: send a JSON object")
+		}
+		return errorf(http.StatusBadRequest, "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "malformed JSON: more than one value in the body")
+	}
+	return nil
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	v := r.PathValue(name)
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errorf(http.StatusBadRequest, "%s %q is not a positive integer id", name, v)
+	}
+	return id, nil
+}
