@@ -38,7 +38,7 @@ type Member struct {
 	readyURL string // GET answering 2xx once the member can take work
 	// afterReady runs once the member is ready, on every start (e.g. creating nsqd's topic).
 	afterReady func(ctx context.Context) error
-	log      *slog.Logger
+	log        *slog.Logger
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
