@@ -23,6 +23,7 @@ import (
 
 	"github.com/facecluster/facecluster/face"
 	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/config"
 	"github.com/facecluster/facecluster/internal/metrics"
@@ -54,6 +55,7 @@ type Server struct {
 	processor  *processor.Processor
 	reconciler *reconciler.Reconciler
 	web        *web.Server
+	blobs      *blob.Store
 	httpSrv    *http.Server
 	httpLis    net.Listener
 
@@ -256,7 +258,7 @@ func (s *Server) startProcessor() error {
 		lookupd = nil
 	}
 	s.processor, err = processor.New(processor.Options{
-		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Metrics: s.metrics, Logger: s.log,
+		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Source: s.imageSource(), Metrics: s.metrics, Logger: s.log,
 		LookupdHTTPAddrs: lookupd, NSQDTCPAddrs: cfg.ConsumeNSQDAddrs, LookupdPoll: lookupdPoll(cfg),
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Lease: cfg.Lease, RetryDelay: cfg.RetryDelay,
 		MaxRetryDelay: cfg.MaxRetryDelay, RecognizeTimeout: cfg.RecognizeTimeout, MatchThreshold: float32(cfg.MatchThreshold),
@@ -484,8 +486,20 @@ func (s *Server) shutdown(ctx context.Context) {
 	if s.lookupd != nil {
 		s.lookupd.Close()
 	}
+	if s.blobs != nil {
+		s.blobs.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
 	s.log.Info("stopped")
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }
