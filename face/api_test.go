@@ -27,6 +27,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{Options{Detector: DetectorTiny, InputSize: 100}, "input size 100"},
 		{Options{MaxResults: -1}, "maximum number"},
 		{Options{MinFaceSize: -3}, "minimum face size"},
+		{Options{Workers: -1}, "number of workers"},
 	} {
 		if _, err := e.Analyze(context.Background(), img, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.opts, err, tc.want)
@@ -134,7 +135,8 @@ func TestOptionsShapeResults(t *testing.T) {
 	}
 }
 
-// TestStepsMatchAnalyze: Detect + Landmarks + Describe give what Analyze gives.
+// TestStepsMatchAnalyze: Detect + Landmarks + Describe, and Analyze with 2 workers, give what
+// Analyze gives.
 func TestStepsMatchAnalyze(t *testing.T) {
 	e := testEngine(t)
 	ctx := context.Background()
@@ -146,6 +148,18 @@ func TestStepsMatchAnalyze(t *testing.T) {
 	dets, err := e.Detect(ctx, img, Options{})
 	if err != nil || len(dets) != len(faces) {
 		t.Fatalf("Detect: %d faces (Analyze %d), %v", len(dets), len(faces), err)
+	}
+	parallel, err := e.Analyze(ctx, img, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parallel) != len(faces) {
+		t.Fatalf("Workers 2: %d faces, 1 worker %d", len(parallel), len(faces))
+	}
+	for i := range faces {
+		if parallel[i] != faces[i] {
+			t.Errorf("face %d differs with 2 workers", i)
+		}
 	}
 	for i, d := range dets {
 		lm, err := e.Landmarks(ctx, img, d.Box)

@@ -7,6 +7,7 @@ import (
 	"image"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/facecluster/facecluster/face/internal/imgtensor"
@@ -46,6 +47,9 @@ type Engine struct {
 	recognition   *nets.Recognition
 	modelsDir     string
 }
+
+// errEmptyCrop: the landmarks give no pixels to describe; Analyze drops such a face.
+var errEmptyCrop = errors.New("face: the landmarks give an empty crop")
 
 // ErrNotLoaded is returned when a call needs a network that LoadOptions.Nets left out.
 var ErrNotLoaded = errors.New("face: network not loaded")
@@ -103,6 +107,10 @@ type input struct {
 	w, h int
 }
 
+// inputBuffers recycles the float copies of input images (30 MB for a 1920×1280 photo): the
+// networks never keep them, so each call returns its buffer when done.
+var inputBuffers sync.Pool
+
 func toInput(img image.Image) (*input, error) {
 	if img == nil {
 		return nil, errors.New("face: no image")
@@ -111,7 +119,21 @@ func toInput(img image.Image) (*input, error) {
 	if b.Dx() < 1 || b.Dy() < 1 {
 		return nil, fmt.Errorf("face: empty image (%d×%d)", b.Dx(), b.Dy())
 	}
-	return &input{t: imgtensor.FromImage(img), w: b.Dx(), h: b.Dy()}, nil
+	n := b.Dx() * b.Dy() * 3
+	var buf []float32
+	if p, ok := inputBuffers.Get().(*[]float32); ok && cap(*p) >= n {
+		buf = (*p)[:n]
+	} else {
+		buf = make([]float32, n)
+	}
+	return &input{t: imgtensor.Into(buf, img), w: b.Dx(), h: b.Dy()}, nil
+}
+
+// release hands the input's buffer back for reuse; in must not be used afterwards.
+func (in *input) release() {
+	buf := in.t.Data
+	in.t = nil
+	inputBuffers.Put(&buf)
 }
 
 // Detect finds the faces in img (boxes in its pixels), best first for SSD.
@@ -124,6 +146,7 @@ func (e *Engine) Detect(ctx context.Context, img image.Image, opts Options) ([]D
 	if err != nil {
 		return nil, err
 	}
+	defer in.release()
 	return e.detect(ctx, in, opts)
 }
 
@@ -137,7 +160,7 @@ func (e *Engine) detect(ctx context.Context, in *input, opts Options) ([]Detecti
 		if e.ssd == nil {
 			return nil, fmt.Errorf("%w: SSD MobileNetV1 detector", ErrNotLoaded)
 		}
-		found = e.ssd.Detect(in.t, opts.MinConfidence, opts.MaxResults)
+		found = e.ssd.DetectParallel(in.t, opts.MinConfidence, opts.MaxResults, opts.Workers)
 	case DetectorTiny:
 		if e.tiny == nil {
 			return nil, fmt.Errorf("%w: TinyFaceDetector", ErrNotLoaded)
@@ -161,6 +184,7 @@ func (e *Engine) Landmarks(ctx context.Context, img image.Image, box Box) (Landm
 	if err != nil {
 		return Landmarks{}, err
 	}
+	defer in.release()
 	lm, _, err := e.landmarksOf(ctx, in, box, false)
 	return lm, err
 }
@@ -198,6 +222,7 @@ func (e *Engine) Describe(ctx context.Context, img image.Image, f Face) (Descrip
 	if err != nil {
 		return Descriptor{}, err
 	}
+	defer in.release()
 	_, _, cw, ch := clipToImage(f.Box, in.w, in.h)
 	d, _, err := e.describe(ctx, in, &f.Landmarks, [2]int{cw, ch})
 	return d, err
@@ -213,7 +238,13 @@ func (e *Engine) describe(ctx context.Context, in *input, lm *Landmarks, crop [2
 	r := descriptorCrop(lm, crop)
 	x, y, w, h := clipToImage(r, in.w, in.h)
 	if w < 1 || h < 1 {
-		return Descriptor{}, Box{}, fmt.Errorf("face: landmarks give an empty crop %+v in the %d×%d image", r, in.w, in.h)
+		// Degenerate landmarks (all but coincident points, or far outside the image): the
+		// reference would describe an empty tensor as zeros. The landmarks' own bounding box
+		// is a better crop than nothing.
+		x, y, w, h = clipToImage(alignedBox(lm), in.w, in.h)
+		if w < 1 || h < 1 {
+			return Descriptor{}, Box{}, fmt.Errorf("%w: %+v in the %d×%d image", errEmptyCrop, r, in.w, in.h)
+		}
 	}
 	return e.recognition.Describe(imgtensor.Crop(in.t, x, y, w, h)), Box{float64(x), float64(y), float64(w), float64(h)}, nil
 }
@@ -225,6 +256,7 @@ func (e *Engine) DescribeWhole(ctx context.Context, img image.Image) (Descriptor
 	if err != nil {
 		return Descriptor{}, Landmarks{}, err
 	}
+	defer in.release()
 	f, err := e.whole(ctx, in, Options{})
 	return f.Descriptor, f.Landmarks, err
 }
@@ -258,6 +290,7 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	if err != nil {
 		return nil, err
 	}
+	defer in.release()
 	if opts.WholeImage {
 		f, err := e.whole(ctx, in, opts)
 		if err != nil {
@@ -269,25 +302,64 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	if err != nil {
 		return nil, err
 	}
-	faces := make([]Face, 0, len(dets))
+	var kept []Detection
 	for _, d := range dets {
-		if _, _, w, h := clipToImage(d.Box, in.w, in.h); w < 1 || h < 1 {
-			continue // the reference drops boxes that are empty inside the image too
+		if _, _, w, h := clipToImage(d.Box, in.w, in.h); w >= 1 && h >= 1 {
+			kept = append(kept, d) // the reference drops boxes that are empty inside the image too
 		}
+	}
+	faces := make([]Face, len(kept))
+	errs := make([]error, len(kept))
+	analyzeFace := func(i int) {
+		d := kept[i]
 		lm, crop, err := e.landmarksOf(ctx, in, d.Box, opts.TinyLandmarks)
 		if err != nil {
-			return nil, err
+			errs[i] = err
+			return
 		}
 		desc, cropBox, err := e.describe(ctx, in, &lm, crop)
-		if err != nil {
-			return nil, err
+		if errors.Is(err, errEmptyCrop) {
+			return // dropped below: no face to describe
 		}
-		faces = append(faces, Face{
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		faces[i] = Face{
 			Box: d.Box, Score: d.Score, Landmarks: lm, AlignedBox: alignedBox(&lm),
 			CropBox: cropBox, Descriptor: desc,
-		})
+		}
 	}
-	return faces, nil
+	if opts.Workers == 1 || len(kept) < 2 {
+		for i := range kept {
+			analyzeFace(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range min(opts.Workers, len(kept)) {
+			wg.Go(func() {
+				for i := range next {
+					analyzeFace(i)
+				}
+			})
+		}
+		for i := range kept {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	described := faces[:0]
+	for _, f := range faces {
+		if f.Box.W > 0 { // a zero Face was dropped
+			described = append(described, f)
+		}
+	}
+	return described, nil
 }
 
 // clipToImage clips b to a w×h image and floors it, as the reference's clipAtImageBorders.

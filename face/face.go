@@ -69,6 +69,10 @@ type Options struct {
 	MinFaceSize   int     // faces whose box is narrower or shorter than this many pixels are dropped
 	WholeImage    bool    // Analyze: skip detection, the whole image is one face crop
 	TinyLandmarks bool    // use the tiny 68-landmark net (faster, less precise)
+	// Workers is how many goroutines one call may use (0 = 1): SSD splits its layers into bands
+	// of rows and the faces are described concurrently. Lower latency for one image on idle
+	// cores; where images are already processed one per core, keep 1.
+	Workers int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -92,7 +96,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("face: tiny detector input size %d is not a multiple of 32 in 128..608", o.InputSize)
 	case o.MinFaceSize < 0:
 		return o, fmt.Errorf("face: negative minimum face size %d", o.MinFaceSize)
+	case o.Workers < 0:
+		return o, fmt.Errorf("face: negative number of workers %d", o.Workers)
 	}
+	o.Workers = max(o.Workers, 1)
 	return o, nil
 }
 

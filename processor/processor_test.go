@@ -275,3 +275,27 @@ func (s *stack) handled() int {
 	}
 	return int(total)
 }
+
+func TestShutdownGivesBackTheImagesInFlight(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	id := s.submit(s.linkDemo("sample5.jpg"))[0]
+	waitFor(t, "the image to be claimed", func() bool { return s.image(id).Status == store.StatusProcessing })
+	// SIGTERM with no time to finish: the recognizer call is cancelled and the image goes back.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	s.proc.Stop(ctx)
+	img := s.image(id)
+	if img.Status != store.StatusPending || !strings.Contains(img.LastError, "shut down") {
+		// It may have finished in that millisecond; then it must be final and complete.
+		if !img.Status.Final() || len(img.Faces) != 5 {
+			t.Fatalf("after shutdown the image is %s (%q) with %d faces, want pending or complete", img.Status, img.LastError, len(img.Faces))
+		}
+		t.Log("the image finished before the shutdown deadline")
+		return
+	}
+	// The requeued message reaches the next processor.
+	s.startProcessor()
+	if img := s.waitFinal(id, 60*time.Second); img.Status != store.StatusUnidentified || len(img.Faces) != 5 {
+		t.Fatalf("image ended %s with %d faces, want unidentified with 5", img.Status, len(img.Faces))
+	}
+}

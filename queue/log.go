@@ -30,7 +30,8 @@ func (l nsqLogger) Output(_ int, s string) error {
 			break
 		}
 	}
-	if strings.Contains(msg, "use of closed network connection") || strings.Contains(msg, "TOPIC_NOT_FOUND") {
+	if strings.Contains(msg, "use of closed network connection") || strings.Contains(msg, "TOPIC_NOT_FOUND") ||
+		strings.Contains(msg, "no available nsqlookupd to query for channels") {
 		// Every shutdown closes connections; a topic nobody has published to yet is normal.
 		level = slog.LevelDebug
 	}

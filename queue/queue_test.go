@@ -66,9 +66,8 @@ func TestPublishedIDsReachAConsumerFoundThroughLookupd(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = append(want, bulk...)
-	if got := d.Depth(); got != int64(len(want)) {
-		t.Fatalf("depth before any consumer = %d, want %d", got, len(want))
-	}
+	// nsqd moves messages from the topic to the channel asynchronously: wait for the count.
+	waitFor(t, "depth to count every message", func() bool { return d.Depth() == int64(len(want)) })
 
 	var mu sync.Mutex
 	var got []int64

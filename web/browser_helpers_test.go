@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,16 +29,16 @@ func chromium(t testing.TB) string {
 	return ""
 }
 
-// browser is a headless Chromium with a fresh profile, collecting console errors (a CSP
+// Browser is a headless Chromium with a fresh profile, collecting console errors (a CSP
 // violation or a script error shows up there) for the test to assert on.
-type browser struct {
+type Browser struct {
 	ctx    context.Context
 	t      *testing.T
 	mu     sync.Mutex
 	errors []string
 }
 
-func newBrowser(t *testing.T, width, height int) *browser {
+func NewBrowser(t *testing.T, width, height int) *Browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
@@ -54,7 +55,7 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	b := &browser{ctx: ctx, t: t}
+	b := &Browser{ctx: ctx, t: t}
 	if _, err := chromedp.Run(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -72,14 +73,14 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	return b
 }
 
-func (b *browser) addError(s string) {
+func (b *Browser) addError(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.errors = append(b.errors, s)
 }
 
-// eval evaluates a script expression in the page.
-func eval[T any](b *browser, expr string) T {
+// Eval evaluates a script expression in the page.
+func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -88,17 +89,17 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
-// run performs actions, failing the test with what was being done.
-func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+// Do performs actions, failing the test with what was being done.
+func (b *Browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.screenshot("failed-" + strings.ReplaceAll(b.t.Name(), "/", "-"))
+		b.Screenshot("failed-" + strings.ReplaceAll(b.t.Name(), "/", "-"))
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }
 
-// text returns the visible text of the first element matching sel.
-func (b *browser) text(sel string) string {
+// Text returns the visible text of the first element matching sel.
+func (b *Browser) Text(sel string) string {
 	b.t.Helper()
 	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
@@ -107,8 +108,8 @@ func (b *browser) text(sel string) string {
 	return s
 }
 
-// waitText waits until the element matching sel contains want.
-func (b *browser) waitText(sel, want string, timeout time.Duration) {
+// WaitText waits until the element matching sel contains want.
+func (b *Browser) WaitText(sel, want string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var s string
@@ -122,12 +123,12 @@ func (b *browser) waitText(sel, want string, timeout time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b.screenshot("failed-" + strings.ReplaceAll(b.t.Name(), "/", "-"))
+	b.Screenshot("failed-" + strings.ReplaceAll(b.t.Name(), "/", "-"))
 	b.t.Fatalf("after %v, %s reads %q; want it to contain %q", timeout, sel, s, want)
 }
 
-// screenshot saves the page as test-artifacts/<name>.png (gitignored).
-func (b *browser) screenshot(name string) {
+// Screenshot saves the page as test-artifacts/<name>.png (gitignored).
+func (b *Browser) Screenshot(name string) {
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
@@ -143,8 +144,27 @@ func (b *browser) screenshot(name string) {
 	}
 }
 
-// noPageErrors fails the test if any page logged an error (CSP violations included).
-func (b *browser) noPageErrors() {
+// WaitCount waits until exactly n elements match sel.
+func (b *Browser) WaitCount(sel string, n int, timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	got := -1
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		var err error
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+		cancel()
+		if err == nil && got == n {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.Screenshot("failed-" + strings.ReplaceAll(b.t.Name(), "/", "-"))
+	b.t.Fatalf("after %v, %d elements match %s, want %d", timeout, got, sel, n)
+}
+
+// NoPageErrors fails the test if any page logged an error (CSP violations included).
+func (b *Browser) NoPageErrors() {
 	b.t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -152,6 +152,14 @@ func (b *broker) publish(ev imageEvent) {
 
 // eventStream serves server-sent events: "image" events with imageEvent JSON.
 func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
+	// An event stream never goes idle, so http.Server.Shutdown would wait for it until its
+	// deadline: end the streams as soon as the server that carries them starts shutting down,
+	// whoever owns it.
+	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
+		if _, seen := s.shutdownHooked.LoadOrStore(hs, true); !seen {
+			hs.RegisterOnShutdown(func() { s.Close() })
+		}
+	}
 	rc := http.NewResponseController(w)
 	ch, ok := s.events.subscribe()
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/jpeg"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -476,4 +477,33 @@ func TestCloseEndsEventStreams(t *testing.T) {
 		t.Fatal("event stream still open 5s after Close")
 	}
 	res.Body.Close()
+}
+
+func TestServerShutdownEndsEventStreams(t *testing.T) {
+	srv, err := New(Options{CacheDir: t.TempDir()}, Deps{Store: openStore(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	res, err := http.Get("http://" + ln.Addr().String() + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := hs.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an open event stream: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown waited %v for the event stream", d)
+	}
 }

@@ -140,8 +140,9 @@ type Server struct {
 	events *broker
 	static http.Handler
 
-	closeOnce sync.Once
-	done      chan struct{}
+	closeOnce      sync.Once
+	done           chan struct{}
+	shutdownHooked sync.Map // *http.Server → true once Close is registered to run at its shutdown
 }
 
 // New checks the options and prepares the UI; it starts nothing until pages are requested.
@@ -205,7 +206,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Close ends the live-update streams and the poller. Pages keep working.
+// Close ends the live-update streams and the poller. Pages keep working. It runs by itself when
+// the http.Server carrying a stream starts shutting down.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)

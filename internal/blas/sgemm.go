@@ -22,7 +22,7 @@ func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32,
 	checkArgs(m, n, k, a, lda, b, ldb, c, ldc)
 	pb := packBPool.Get().(*PackedB)
 	pb.pack(k, n, b, ldb)
-	gemm(m, aSource{raw: a, lda: lda}, pb, nil, true, c, ldc, useAsm)
+	gemm(m, a, lda, pb, nil, true, c, ldc, useAsm)
 	packBPool.Put(pb)
 }
 
@@ -100,7 +100,7 @@ func SgemmPacked(m int, a []float32, lda int, b *PackedB, c []float32, ldc int) 
 	if m == 0 || b.N == 0 || b.K == 0 {
 		return
 	}
-	gemm(m, aSource{raw: a, lda: lda}, b, nil, true, c, ldc, useAsm)
+	gemm(m, a, lda, b, nil, true, c, ldc, useAsm)
 }
 
 // Epilogue is a per-column transform fused into the store of C:
@@ -141,38 +141,14 @@ func SgemmEpilogue(m int, a []float32, lda int, b *PackedB, ep *Epilogue, c []fl
 	if m == 0 || b.N == 0 || b.K == 0 {
 		panic("blas: SgemmEpilogue with an empty dimension")
 	}
-	gemm(m, aSource{raw: a, lda: lda}, b, ep, false, c, ldc, useAsm)
+	gemm(m, a, lda, b, ep, false, c, ldc, useAsm)
 }
 
-// PanelRows is the row count of an A panel in the packed-A layout of SgemmPackedA.
+// PanelRows is the number of rows of A the microkernel takes at a time.
 const PanelRows = mr
 
-// PackedALen is the length of the packed-A buffer for an m×k matrix.
-func PackedALen(m, k int) int { return (m + mr - 1) / mr * mr * k }
-
-// SgemmPackedA is SgemmEpilogue with A already packed by the caller (im2col writes it directly):
-// A's rows are grouped in panels of PanelRows, panel p holding rows p·6…p·6+5 interleaved as
-// k-major groups of 6 (element (r, q) at p·6·k + q·6 + r%6), zero rows past m.
-func SgemmPackedA(m int, a []float32, b *PackedB, ep *Epilogue, c []float32, ldc int) {
-	if len(a) < PackedALen(m, b.K) {
-		panic(fmt.Sprintf("blas: SgemmPackedA: packed A has %d values, want %d", len(a), PackedALen(m, b.K)))
-	}
-	checkArgs(m, b.N, b.K, a, b.K, b.data, b.N, c, ldc)
-	if m == 0 || b.N == 0 || b.K == 0 {
-		panic("blas: SgemmPackedA with an empty dimension")
-	}
-	gemm(m, aSource{packed: a}, b, ep, false, c, ldc, useAsm)
-}
-
-// aSource is A either raw (packed block by block here) or prepacked over its whole K.
-type aSource struct {
-	raw    []float32
-	lda    int
-	packed []float32
-}
-
-// aBuf is the packed A block: mcMax rows × kcMax, in 6-row panels.
-type aBuf [mcMax * kcMax]float32
+// aBuf holds a packed partial group of A rows (six rows × kcMax).
+type aBuf [mr * kcMax]float32
 
 var aPool = sync.Pool{New: func() any { return new(aBuf) }}
 
@@ -184,15 +160,17 @@ const (
 // gemm is the blocked driver: C (+)= ep(A·B). accumulate keeps C's contents; the epilogue
 // (if any) is applied with the last K-block. asm selects the assembly microkernel (tests run
 // both).
-func gemm(m int, a aSource, b *PackedB, ep *Epilogue, accumulate bool, c []float32, ldc int, asm bool) {
+// gemm is the blocked driver: C (+)= ep(A·B). accumulate keeps C's contents; the epilogue
+// (if any) is applied with the last K-block. A is read in place, six rows at a time (measured
+// as fast as or faster than packing it on these shapes: its M×K-block stays in L2 either way);
+// only a last group of fewer than six rows is packed, zero-padded. asm selects the assembly
+// microkernel (tests run both).
+func gemm(m int, a []float32, lda int, b *PackedB, ep *Epilogue, accumulate bool, c []float32, ldc int, asm bool) {
 	n, k := b.N, b.K
 	npad := (n + nr - 1) / nr * nr
 	mc := blockLen(m, mcMax, mr)
-	var ap *aBuf
-	if a.packed == nil {
-		ap = aPool.Get().(*aBuf)
-		defer aPool.Put(ap)
-	}
+	ap := aPool.Get().(*aBuf)
+	defer aPool.Put(ap)
 	var edge [mr * nr]float32
 	var noEp Epilogue
 	for pc := 0; pc < k; pc += b.kc {
@@ -209,13 +187,9 @@ func gemm(m int, a aSource, b *PackedB, ep *Epilogue, accumulate bool, c []float
 		}
 		for ic := 0; ic < m; ic += mc {
 			mcl := min(mc, m-ic)
-			var block []float32 // panels of this M-block; panel stride pstride
-			pstride, poff := mr*kcl, 0
-			if a.packed != nil {
-				block, pstride, poff = a.packed[ic*k:], mr*k, pc*mr
-			} else {
-				packA(ap[:], a.raw[ic*a.lda+pc:], a.lda, mcl, kcl)
-				block = ap[:]
+			full := mcl / mr * mr
+			if full < mcl {
+				packA(ap[:], a[(ic+full)*lda+pc:], lda, mcl-full, kcl)
 			}
 			for j := 0; j < n; j += nr {
 				cols := min(nr, n-j)
@@ -226,13 +200,16 @@ func gemm(m int, a aSource, b *PackedB, ep *Epilogue, accumulate bool, c []float
 				}
 				for i := 0; i < mcl; i += mr {
 					rows := min(mr, mcl-i)
-					apan := block[i/mr*pstride+poff : i/mr*pstride+poff+mr*kcl]
 					ci := (ic+i)*ldc + j
-					if rows == mr && cols == nr {
-						microKernel(kcl, apan, bp, c[ci:ci+(mr-1)*ldc+nr], ldc, flags, e, asm)
+					switch {
+					case rows == mr && cols == nr:
+						microKernelRows(kcl, a[(ic+i)*lda+pc:], lda, bp, c[ci:ci+(mr-1)*ldc+nr], ldc, flags, e, asm)
 						continue
+					case rows == mr:
+						microKernelRows(kcl, a[(ic+i)*lda+pc:], lda, bp, edge[:], nr, 0, e, asm)
+					default:
+						microKernel(kcl, ap[:mr*kcl], bp, edge[:], nr, 0, e, asm)
 					}
-					microKernel(kcl, apan, bp, edge[:], nr, 0, e, asm)
 					for r := 0; r < rows; r++ {
 						dst := c[ci+r*ldc : ci+r*ldc+cols]
 						for q, v := range edge[r*nr : r*nr+cols] {

@@ -5,6 +5,7 @@ package cli
 // and its exit status.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
@@ -102,6 +104,12 @@ func referenceFaces(t *testing.T, name string) [][4]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseReference(t, b, name)
+}
+
+// parseReference returns the SSD boxes of one image of a reference*.json file.
+func parseReference(t *testing.T, b []byte, name string) [][4]float64 {
+	t.Helper()
 	var ref struct {
 		Images map[string]struct {
 			SSD []struct {
@@ -115,9 +123,6 @@ func referenceFaces(t *testing.T, name string) [][4]float64 {
 	var boxes [][4]float64
 	for _, f := range ref.Images[name].SSD {
 		boxes = append(boxes, f.Box)
-	}
-	if len(boxes) == 0 {
-		t.Fatalf("no reference faces for %s", name)
 	}
 	return boxes
 }
@@ -174,6 +179,12 @@ func TestDetectDemoPhoto(t *testing.T) {
 	if len(got) != len(ref) {
 		t.Fatalf("%d lines, want one per reference face (%d):\n%s", len(got), len(ref), r.stdout)
 	}
+	checkDetectLines(t, got, photo, ref)
+}
+
+// checkDetectLines checks that every detect line of photo is one of the reference boxes (±3 px).
+func checkDetectLines(t *testing.T, got []string, photo string, ref [][4]float64) {
+	t.Helper()
 	for _, line := range got {
 		f := strings.Split(line, ",")
 		if len(f) != 6 || f[0] != photo {
@@ -196,6 +207,46 @@ func TestDetectDemoPhoto(t *testing.T) {
 		if !matched || score < 0.5 || score > 1 {
 			t.Errorf("line %q matches no reference face %v", line, ref)
 		}
+	}
+}
+
+func TestSharedFixtures(t *testing.T) {
+	shared := testutil.SharedTestdata(t)
+	ref, err := os.ReadFile(filepath.Join(shared, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faces, white := filepath.Join(shared, "faces.jpg"), filepath.Join(shared, "white.png")
+	r := run(t, "detect", faces, white)
+	if r.code != ExitOK {
+		t.Fatalf("detect: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	want := parseReference(t, ref, "faces.jpg")
+	if got := lines(r.stdout); len(got) != len(want) || len(want) != 6 {
+		t.Errorf("detect faces.jpg white.png: %d lines, want the 6 faces of faces.jpg:\n%s", len(got), r.stdout)
+	} else {
+		checkDetectLines(t, got, faces, want)
+	}
+
+	// face1.png and face2.png are tight crops in which the detector finds no face: as known
+	// photos they are used whole; as queries with --assume-cropped they find themselves.
+	known := t.TempDir()
+	for name, file := range map[string]string{"alice.png": "face1.png", "bob_1.png": "face2.png"} {
+		if err := os.Symlink(filepath.Join(shared, file), filepath.Join(known, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	face1, face2 := filepath.Join(shared, "face1.png"), filepath.Join(shared, "face2.png")
+	r = run(t, "identify", "--known", known, "--assume-cropped", "--show-distance", face2, face1, faces)
+	if r.code != ExitOK {
+		t.Fatalf("identify: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	got := lines(r.stdout)
+	if len(got) != 8 || got[0] != face2+",bob,0.0000" || got[1] != face1+",alice,0.0000" {
+		t.Errorf("identify printed\n%s\nwant bob and alice at distance 0, then the 6 faces of faces.jpg", r.stdout)
+	}
+	if n := strings.Count(r.stderr, "no face found in known photo"); n != 2 {
+		t.Errorf("%d whole-image warnings, want 2:\n%s", n, r.stderr)
 	}
 }
 
@@ -327,5 +378,52 @@ func TestDetectDirectoryInParallel(t *testing.T) {
 	}
 	if len(lines(one.stdout)) != 2 || one.stdout != two.stdout {
 		t.Errorf("--cpus 1 printed\n%s--cpus 2 printed\n%swant the same two faces in the same order", one.stdout, two.stdout)
+	}
+}
+
+func TestDetectInterrupted(t *testing.T) {
+	// Ctrl-C (SIGINT) in the middle of a long run: the images done so far are printed whole,
+	// the one in progress is dropped, and the command says "interrupted" and exits 1.
+	demo := testutil.DemoDir(t)
+	args := []string{"detect", "--json"}
+	for range 10 {
+		args = append(args, demo)
+	}
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "FACECLUSTER_MODELS_DIR="+testutil.ModelsDir(t))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer kill.Stop()
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	var printed []string
+	for sc.Scan() {
+		if len(printed) == 0 {
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		printed = append(printed, sc.Text())
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != ExitError || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d (%v), stderr %q; want 1 and \"interrupted\"", code, err, stderr.String())
+	}
+	if len(printed) == 0 || len(printed) >= 10*6 {
+		t.Errorf("%d images printed, want some but not all", len(printed))
+	}
+	for _, line := range printed {
+		var img jsonImage
+		if err := json.Unmarshal([]byte(line), &img); err != nil || img.Error != "" {
+			t.Errorf("line %.100q: %v %q; want a complete result", line, err, img.Error)
+		}
 	}
 }

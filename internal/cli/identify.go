@@ -149,11 +149,13 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 	emit := func(path string, r identifyResult) {
 		w.clear()
 		defer w.step()
+		if isCancel(r.err) { // interrupted: nothing to say about this image but "interrupted"
+			failed++
+			return
+		}
 		if r.err != nil && len(r.faces) == 0 {
 			failed++
-			if !isCancel(r.err) { // after Ctrl-C only the one "interrupted" message
-				w.printf("facecluster: %v", r.err)
-			}
+			w.printf("facecluster: %v", r.err)
 			return
 		}
 		if r.err != nil { // the annotated copy failed; the answer is still good

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 )
 
@@ -57,9 +58,21 @@ func TestIdentify(t *testing.T) {
 
 	// The reference descriptors put every other face of these photos at least 0.64 from
 	// mary_jane's face; a tolerance of 0.5 leaves room for the crop's own small difference.
-	r := run(t, "identify", "--known", known, "--tolerance", "0.5", "--show-distance", "--cpus", "2", group, empty, other)
+	annotated := t.TempDir()
+	r := run(t, "identify", "--known", known, "--tolerance", "0.5", "--show-distance", "--cpus", "2", "--annotate", annotated, group, empty, other)
 	if r.code != ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	// One annotated copy per input, the size of the input.
+	for in, out := range map[string]string{group: "sample6.jpg", empty: "empty.jpg", other: "sample1.jpg"} {
+		_, want, err := imageio.DecodeFile(in, imageio.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := imageio.DecodeFile(filepath.Join(annotated, out), imageio.Limits{})
+		if err != nil || got.Width != want.Width || got.Height != want.Height {
+			t.Errorf("annotated copy of %s: %+v, %v; want a %d×%d JPEG", in, got, err, want.Width, want.Height)
+		}
 	}
 	if got := names(t, r.stdout, group, true); got["mary_jane"] != 1 || got["mary_jane"]+got[unknownPerson] != 4 {
 		t.Errorf("sample6: names %v, want mary_jane once and unknown_person for the other three\n%s", got, r.stdout)

@@ -399,13 +399,13 @@ func (c *Config) validate() error {
 	}
 
 	if c.groups&GroupRecognize != 0 && c.groups&GroupServe != 0 {
-		needsClient := c.Has(RoleProcessor) || c.Has(RoleReceiver)
-		if needsClient && c.RecognizerAddr == "" {
-			if c.Has(RoleRecognizer) {
-				c.RecognizerAddr = dialable(c.GRPCAddr)
-			} else {
-				bad("--recognizer-addr is required when the processor or receiver role runs without the recognizer role")
-			}
+		// The processor cannot work without recognizers; the receiver only needs them for
+		// enrolment and synchronous recognition (which answer 503 without).
+		if c.RecognizerAddr == "" && c.Has(RoleRecognizer) {
+			c.RecognizerAddr = dialable(c.GRPCAddr)
+		}
+		if c.RecognizerAddr == "" && c.Has(RoleProcessor) {
+			bad("--recognizer-addr is required when the processor role runs without the recognizer role")
 		}
 	}
 	return errors.Join(errs...)

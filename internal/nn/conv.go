@@ -9,9 +9,9 @@ import (
 )
 
 // Conv2D is a 2-D convolution with a fused per-channel scale, bias and activation. It lowers the
-// convolution to a matrix product: the input patches (im2col, written directly in the packed
-// layout of blas.SgemmPackedA; skipped for 1×1 stride-1 unpadded convolutions) times the HWIO
-// filter, which is already the [kh·kw·in, out] matrix. The epilogue runs in the gemm's store.
+// convolution to a matrix product: the input patches (im2col; none for 1×1 stride-1 unpadded
+// convolutions, whose input already is the matrix) times the HWIO filter, which is already the
+// [kh·kw·in, out] matrix. The epilogue runs in the gemm's store.
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
@@ -111,14 +111,16 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 		c.applyRows(dst, src, oh, ow)
 		return
 	}
-	need := blas.PackedALen(m, k) + blas.PanelRows*k
 	bufp := scratch.Get().(*[]float32)
-	if cap(*bufp) < need {
-		*bufp = make([]float32, need)
+	if cap(*bufp) < m*k {
+		*bufp = make([]float32, m*k)
 	}
-	packed := (*bufp)[:blas.PackedALen(m, k)]
-	im2colPacked(packed, (*bufp)[len(packed):need], src, c.kh, c.kw, c.stride, c.pad, oh, ow)
-	blas.SgemmPackedA(m, packed, c.weights, c.ep, dst.Data, c.out)
+	cols := (*bufp)[:m*k]
+	for i := range m {
+		oy, ox := i/ow, i%ow
+		patch(cols[i*k:(i+1)*k], src, c.kh, c.kw, oy*c.stride-c.pad.Top, ox*c.stride-c.pad.Left)
+	}
+	blas.SgemmEpilogue(m, cols, k, c.weights, c.ep, dst.Data, c.out)
 	scratch.Put(bufp)
 }
 
@@ -144,30 +146,6 @@ func (c *Conv2D) applyRows(dst, src *Tensor, oh, ow int) {
 		blas.SgemmRows(n, rows, k, c.weights, c.ep, dst.Data[base*c.out:], c.out)
 	}
 	scratch.Put(bufp)
-}
-
-// im2colPacked writes the input patch of every output pixel (kh×kw×in values, zeros for padding)
-// as the rows of A in blas's packed-A layout: six pixels' patches are gathered in rows (an
-// L1-sized buffer) and interleaved into their panel.
-func im2colPacked(dst, rows []float32, src *Tensor, kh, kw, stride int, p Padding, oh, ow int) {
-	k := kh * kw * src.C
-	const pr = blas.PanelRows
-	m := oh * ow
-	for base := 0; base < m; base += pr {
-		n := min(pr, m-base)
-		for r := range n {
-			oy, ox := (base+r)/ow, (base+r)%ow
-			patch(rows[r*k:(r+1)*k], src, kh, kw, oy*stride-p.Top, ox*stride-p.Left)
-		}
-		clear(rows[n*k : pr*k])
-		pan := dst[base*k : (base+pr)*k]
-		r0, r1, r2 := rows[0:k], rows[k:2*k], rows[2*k:3*k]
-		r3, r4, r5 := rows[3*k:4*k], rows[4*k:5*k], rows[5*k:6*k]
-		for q := range k {
-			g := pan[q*pr : q*pr+pr : q*pr+pr]
-			g[0], g[1], g[2], g[3], g[4], g[5] = r0[q], r1[q], r2[q], r3[q], r4[q], r5[q]
-		}
-	}
 }
 
 // patch copies the kh×kw×C window whose top-left input position is (iy0, ix0).

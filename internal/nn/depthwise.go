@@ -110,10 +110,8 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int) {
 			last := off + ((x1-x0-1)*s+2)*C + C - 1 // the kernel's last read in each row
 			_, _, _ = rows[0][last], rows[1][last], rows[2][last]
 			_ = dst.Data[(oy*ow+x1)*C-1]
-			for ch := 0; ch < C; ch += 8 {
-				dw3x3Row(&dst.Data[(oy*ow+x0)*C+ch], &rows[0][off+ch], &rows[1][off+ch], &rows[2][off+ch],
-					&d.filter[ch], &d.sb[ch], x1-x0, C, s, &d.actVec)
-			}
+			dw3x3Pixels(&dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off],
+				&d.filter[0], &d.sb[0], x1-x0, C, s, &d.actVec)
 		}
 		for ox := 0; ox < min(x0, ow); ox++ {
 			d.pixelGo(dst, src, oy, ox)

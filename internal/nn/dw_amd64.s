@@ -4,60 +4,78 @@
 
 #include "textflag.h"
 
-// func dw3x3Row(out *float32, in0 *float32, in1 *float32, in2 *float32, f *float32, sb *float32, n int, c int, stride int, act *[16]float32)
+// func dw3x3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, f *float32, sb *float32, n int, c int, stride int, act *[16]float32)
 // Requires: AVX, FMA3
-TEXT ·dw3x3Row(SB), NOSPLIT, $0-80
-	MOVQ    c+56(FP), AX
-	SHLQ    $0x02, AX
-	MOVQ    f+32(FP), CX
-	VMOVUPS (CX), Y0
-	VMOVUPS (CX)(AX*1), Y1
-	VMOVUPS (CX)(AX*2), Y2
-	LEAQ    (CX)(AX*2), CX
-	ADDQ    AX, CX
-	VMOVUPS (CX), Y3
-	VMOVUPS (CX)(AX*1), Y4
-	VMOVUPS (CX)(AX*2), Y5
-	LEAQ    (CX)(AX*2), CX
-	ADDQ    AX, CX
-	VMOVUPS (CX), Y6
-	VMOVUPS (CX)(AX*1), Y7
-	VMOVUPS (CX)(AX*2), Y8
-	MOVQ    sb+40(FP), CX
-	VMOVUPS (CX), Y9
-	VMOVUPS (CX)(AX*1), Y10
-	MOVQ    act+72(FP), CX
-	MOVQ    out+0(FP), DX
-	MOVQ    in0+8(FP), BX
-	MOVQ    in1+16(FP), SI
-	MOVQ    in2+24(FP), DI
+TEXT ·dw3x3Pixels(SB), NOSPLIT, $0-80
+	MOVQ    out+0(FP), AX
+	MOVQ    in0+8(FP), CX
+	MOVQ    in1+16(FP), DX
+	MOVQ    in2+24(FP), BX
+	MOVQ    f+32(FP), SI
+	MOVQ    sb+40(FP), DI
 	MOVQ    n+48(FP), R8
-	MOVQ    stride+64(FP), R9
-	IMULQ   AX, R9
+	MOVQ    c+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    stride+64(FP), R10
+	DECQ    R10
+	IMULQ   R9, R10
+	LEAQ    (SI)(R9*2), R11
+	ADDQ    R9, R11
+	LEAQ    (R11)(R9*2), R12
+	ADDQ    R9, R12
+	MOVQ    act+72(FP), R13
+	VMOVUPS (R13), Y0
+	VMOVUPS 32(R13), Y1
 
 pixel:
-	TESTQ       R8, R8
-	JE          done
-	VMULPS      (BX), Y0, Y11
-	VFMADD231PS (BX)(AX*1), Y1, Y11
-	VFMADD231PS (BX)(AX*2), Y2, Y11
-	VMULPS      (SI), Y3, Y12
-	VFMADD231PS (SI)(AX*1), Y4, Y12
-	VFMADD231PS (SI)(AX*2), Y5, Y12
-	VMULPS      (DI), Y6, Y13
-	VFMADD231PS (DI)(AX*1), Y7, Y13
-	VFMADD231PS (DI)(AX*2), Y8, Y13
-	VADDPS      Y12, Y11, Y11
-	VADDPS      Y13, Y11, Y11
-	VFMADD213PS Y10, Y9, Y11
-	VMULPS      (CX), Y11, Y14
-	VMAXPS      Y14, Y11, Y11
-	VMINPS      32(CX), Y11, Y11
-	VMOVUPS     Y11, (DX)
-	ADDQ        AX, DX
-	ADDQ        R9, BX
-	ADDQ        R9, SI
-	ADDQ        R9, DI
+	TESTQ R8, R8
+	JE    done
+	MOVQ  R9, R13
+
+chunk:
+	VMOVUPS     (SI), Y2
+	VMULPS      (CX), Y2, Y2
+	VMOVUPS     (SI)(R9*1), Y3
+	VFMADD231PS (CX)(R9*1), Y3, Y2
+	VMOVUPS     (SI)(R9*2), Y3
+	VFMADD231PS (CX)(R9*2), Y3, Y2
+	VMOVUPS     (R11), Y3
+	VMULPS      (DX), Y3, Y3
+	VMOVUPS     (R11)(R9*1), Y4
+	VFMADD231PS (DX)(R9*1), Y4, Y3
+	VMOVUPS     (R11)(R9*2), Y4
+	VFMADD231PS (DX)(R9*2), Y4, Y3
+	VMOVUPS     (R12), Y4
+	VMULPS      (BX), Y4, Y4
+	VMOVUPS     (R12)(R9*1), Y5
+	VFMADD231PS (BX)(R9*1), Y5, Y4
+	VMOVUPS     (R12)(R9*2), Y5
+	VFMADD231PS (BX)(R9*2), Y5, Y4
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y4, Y2, Y2
+	VMOVUPS     (DI), Y3
+	VFMADD213PS (DI)(R9*1), Y3, Y2
+	VMULPS      Y2, Y0, Y3
+	VMAXPS      Y3, Y2, Y2
+	VMINPS      Y1, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, BX
+	ADDQ        $0x20, SI
+	ADDQ        $0x20, R11
+	ADDQ        $0x20, R12
+	ADDQ        $0x20, DI
+	SUBQ        $0x20, R13
+	JNE         chunk
+	SUBQ        R9, SI
+	SUBQ        R9, R11
+	SUBQ        R9, R12
+	SUBQ        R9, DI
+	ADDQ        R10, CX
+	ADDQ        R10, DX
+	ADDQ        R10, BX
 	DECQ        R8
 	JMP         pixel
 

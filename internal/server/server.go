@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/facecluster/facecluster/face"
 	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/config"
 	"github.com/facecluster/facecluster/internal/metrics"
@@ -53,6 +55,7 @@ type Server struct {
 	processor  *processor.Processor
 	reconciler *reconciler.Reconciler
 	web        *web.Server
+	blobs      *blob.Store
 	httpSrv    *http.Server
 	httpLis    net.Listener
 
@@ -63,8 +66,8 @@ type Server struct {
 
 // New starts every role of cfg except the long-running loops (Run starts those). On error,
 // whatever was started is stopped again.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log, metrics: metrics.New(), mux: http.NewServeMux(), checks: map[string]func(context.Context) error{}}
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), mux: http.NewServeMux(), checks: map[string]func(context.Context) error{}}
 	defer func() {
 		if err != nil {
 			s.shutdown(context.Background())
@@ -112,6 +115,8 @@ func (s *Server) startQueue() error {
 			return err
 		}
 		s.lookupd = l
+		// A port chosen by the system (":0", in tests) is the one everyone else must use.
+		cfg.NSQLookupdTCPAddrs[0], cfg.NSQLookupdHTTPAddrs[0] = l.TCPAddr(), l.HTTPAddr()
 		s.log.Info("nsqlookupd started", "tcp", l.TCPAddr(), "http", l.HTTPAddr())
 	}
 	if cfg.Has(config.RoleNSQD) {
@@ -123,6 +128,7 @@ func (s *Server) startQueue() error {
 			return err
 		}
 		s.nsqd = d
+		cfg.NSQDTCPAddr, cfg.NSQDHTTPAddr = d.TCPAddr(), d.HTTPAddr()
 		s.addCheck("nsqd", func(context.Context) error { return d.Healthy() })
 		s.metrics.QueueDepth(d.Depth)
 		s.log.Info("nsqd started", "tcp", d.TCPAddr(), "http", d.HTTPAddr(), "data", filepath.Join(cfg.DataDir, "nsqd"))
@@ -201,6 +207,10 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --grpc-addr %s: %w", cfg.GRPCAddr, err)
 	}
+	if strings.HasSuffix(cfg.RecognizerAddr, ":0") {
+		// The in-process client follows a port chosen by the system.
+		cfg.RecognizerAddr = s.grpcLis.Addr().String()
+	}
 	s.addCheck("recognizer", func(context.Context) error { return s.recognizer.Ready() })
 	return nil
 }
@@ -248,7 +258,7 @@ func (s *Server) startProcessor() error {
 		lookupd = nil
 	}
 	s.processor, err = processor.New(processor.Options{
-		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Metrics: s.metrics, Logger: s.log,
+		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Source: s.imageSource(), Metrics: s.metrics, Logger: s.log,
 		LookupdHTTPAddrs: lookupd, NSQDTCPAddrs: cfg.ConsumeNSQDAddrs, LookupdPoll: lookupdPoll(cfg),
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Lease: cfg.Lease, RetryDelay: cfg.RetryDelay,
 		MaxRetryDelay: cfg.MaxRetryDelay, RecognizeTimeout: cfg.RecognizeTimeout, MatchThreshold: float32(cfg.MatchThreshold),
@@ -476,8 +486,20 @@ func (s *Server) shutdown(ctx context.Context) {
 	if s.lookupd != nil {
 		s.lookupd.Close()
 	}
+	if s.blobs != nil {
+		s.blobs.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
 	s.log.Info("stopped")
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }

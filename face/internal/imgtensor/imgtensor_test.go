@@ -68,3 +68,19 @@ func TestCrop(t *testing.T) {
 		}
 	}
 }
+
+func TestYCbCrTablesMatchFormula(t *testing.T) {
+	var lut ycbcrTables
+	lut.init()
+	for y := 0; y < 256; y += 3 {
+		for cb := range 256 {
+			for cr := 0; cr < 256; cr += 5 {
+				r1, g1, b1 := lut.rgb(uint8(y), uint8(cb), uint8(cr))
+				r2, g2, b2 := ycbcrToRGB(uint8(y), uint8(cb), uint8(cr))
+				if r1 != r2 || g1 != g2 || b1 != b2 {
+					t.Fatalf("Y %d Cb %d Cr %d: table %v %v %v, formula %v %v %v", y, cb, cr, r1, g1, b1, r2, g2, b2)
+				}
+			}
+		}
+	}
+}
