@@ -45,20 +45,20 @@ type IngestBenchOptions struct {
 
 // IngestBenchResult is what RunIngestBench measured.
 type IngestBenchResult struct {
-	Driver           string
-	SingleRequests   int
-	SingleDuration   time.Duration
-	SingleRPS        float64
-	BulkPaths        int
-	BulkDuration     time.Duration
-	BulkPathsPerSec  float64
+	Driver          string
+	SingleRequests  int
+	SingleDuration  time.Duration
+	SingleRPS       float64
+	BulkPaths       int
+	BulkDuration    time.Duration
+	BulkPathsPerSec float64
 	// CPU seconds spent by this process (receiver, nsqd and the load generator) and by the
 	// database server (when it runs on this machine) in each phase: the load-independent cost.
 	SingleCPU, BulkCPU     float64
 	SingleDBCPU, BulkDBCPU float64
 	Rows                   int64 // images in the database afterwards
-	Published        int64 // messages waiting in nsqd afterwards
-	DuplicateCreates int   // of 64 concurrent posts of one new path, how many created an image (want 1)
+	Published              int64 // messages waiting in nsqd afterwards
+	DuplicateCreates       int   // of 64 concurrent posts of one new path, how many created an image (want 1)
 }
 
 func newBenchIngestCmd() *cobra.Command {
