@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"time"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
 	"github.com/facecluster/facecluster/face"
@@ -62,13 +63,17 @@ func (s *Server) registerRoles(ctx context.Context) error {
 	}
 	if cfg.Has(config.RoleWeb) {
 		deps := web.Deps{Store: s.store, Status: statusSource{s}, Pictures: web.NewPictures(s.blobs)}
-		if cfg.Has(config.RoleReceiver) {
-			// The UI puts work in through the receiver's API, in memory.
-			token := ""
-			if len(cfg.APITokens) > 0 {
-				token = cfg.APITokens[0]
-			}
+		// The UI puts work in through the receiver's API: in memory when the receiver runs here,
+		// else over HTTP at --receiver-url (without either, uploading is shown as unavailable).
+		token := ""
+		if len(cfg.APITokens) > 0 {
+			token = cfg.APITokens[0]
+		}
+		switch {
+		case cfg.Has(config.RoleReceiver):
 			deps.Pipeline = web.NewInProcessReceiverClient(http.Handler(s.mux), token)
+		case cfg.ReceiverURL != "":
+			deps.Pipeline = web.NewReceiverClient(cfg.ReceiverURL, token, &http.Client{Timeout: 2 * time.Minute})
 		}
 		w, err := web.New(web.Options{
 			CacheDir:     filepath.Join(cfg.DataDir, "thumbs"),

@@ -170,7 +170,7 @@ func (s *Server) openStore(ctx context.Context) error {
 
 func (s *Server) startRecognizer(ctx context.Context) error {
 	cfg := s.cfg
-	if !cfg.Has(config.RoleRecognizer) && !(cfg.KnownPeople != "" && len(cfg.Roles) == len(config.AllRoles)) {
+	if !cfg.Has(config.RoleRecognizer) {
 		return nil
 	}
 	start := time.Now()
@@ -181,7 +181,7 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 	s.engine = eng
 	s.log.Info("face engine loaded", "models_dir", eng.ModelsDir(), "took", time.Since(start).String())
 
-	if cfg.KnownPeople != "" && len(cfg.Roles) == len(config.AllRoles) {
+	if cfg.KnownPeople != "" {
 		rep, err := recognizer.EnrollFolder(ctx, recognizer.EnrollOptions{
 			Engine: eng, Store: s.store, Dir: cfg.KnownPeople, Limits: s.limits(), Logger: s.log,
 		})
@@ -190,9 +190,6 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 		}
 		s.log.Info("known people enrolled", "folder", cfg.KnownPeople, "photos", rep.Photos, "new", rep.Enrolled,
 			"already_enrolled", rep.Existing, "whole_image", len(rep.Whole), "failed", len(rep.Failed))
-	}
-	if !cfg.Has(config.RoleRecognizer) {
-		return nil
 	}
 	s.recognizer, err = recognizer.New(recognizer.Options{
 		Engine: eng, Store: s.store, ImageRoot: cfg.ImageRoot, Limits: s.limits(), Threshold: float32(cfg.MatchThreshold),
