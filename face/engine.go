@@ -48,6 +48,9 @@ type Engine struct {
 	modelsDir     string
 }
 
+// errEmptyCrop: the landmarks give no pixels to describe; Analyze drops such a face.
+var errEmptyCrop = errors.New("face: the landmarks give an empty crop")
+
 // ErrNotLoaded is returned when a call needs a network that LoadOptions.Nets left out.
 var ErrNotLoaded = errors.New("face: network not loaded")
 
@@ -235,7 +238,13 @@ func (e *Engine) describe(ctx context.Context, in *input, lm *Landmarks, crop [2
 	r := descriptorCrop(lm, crop)
 	x, y, w, h := clipToImage(r, in.w, in.h)
 	if w < 1 || h < 1 {
-		return Descriptor{}, Box{}, fmt.Errorf("face: landmarks give an empty crop %+v in the %d×%d image", r, in.w, in.h)
+		// Degenerate landmarks (all but coincident points, or far outside the image): the
+		// reference would describe an empty tensor as zeros. The landmarks' own bounding box
+		// is a better crop than nothing.
+		x, y, w, h = clipToImage(alignedBox(lm), in.w, in.h)
+		if w < 1 || h < 1 {
+			return Descriptor{}, Box{}, fmt.Errorf("%w: %+v in the %d×%d image", errEmptyCrop, r, in.w, in.h)
+		}
 	}
 	return e.recognition.Describe(imgtensor.Crop(in.t, x, y, w, h)), Box{float64(x), float64(y), float64(w), float64(h)}, nil
 }
@@ -309,6 +318,9 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 			return
 		}
 		desc, cropBox, err := e.describe(ctx, in, &lm, crop)
+		if errors.Is(err, errEmptyCrop) {
+			return // dropped below: no face to describe
+		}
 		if err != nil {
 			errs[i] = err
 			return
@@ -341,7 +353,13 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return faces, nil
+	described := faces[:0]
+	for _, f := range faces {
+		if f.Box.W > 0 { // a zero Face was dropped
+			described = append(described, f)
+		}
+	}
+	return described, nil
 }
 
 // clipToImage clips b to a w×h image and floors it, as the reference's clipAtImageBorders.

@@ -296,8 +296,12 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 	ctx := context.Background()
 	waitFor(t, "the replica to serve", 10*time.Second, func() bool { return c.Probe(ctx) == nil })
 
-	path := func(p string) *recognizerv1.Image { return &recognizerv1.Image{Source: &recognizerv1.Image_Path{Path: p}} }
-	data := func(b []byte) *recognizerv1.Image { return &recognizerv1.Image{Source: &recognizerv1.Image_Data{Data: b}} }
+	path := func(p string) *recognizerv1.Image {
+		return &recognizerv1.Image{Source: &recognizerv1.Image_Path{Path: p}}
+	}
+	data := func(b []byte) *recognizerv1.Image {
+		return &recognizerv1.Image{Source: &recognizerv1.Image_Data{Data: b}}
+	}
 	tests := []struct {
 		name string
 		req  *recognizerv1.RecognizeRequest

@@ -430,10 +430,10 @@ func engineError(ctx context.Context, err error) error {
 
 func protoFace(f face.Face) *recognizerv1.Face {
 	pf := &recognizerv1.Face{
-		Box:        &recognizerv1.Box{X: f.Box.X, Y: f.Box.Y, Width: f.Box.W, Height: f.Box.H},
-		Score:      f.Score,
-		Landmarks:  make([]*recognizerv1.Point, len(f.Landmarks)),
-		Embedding:  append([]float32(nil), f.Descriptor[:]...),
+		Box:       &recognizerv1.Box{X: f.Box.X, Y: f.Box.Y, Width: f.Box.W, Height: f.Box.H},
+		Score:     f.Score,
+		Landmarks: make([]*recognizerv1.Point, len(f.Landmarks)),
+		Embedding: append([]float32(nil), f.Descriptor[:]...),
 	}
 	for i, p := range f.Landmarks {
 		pf.Landmarks[i] = &recognizerv1.Point{X: p.X, Y: p.Y}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,12 +164,19 @@ func (b *Browser) WaitCount(sel string, n int, timeout time.Duration) {
 	b.t.Fatalf("after %v, %d elements match %s, want %d", timeout, got, sel, n)
 }
 
-// NoPageErrors fails the test if any page logged an error (CSP violations included).
-func (b *Browser) NoPageErrors() {
+// NoPageErrors fails the test if any page logged an error (CSP violations included) other than
+// those containing one of the expected strings.
+func (b *Browser) NoPageErrors(expected ...string) {
 	b.t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.errors) > 0 {
-		b.t.Fatalf("the pages logged errors: %q", b.errors)
+	var unexpected []string
+	for _, e := range b.errors {
+		if !slices.ContainsFunc(expected, func(x string) bool { return strings.Contains(e, x) }) {
+			unexpected = append(unexpected, e)
+		}
+	}
+	if len(unexpected) > 0 {
+		b.t.Fatalf("the pages logged errors: %q", unexpected)
 	}
 }

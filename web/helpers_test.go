@@ -50,6 +50,12 @@ type testUI struct {
 
 func newTestUI(t *testing.T, opts Options, deps Deps) *testUI {
 	t.Helper()
+	return newTestUIOnMux(t, http.NewServeMux(), opts, deps)
+}
+
+// newTestUIOnMux registers the UI on mux (which may already carry the receiver) and serves it.
+func newTestUIOnMux(t *testing.T, mux *http.ServeMux, opts Options, deps Deps) *testUI {
+	t.Helper()
 	if deps.Store == nil {
 		deps.Store = openStore(t)
 	}
@@ -63,7 +69,6 @@ func newTestUI(t *testing.T, opts Options, deps Deps) *testUI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
 	srv.Register(mux)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); hs.Close() })

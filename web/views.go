@@ -69,6 +69,10 @@ func newImageView(im *store.Image) imageView {
 		Reason: im.LastError, Attempts: im.Attempts, Width: im.Width, Height: im.Height, Created: im.CreatedAt,
 		HasPicture: true,
 	}
+	if im.SourceKind == store.SourceUpload {
+		// Uploads are stored under their content hash; that name means nothing to people.
+		v.Name = "uploaded picture"
+	}
 	if !im.ProcessedAt.IsZero() {
 		t := im.ProcessedAt
 		v.Processed = &t

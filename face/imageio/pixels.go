@@ -102,6 +102,40 @@ func ToRGB(img image.Image) []uint8 {
 				o += 3
 			}
 		}
+	case *image.RGBA: // PNG truecolour without alpha, BMP: opaque pixels are already straight RGB
+		for y := range h {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
+			o := y * w * 3
+			for x := range w {
+				p := row[4*x : 4*x+4]
+				if p[3] == 0xFF {
+					out[o], out[o+1], out[o+2] = p[0], p[1], p[2]
+				} else {
+					c := color.NRGBAModel.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA)
+					out[o], out[o+1], out[o+2] = c.R, c.G, c.B
+				}
+				o += 3
+			}
+		}
+	case *image.Paletted: // GIF, palette PNG: convert the palette once
+		var lut [256][3]uint8
+		for i, c := range src.Palette {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			lut[i] = [3]uint8{n.R, n.G, n.B}
+		}
+		for y := range h {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
+			o := y * w * 3
+			for x := range w {
+				// decoders reject indices beyond the palette; black rather than a panic
+				c := lut[row[x]]
+				if int(row[x]) >= len(src.Palette) {
+					c = [3]uint8{}
+				}
+				out[o], out[o+1], out[o+2] = c[0], c[1], c[2]
+				o += 3
+			}
+		}
 	case *image.Gray:
 		for y := range h {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]

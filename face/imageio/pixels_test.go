@@ -3,6 +3,7 @@ package imageio
 import (
 	"bytes"
 	"image"
+	"image/color"
 	"math/rand/v2"
 	"testing"
 )
@@ -68,5 +69,37 @@ func TestOrientDefinition(t *testing.T) {
 	}
 	if Orient(src, 1) != image.Image(src) {
 		t.Error("orientation 1 must return the image itself")
+	}
+}
+
+// The RGBA and paletted fast paths of ToRGB equal the per-pixel conversion, transparent and
+// half-transparent pixels included, also on sub-images.
+func TestToRGBFastPaths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	rgba := image.NewRGBA(image.Rect(0, 0, 19, 11))
+	for i := 0; i < len(rgba.Pix); i += 4 {
+		a := uint8(rng.IntN(256))
+		switch rng.IntN(3) {
+		case 0:
+			a = 255
+		case 1:
+			a = 0
+		}
+		for k := range 3 { // premultiplied: no channel above alpha
+			rgba.Pix[i+k] = uint8(rng.IntN(int(a) + 1))
+		}
+		rgba.Pix[i+3] = a
+	}
+	pal := image.NewPaletted(image.Rect(0, 0, 19, 11), color.Palette{color.Black, color.NRGBA{10, 200, 30, 128}, color.White})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(rng.IntN(3))
+	}
+	for _, img := range []image.Image{rgba, rgba.SubImage(image.Rect(2, 3, 17, 9)), pal, pal.SubImage(image.Rect(1, 1, 5, 10))} {
+		b := img.Bounds()
+		want := make([]uint8, b.Dx()*b.Dy()*3)
+		genericRGB(img, want)
+		if got := ToRGB(img); !bytes.Equal(got, want) {
+			t.Errorf("%T %v: ToRGB differs from the per-pixel conversion", img, b)
+		}
 	}
 }

@@ -117,11 +117,13 @@ func runDetect(cmd *cobra.Command, flags *engineFlags, asJSON bool, args []strin
 	emit := func(path string, r detectResult) {
 		w.clear()
 		defer w.step()
+		if isCancel(r.err) { // interrupted: nothing to say about this image but "interrupted"
+			failed++
+			return
+		}
 		if r.err != nil {
 			failed++
-			if !isCancel(r.err) { // after Ctrl-C only the one "interrupted" message
-				w.printf("facecluster: %v", r.err)
-			}
+			w.printf("facecluster: %v", r.err)
 		}
 		if len(r.faces) > 0 {
 			withFaces++

@@ -5,6 +5,7 @@ package cli
 // and its exit status.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
@@ -376,5 +378,52 @@ func TestDetectDirectoryInParallel(t *testing.T) {
 	}
 	if len(lines(one.stdout)) != 2 || one.stdout != two.stdout {
 		t.Errorf("--cpus 1 printed\n%s--cpus 2 printed\n%swant the same two faces in the same order", one.stdout, two.stdout)
+	}
+}
+
+func TestDetectInterrupted(t *testing.T) {
+	// Ctrl-C (SIGINT) in the middle of a long run: the images done so far are printed whole,
+	// the one in progress is dropped, and the command says "interrupted" and exits 1.
+	demo := testutil.DemoDir(t)
+	args := []string{"detect", "--json"}
+	for range 10 {
+		args = append(args, demo)
+	}
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "FACECLUSTER_MODELS_DIR="+testutil.ModelsDir(t))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer kill.Stop()
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	var printed []string
+	for sc.Scan() {
+		if len(printed) == 0 {
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		printed = append(printed, sc.Text())
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != ExitError || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d (%v), stderr %q; want 1 and \"interrupted\"", code, err, stderr.String())
+	}
+	if len(printed) == 0 || len(printed) >= 10*6 {
+		t.Errorf("%d images printed, want some but not all", len(printed))
+	}
+	for _, line := range printed {
+		var img jsonImage
+		if err := json.Unmarshal([]byte(line), &img); err != nil || img.Error != "" {
+			t.Errorf("line %.100q: %v %q; want a complete result", line, err, img.Error)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,6 +62,10 @@ var Commands = []struct {
 	{"retry", GroupDB | GroupQueue},
 }
 
+// DefaultKnownPeople is both the flag's name and its default folder (relative to the working
+// directory).
+const DefaultKnownPeople = "known-people"
+
 // EnvPrefix starts every environment variable.
 const EnvPrefix = "FACECLUSTER_"
 
@@ -92,6 +97,7 @@ type Config struct {
 	BlobURL            string
 	APITokens          []string
 	SessionKey         string
+	ReceiverURL        string
 	Concurrency        int
 	MaxAttempts        int
 	Lease              time.Duration
@@ -120,6 +126,7 @@ type Config struct {
 
 	groups Group
 	fs     *pflag.FlagSet
+	given  map[string]bool // flags set on the command line, in the environment or in .env
 }
 
 // Register adds the flags of groups (plus the common ones) to fs and returns the Config they
@@ -149,6 +156,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringVar(&c.ImageRoot, "image-root", ".", "only image paths under this directory are accepted (the shared image volume)")
 		fs.StringVar(&c.BlobURL, "blob-url", "", "where uploaded images are kept: file:///dir, s3://bucket or gs://bucket [file://<data-dir>/blobs]")
 		fs.StringSliceVar(&c.APITokens, "api-tokens", nil, "bearer tokens that may use the API and UI; empty leaves access control off")
+		fs.StringVar(&c.ReceiverURL, "receiver-url", "", "base URL of the receiver API the web role sends uploads and submissions to when the receiver runs elsewhere, e.g. http://receiver:8080")
 		fs.StringVar(&c.SessionKey, "session-key", "", "secret that signs UI session cookies and CSRF tokens; give every web replica the same one [random per process]")
 		fs.IntVar(&c.Concurrency, "processor-concurrency", runtime.GOMAXPROCS(0), "images each processor handles at once")
 		fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "attempts before an image is marked failed")
@@ -171,7 +179,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.Float64Var(&c.MatchThreshold, "match-threshold", 0.6, "largest mean descriptor distance at which a face is taken for a known person")
 	}
 	if groups&GroupKnown != 0 {
-		fs.StringVar(&c.KnownPeople, "known-people", "", "folder of known people's photos (name.jpg, name_2.jpg…) enrolled at start by serve --roles=all")
+		fs.StringVar(&c.KnownPeople, DefaultKnownPeople, DefaultKnownPeople, "folder of known people's photos (name.jpg, name_2.jpg…) enrolled at start where the recognizer runs; the default folder is skipped when it does not exist")
 	}
 	if groups&GroupRecognize != 0 {
 		fs.StringVar(&c.RecognizerAddr, "recognizer-addr", "", "gRPC target of the recognizers, e.g. dns:///recognizer:9090 (per-request balancing); [--grpc-addr when this process runs the recognizer]")
@@ -211,7 +219,11 @@ func (c *Config) Load(lookup func(string) (string, bool)) error {
 		}
 	}
 	var errs []error
+	c.given = map[string]bool{}
 	fs.VisitAll(func(f *pflag.Flag) {
+		if fs.Changed(f.Name) {
+			c.given[f.Name] = true
+		}
 		if f.Name == "env-file" || fs.Changed(f.Name) {
 			return
 		}
@@ -235,6 +247,7 @@ func (c *Config) Load(lookup func(string) (string, bool)) error {
 		if err := f.Value.Set(v); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: %v", source, v, err))
 		}
+		c.given[f.Name] = true
 	})
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -343,6 +356,11 @@ func (c *Config) validate() error {
 				c.BlobURL = "file://" + filepath.ToSlash(abs)
 			}
 		}
+		if c.ReceiverURL != "" {
+			if u, err := url.Parse(c.ReceiverURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("--receiver-url %q: want http://host:port", c.ReceiverURL)
+			}
+		}
 		if c.SessionKey != "" && len(c.SessionKey) < 32 {
 			bad("--session-key must be at least 32 characters (got %d)", len(c.SessionKey))
 		}
@@ -391,7 +409,9 @@ func (c *Config) validate() error {
 	}
 
 	if c.groups&GroupKnown != 0 && c.KnownPeople != "" {
-		if st, err := os.Stat(c.KnownPeople); err != nil {
+		if _, err := os.Stat(c.KnownPeople); errors.Is(err, os.ErrNotExist) && !c.given[DefaultKnownPeople] {
+			c.KnownPeople = "" // the default folder is optional
+		} else if st, err := os.Stat(c.KnownPeople); err != nil {
 			bad("--known-people %s: %v", c.KnownPeople, err)
 		} else if !st.IsDir() {
 			bad("--known-people %s is not a directory", c.KnownPeople)
@@ -399,13 +419,13 @@ func (c *Config) validate() error {
 	}
 
 	if c.groups&GroupRecognize != 0 && c.groups&GroupServe != 0 {
-		needsClient := c.Has(RoleProcessor) || c.Has(RoleReceiver)
-		if needsClient && c.RecognizerAddr == "" {
-			if c.Has(RoleRecognizer) {
-				c.RecognizerAddr = dialable(c.GRPCAddr)
-			} else {
-				bad("--recognizer-addr is required when the processor or receiver role runs without the recognizer role")
-			}
+		// The processor cannot work without recognizers; the receiver only needs them for
+		// enrolment and synchronous recognition (which answer 503 without).
+		if c.RecognizerAddr == "" && c.Has(RoleRecognizer) {
+			c.RecognizerAddr = dialable(c.GRPCAddr)
+		}
+		if c.RecognizerAddr == "" && c.Has(RoleProcessor) {
+			bad("--recognizer-addr is required when the processor role runs without the recognizer role")
 		}
 	}
 	return errors.Join(errs...)

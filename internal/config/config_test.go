@@ -49,6 +49,9 @@ func TestDefaultsAreTheProductOnOneMachine(t *testing.T) {
 	if !filepath.IsAbs(c.ImageRoot) {
 		t.Fatalf("image root %q not made absolute", c.ImageRoot)
 	}
+	if c.KnownPeople != "" {
+		t.Fatalf("known people %q: the default folder does not exist here and must be skipped", c.KnownPeople)
+	}
 }
 
 func TestPrecedenceFlagOverEnvOverDotEnv(t *testing.T) {
@@ -102,6 +105,8 @@ func TestBadSettingsGetClearErrors(t *testing.T) {
 		{"unknown .env key", []string{"--env-file", badEnv}, nil, "FACECLUSTER_NO_SUCH_THING in " + badEnv + ": no such setting"},
 		{"missing explicit env file", []string{"--env-file", filepath.Join(dir, "none.env")}, nil, "--env-file"},
 		{"log level", []string{"--log-level", "loud"}, nil, `--log-level "loud"`},
+		{"receiver url", []string{"--receiver-url", "receiver:8080"}, nil, `--receiver-url "receiver:8080": want http://host:port`},
+		{"known people from env missing", nil, map[string]string{"FACECLUSTER_KNOWN_PEOPLE": filepath.Join(dir, "nope")}, "--known-people"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/facecluster/facecluster/queue"
 )
 
 // Options describe the cluster. Zero values take the defaults in brackets.
@@ -337,6 +341,7 @@ func (c *Cluster) plan(ctx context.Context) error {
 			m.args = append(m.args, "--lookupd-tcp-address="+l)
 		}
 		m.readyURL = "http://" + a[1] + "/ping"
+		m.afterReady = func(ctx context.Context) error { return createTopic(ctx, "http://"+a[1]) }
 		return m, nil
 	}
 
@@ -392,6 +397,30 @@ func (c *Cluster) plan(ctx context.Context) error {
 	c.proxyL, err = net.Listen("tcp", o.ProxyAddr)
 	if err != nil {
 		return fmt.Errorf("devcluster: proxy on %s: %w", o.ProxyAddr, err)
+	}
+	return nil
+}
+
+// createTopic creates the images topic and the processors' channel on an nsqd, so that it is
+// registered with nsqlookupd (processors find it, and become ready) and keeps what is published
+// before any processor connects.
+func createTopic(ctx context.Context, nsqdHTTP string) error {
+	for _, path := range []string{
+		"/topic/create?topic=" + url.QueryEscape(queue.Topic),
+		"/channel/create?topic=" + url.QueryEscape(queue.Topic) + "&channel=" + url.QueryEscape(queue.Channel),
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, nsqdHTTP+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("create topic: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("create topic: %s%s: %s", nsqdHTTP, path, resp.Status)
+		}
 	}
 	return nil
 }

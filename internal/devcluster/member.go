@@ -36,7 +36,9 @@ type Member struct {
 	env      []string
 	dir      string // working directory (and data directory)
 	readyURL string // GET answering 2xx once the member can take work
-	log      *slog.Logger
+	// afterReady runs once the member is ready, on every start (e.g. creating nsqd's topic).
+	afterReady func(ctx context.Context) error
+	log        *slog.Logger
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -127,7 +129,15 @@ func (m *Member) start(ctx context.Context) error {
 		m.mu.Unlock()
 		close(done)
 	}()
-	return m.waitReady(ctx, done)
+	if err := m.waitReady(ctx, done); err != nil {
+		return err
+	}
+	if m.afterReady != nil {
+		if err := m.afterReady(ctx); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
+		}
+	}
+	return nil
 }
 
 func (m *Member) waitReady(ctx context.Context, done <-chan struct{}) error {

@@ -20,7 +20,8 @@ import (
 // receivers in rotation, like a Kubernetes Service over Ready endpoints. A receiver leaves the
 // rotation when its readiness check fails or before it is stopped on purpose; a request whose
 // connection is refused (a receiver that just died) is sent to the next one, since nothing of it
-// reached the dead one.
+// reached the dead one, and so is an idempotent request (GET, HEAD, OPTIONS) that failed for
+// any reason, as load balancers do.
 type proxy struct {
 	log       *slog.Logger
 	receivers []*Member
@@ -105,12 +106,25 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		lastErr = fmt.Errorf("%s: %w", m.Name, err)
-		if !errors.Is(err, syscall.ECONNREFUSED) {
+		refused := errors.Is(err, syscall.ECONNREFUSED)
+		if refused {
+			p.setRotation(m.Name, false)
+		}
+		// A refused connection received nothing; an idempotent request may be sent again
+		// whatever happened to it (say the receiver died while answering).
+		if !refused && !idempotent(req.Method) {
 			return nil, lastErr
 		}
-		p.setRotation(m.Name, false)
 	}
 	return nil, lastErr
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
 }
 
 // watch keeps the rotation equal to the receivers that answer /readyz, as readiness probes do.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/facecluster/facecluster/face"
 	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/config"
 	"github.com/facecluster/facecluster/internal/metrics"
@@ -54,6 +55,7 @@ type Server struct {
 	processor  *processor.Processor
 	reconciler *reconciler.Reconciler
 	web        *web.Server
+	blobs      *blob.Store
 	httpSrv    *http.Server
 	httpLis    net.Listener
 
@@ -168,7 +170,7 @@ func (s *Server) openStore(ctx context.Context) error {
 
 func (s *Server) startRecognizer(ctx context.Context) error {
 	cfg := s.cfg
-	if !cfg.Has(config.RoleRecognizer) && !(cfg.KnownPeople != "" && len(cfg.Roles) == len(config.AllRoles)) {
+	if !cfg.Has(config.RoleRecognizer) {
 		return nil
 	}
 	start := time.Now()
@@ -179,7 +181,7 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 	s.engine = eng
 	s.log.Info("face engine loaded", "models_dir", eng.ModelsDir(), "took", time.Since(start).String())
 
-	if cfg.KnownPeople != "" && len(cfg.Roles) == len(config.AllRoles) {
+	if cfg.KnownPeople != "" {
 		rep, err := recognizer.EnrollFolder(ctx, recognizer.EnrollOptions{
 			Engine: eng, Store: s.store, Dir: cfg.KnownPeople, Limits: s.limits(), Logger: s.log,
 		})
@@ -188,9 +190,6 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 		}
 		s.log.Info("known people enrolled", "folder", cfg.KnownPeople, "photos", rep.Photos, "new", rep.Enrolled,
 			"already_enrolled", rep.Existing, "whole_image", len(rep.Whole), "failed", len(rep.Failed))
-	}
-	if !cfg.Has(config.RoleRecognizer) {
-		return nil
 	}
 	s.recognizer, err = recognizer.New(recognizer.Options{
 		Engine: eng, Store: s.store, ImageRoot: cfg.ImageRoot, Limits: s.limits(), Threshold: float32(cfg.MatchThreshold),
@@ -256,7 +255,7 @@ func (s *Server) startProcessor() error {
 		lookupd = nil
 	}
 	s.processor, err = processor.New(processor.Options{
-		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Metrics: s.metrics, Logger: s.log,
+		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Source: s.imageSource(), Metrics: s.metrics, Logger: s.log,
 		LookupdHTTPAddrs: lookupd, NSQDTCPAddrs: cfg.ConsumeNSQDAddrs, LookupdPoll: lookupdPoll(cfg),
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Lease: cfg.Lease, RetryDelay: cfg.RetryDelay,
 		MaxRetryDelay: cfg.MaxRetryDelay, RecognizeTimeout: cfg.RecognizeTimeout, MatchThreshold: float32(cfg.MatchThreshold),
@@ -484,8 +483,20 @@ func (s *Server) shutdown(ctx context.Context) {
 	if s.lookupd != nil {
 		s.lookupd.Close()
 	}
+	if s.blobs != nil {
+		s.blobs.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
 	s.log.Info("stopped")
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }

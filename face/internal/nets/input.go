@@ -55,11 +55,22 @@ func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
 		r0, r1 := row(y0-top), row(y1-top)
 		out := dst.Data[y*size*C : (y+1)*size*C]
 		for x := range size {
-			dx := fxs[x]
+			a0, a1, dx := x0s[x], x1s[x], fxs[x]
 			o := out[x*C : (x+1)*C]
+			if a0 >= 0 && a1 >= 0 && C == 3 {
+				// The common case, inside the image: three channels without per-sample checks.
+				p00, p01 := r0[a0*3:a0*3+3:a0*3+3], r0[a1*3:a1*3+3:a1*3+3]
+				p10, p11 := r1[a0*3:a0*3+3:a0*3+3], r1[a1*3:a1*3+3:a1*3+3]
+				for c := range 3 {
+					top := p00[c] + (p01[c]-p00[c])*dx
+					bot := p10[c] + (p11[c]-p10[c])*dx
+					o[c] = top + (bot-top)*dy
+				}
+				continue
+			}
 			for c := range o {
-				tl, tr := sample(r0, x0s[x], C, c), sample(r0, x1s[x], C, c)
-				bl, br := sample(r1, x0s[x], C, c), sample(r1, x1s[x], C, c)
+				tl, tr := sample(r0, a0, C, c), sample(r0, a1, C, c)
+				bl, br := sample(r1, a0, C, c), sample(r1, a1, C, c)
 				top := tl + (tr-tl)*dx
 				bot := bl + (br-bl)*dx
 				o[c] = top + (bot-top)*dy

@@ -18,13 +18,8 @@ type SSD struct {
 	heads    [6]ssdHead
 	anchors  []float32 // 5118 × (ymin, xmin, ymax, xmax), normalised
 
-	// buffers recycles the two activation buffers each Detect alternates between: the backbone's
-	// activations total ~110 MB per image, which allocating afresh costs clearing and GC time.
-	buffers sync.Pool // *ssdBuffers
+	buffers sync.Pool // *activations, each Detect's backbone and extra layers
 }
-
-// ssdBuffers are two buffers large enough for the largest activation (256×256×64).
-type ssdBuffers [2][]float32
 
 // ssdHead is one box predictor: the box-encoding and class convolutions of the reference run as
 // one 1×1 convolution whose first 4·anchors outputs are box encodings and the rest class logits.
@@ -100,13 +95,7 @@ func NewSSD(w *weights.Set) (*SSD, error) {
 	if offset != ssdAnchors {
 		return nil, fmt.Errorf("ssd mobilenetv1: heads cover %d anchors, want %d", offset, ssdAnchors)
 	}
-	largest, h := 0, ssdInputSize
-	for _, l := range s.backbone {
-		var c int
-		h, _, c = l.whole.OutputShape(h, h)
-		largest = max(largest, h*h*c)
-	}
-	s.buffers.New = func() any { return &ssdBuffers{make([]float32, largest), make([]float32, largest)} }
+	s.buffers.New = func() any { return new(activations) }
 	return s, nil
 }
 
@@ -192,21 +181,13 @@ func (s *SSD) DetectParallel(img *nn.Tensor, minConfidence float64, maxResults, 
 		x.Data[i] = v/127.5 - 1 // the reference's order: divide, then subtract
 	}
 
-	bufs := s.buffers.Get().(*ssdBuffers)
-	defer s.buffers.Put(bufs)
-	next := 0
-	// output is the destination for a layer's output in the buffer its input does not occupy.
-	output := func(l layer, src *nn.Tensor) *nn.Tensor {
-		h, w, c := l.OutputShape(src.H, src.W)
-		dst := &nn.Tensor{H: h, W: w, C: c, Data: bufs[next][:h*w*c]}
-		next ^= 1
-		return dst
-	}
+	acts := s.buffers.Get().(*activations)
+	defer s.buffers.Put(acts)
 	// Each head reads its feature map as soon as it is computed, before the buffer is reused.
 	var cands []ssdCandidate
 	for i := range s.backbone {
 		l := &s.backbone[i]
-		dst := output(l.whole, x)
+		dst := acts.outputOf(l.whole, x)
 		l.apply(dst, x, workers)
 		x = dst
 		if i == ssdConv11 {
@@ -215,7 +196,7 @@ func (s *SSD) DetectParallel(img *nn.Tensor, minConfidence float64, maxResults, 
 	}
 	cands = s.heads[1].candidates(x, s.anchors, minConfidence, cands)
 	for i, e := range s.extras {
-		dst := output(e, x)
+		dst := acts.outputOf(e, x)
 		e.ApplyTo(dst, x)
 		x = dst
 		if i%2 == 1 {

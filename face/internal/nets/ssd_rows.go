@@ -74,3 +74,29 @@ func rowsOf(t *nn.Tensor, y0, y1 int) *nn.Tensor {
 	row := t.W * t.C
 	return &nn.Tensor{H: y1 - y0, W: t.W, C: t.C, Data: t.Data[y0*row : y1*row : y1*row]}
 }
+
+// activations hands out the destinations of a chain of layers from two reused buffers: each
+// output goes into the buffer the previous output does not occupy, so a layer never overwrites
+// its own input. Recycled through a sync.Pool per detector, it spares each call allocating (and
+// clearing) a fresh tensor per layer, ~110 MB per SSD image. Not safe for concurrent use.
+type activations struct {
+	bufs [2][]float32
+	next int
+}
+
+// output returns an h×w×c destination in the next buffer, grown if needed. Its contents are
+// stale: the layers overwrite every value.
+func (a *activations) output(h, w, c int) *nn.Tensor {
+	n := h * w * c
+	if cap(a.bufs[a.next]) < n {
+		a.bufs[a.next] = make([]float32, n)
+	}
+	t := &nn.Tensor{H: h, W: w, C: c, Data: a.bufs[a.next][:n]}
+	a.next ^= 1
+	return t
+}
+
+// outputOf returns the destination for l's output on src.
+func (a *activations) outputOf(l layer, src *nn.Tensor) *nn.Tensor {
+	return a.output(l.OutputShape(src.H, src.W))
+}

@@ -2,6 +2,7 @@ package nets
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
@@ -14,6 +15,8 @@ type Tiny struct {
 	conv0 *nn.Conv2D
 	convs [5]tinySeparable
 	conv8 *nn.Conv2D
+
+	buffers sync.Pool // *activations, each Detect's convolutions
 }
 
 // tinySeparable is the reference's depthwiseSeparableConv: a 1-pixel zero pad, 3×3 depthwise
@@ -71,6 +74,7 @@ func NewTiny(w *weights.Set) (*Tiny, error) {
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("tiny face detector: %w", err)
 	}
+	t.buffers.New = func() any { return new(activations) }
 	return t, nil
 }
 
@@ -87,10 +91,17 @@ func (t *Tiny) Detect(img *nn.Tensor, inputSize int, scoreThreshold float64) []D
 	}
 	x := SquareInput(img, inputSize, false)
 	normalizeMeanRGB(x, [3]float32{117.001, 114.697, 97.404})
-	x = t.conv0.Apply(x)
+	acts := t.buffers.Get().(*activations)
+	defer t.buffers.Put(acts)
+	run := func(l layer, src *nn.Tensor) *nn.Tensor {
+		dst := acts.outputOf(l, src)
+		l.ApplyTo(dst, src)
+		return dst
+	}
+	x = run(t.conv0, x)
 	for _, c := range t.convs {
-		x = nn.MaxPool(x, 2, 2, nn.SamePadding(x.H, x.W, 2, 2, 2))
-		x = c.pointwise.Apply(c.depthwise.Apply(x))
+		x = nn.MaxPool(x, 2, 2, nn.SamePadding(x.H, x.W, 2, 2, 2)) // a fresh tensor: both buffers free
+		x = run(c.pointwise, run(c.depthwise, x))
 	}
 	x = nn.MaxPool(x, 2, 1, nn.SamePadding(x.H, x.W, 2, 2, 1))
 	x = t.conv8.Apply(x)
