@@ -409,6 +409,8 @@ func TestBadInput(t *testing.T) {
 		{"text", []byte("hello, this is not an image"), ErrUnsupported},
 		{"tiff", []byte("II*\x00\x08\x00\x00\x00\x00\x00"), ErrUnsupported},
 		{"png zero width", pngZeroWidth(), ErrCorrupt},
+		// SOF9: arithmetic coding, valid JPEG that image/jpeg does not decode
+		{"arithmetic-coded jpeg", []byte{0xFF, 0xD8, 0xFF, 0xC9, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0, 0xFF, 0xD9}, ErrUnsupported},
 	}
 	for _, format := range []string{"jpeg", "png", "gif", "bmp", "webp"} {
 		data := encode(t, format, src)
@@ -456,6 +458,9 @@ func TestDecodeFile(t *testing.T) {
 	}
 	if _, _, err := DecodeFile(bad, Limits{}); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), bad) {
 		t.Errorf("DecodeFile(bad) error %v: want ErrUnsupported naming the file", err)
+	}
+	if _, info, err := DecodeFile(good, Limits{MaxBytes: 10}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), good) || info.Bytes < 10 {
+		t.Errorf("DecodeFile(good) over a 10-byte limit: %+v, %v; want ErrTooLarge naming the file", info, err)
 	}
 	if _, _, err := DecodeFile(filepath.Join(dir, "missing.jpg"), Limits{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("DecodeFile(missing) error %v: want os.ErrNotExist", err)
