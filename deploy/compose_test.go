@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -130,6 +131,11 @@ func TestComposeServicesAreHealthCheckedHardenedAndOrdered(t *testing.T) {
 		}) {
 			t.Errorf("%s keeps %s on no named volume: a restart would lose it", svc, path)
 		}
+	}
+	if hc := p.Services["nsqd"].HealthCheck; hc == nil || !slices.ContainsFunc(hc.Test, func(s string) bool {
+		return strings.Contains(s, "/topic/create?topic="+topic) && strings.Contains(s, fmt.Sprintf("/channel/create?topic=%s&channel=%s", topic, channel))
+	}) {
+		t.Error("nsqd's health check does not create the topic and the processors' channel")
 	}
 	if !slices.Contains(p.Services["nsqd"].Command, "--data-path=/var/lib/nsqd") {
 		t.Error("nsqd does not keep its queue in /var/lib/nsqd")

@@ -456,6 +456,11 @@ func TestEveryPublisherHasAnNSQDSidecarRegisteredWithEveryLookupd(t *testing.T) 
 				if len(dataPath) != 1 || !slices.ContainsFunc(nsqd.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == dataPath[0] }) {
 					t.Errorf("nsqd --data-path %v is not on a volume: queued messages would not survive a restart", dataPath)
 				}
+				for _, create := range []string{"/topic/create?topic=" + topic, fmt.Sprintf("/channel/create?topic=%s&channel=%s", topic, channel)} {
+					if h := nsqd.Lifecycle; h == nil || h.PostStart == nil || h.PostStart.Exec == nil || !strings.Contains(strings.Join(h.PostStart.Exec.Command, " "), create) {
+						t.Errorf("nsqd does not call %s at start: processors would stay unready until the first publish", create)
+					}
+				}
 				tcp, ok := containerPort(nsqd, intstr.FromString("nsqd-tcp"))
 				if !ok {
 					t.Fatal("nsqd has no nsqd-tcp port")

@@ -137,13 +137,17 @@ func (rc *Receiver) compatSingle(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "path: %v", err))
 		return
 	}
-	imgs := []store.NewImage{{Source: p, Kind: store.SourcePath}}
-	res, err := rc.submit(r.Context(), imgs)
+	img := store.NewImage{Source: p, Kind: store.SourcePath}
+	if err := img.Validate(); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	sub, err := rc.batch.submit(r.Context(), img)
 	if err != nil {
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, submittedList(imgs, res)[0])
+	writeJSON(w, http.StatusAccepted, submittedJSON{ID: sub.ID, Source: p, Created: sub.Created, Status: string(sub.Status)})
 }
 
 // POST /images/post {"paths": [{"path": …}, …]} — the original's bulk endpoint.

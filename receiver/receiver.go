@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -68,6 +69,8 @@ type Receiver struct {
 	rootAbs      string // the image root as configured, made absolute
 	rootResolved string // the same with symlinks resolved
 	log          *slog.Logger
+	batch        *batcher  // coalesces single-image submissions
+	dirs         *dirCache // where image directories resolve to
 }
 
 // New validates the options and opens the image root.
@@ -110,11 +113,16 @@ func New(opts Options) (*Receiver, error) {
 	if opts.ModelVersion == "" {
 		opts.ModelVersion = "face-api-1.7.15/recognition"
 	}
-	return &Receiver{opts: opts, rootAbs: abs, rootResolved: resolved, log: opts.Logger.With("component", "receiver")}, nil
+	rc := &Receiver{opts: opts, rootAbs: abs, rootResolved: resolved, log: opts.Logger.With("component", "receiver"), dirs: newDirCache(time.Second)}
+	rc.batch = newBatcher(rc, 4, 256)
+	return rc, nil
 }
 
-// Close releases nothing today; it exists so that serve can treat every role alike.
-func (rc *Receiver) Close() error { return nil }
+// Close stops the submission workers (call it after the HTTP server has shut down).
+func (rc *Receiver) Close() error {
+	rc.batch.close()
+	return nil
+}
 
 type route struct {
 	method, path string

@@ -148,6 +148,9 @@ func (n NewImage) DedupeKey() string {
 	return n.Source
 }
 
+// Validate checks a NewImage as SubmitImages will (filling in the default Kind).
+func (n *NewImage) Validate() error { return n.validate() }
+
 func (n *NewImage) validate() error {
 	if n.Kind == "" {
 		n.Kind = SourcePath
@@ -180,8 +183,8 @@ func (n *NewImage) validate() error {
 	return nil
 }
 
-// submitChunk bounds rows per INSERT (SQLite allows 32766 bound values; 9 per row).
-const submitChunk = 500
+// submitChunk bounds rows per INSERT (SQLite allows 32766 bound values, MySQL 65535; 11 per row).
+const submitChunk = 1000
 
 // SubmitImages records images as pending, idempotently by dedupe key, in one transaction: either
 // every image is recorded (or found) or, on any invalid input or error, none is. The result has

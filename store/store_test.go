@@ -17,16 +17,16 @@ import (
 
 // openers give every test a fresh, migrated database of each dialect: the same suite runs on
 // SQLite and on the real MySQL/MariaDB server.
-var openers = map[string]func(t *testing.T) Options{
-	DriverSQLite: func(t *testing.T) Options {
+var openers = map[string]func(t testing.TB) Options{
+	DriverSQLite: func(t testing.TB) Options {
 		return Options{Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "facecluster.db")}
 	},
-	DriverMySQL: func(t *testing.T) Options {
+	DriverMySQL: func(t testing.TB) Options {
 		return Options{Driver: DriverMySQL, DSN: testutil.MySQLDSN(t)}
 	},
 }
 
-func openStore(t *testing.T, driver string) *Store {
+func openStore(t testing.TB, driver string) *Store {
 	t.Helper()
 	ctx := context.Background()
 	opts := openers[driver](t)

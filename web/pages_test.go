@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -312,6 +314,15 @@ func TestStatusPage(t *testing.T) {
 	mustNotContain(t, after, "Retry all failed")
 }
 
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 type statusFunc func(context.Context) (StatusReport, error)
 
 func (f statusFunc) Status(ctx context.Context) (StatusReport, error) { return f(ctx) }
@@ -409,6 +420,10 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("sign-in: %d → %q", ok.code, ok.header.Get("Location"))
 	}
 	mustContain(t, u.get("/people"), "Nobody is enrolled yet", "Sign out")
+	// The session is the API's too (internal/auth): scripts signed in to the UI may call it.
+	if !slices.ContainsFunc(u.client.Jar.Cookies(mustURL(t, u.http.URL)), func(c *http.Cookie) bool { return c.Name == auth.CookieName }) {
+		t.Fatalf("no %s cookie after signing in", auth.CookieName)
+	}
 	// An open redirect through next= is refused.
 	ok = u.post("/login", url.Values{"token": {"s3cret-token"}, "next": {"//evil.example/"}, csrfField: {tok}})
 	if ok.header.Get("Location") != "/" {

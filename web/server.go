@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/store"
 	"github.com/facecluster/facecluster/web/internal/thumbs"
 )
@@ -41,10 +42,10 @@ type Options struct {
 	// PollInterval is how often the live-update poller asks the store for changes (default 1s).
 	PollInterval time.Duration
 	// AccessTokens turns access control on: the UI then asks for one of these tokens (the API's
-	// bearer tokens) on a login page and keeps a signed session cookie.
+	// bearer tokens) on a login page and keeps internal/auth's signed session cookie.
 	AccessTokens []string
-	// SessionKey signs session cookies and CSRF tokens; random per process when empty (sessions
-	// then end when the process restarts). Replicas behind one address need the same key.
+	// SessionKey signs the CSRF tokens; random per process when empty (open forms then expire
+	// when the process restarts). Replicas behind one address need the same key.
 	SessionKey []byte
 	// SessionTTL is how long a sign-in lasts (default 12h).
 	SessionTTL time.Duration
@@ -136,6 +137,7 @@ type Server struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	csrf   *csrf
+	auth   *auth.Auth
 	thumbs *thumbs.Cache
 	events *broker
 	static http.Handler
@@ -202,6 +204,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 		static: http.StripPrefix("/static/", staticFiles(http.FileServerFS(sub))),
 	}
 	s.csrf = newCSRF(opts.SessionKey, s.csrfFailed)
+	s.auth = auth.New(opts.AccessTokens)
+	s.auth.SessionTTL = opts.SessionTTL
 	s.events = newBroker(deps.Store, opts.PollInterval, s.log)
 	return s, nil
 }
@@ -284,7 +288,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	}
 	p.CSRF = s.csrf.token(w, r)
 	p.ShowNav = name != "login"
-	p.SignedIn = len(s.opts.AccessTokens) > 0 && name != "login"
+	p.SignedIn = s.authEnabled() && name != "login"
 	if p.Flash == "" && p.Error == "" {
 		p.Flash, p.Error = takeFlash(w, r)
 	}

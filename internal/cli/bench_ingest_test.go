@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/facecluster/facecluster/internal/testutil"
+	"github.com/facecluster/facecluster/store"
+)
+
+// TestBenchIngestChecksExactlyOnce runs a small ingest benchmark on both databases: every path
+// must end as exactly one image and one queued message.
+func TestBenchIngestChecksExactlyOnce(t *testing.T) {
+	for _, driver := range []string{store.DriverSQLite, store.DriverMySQL} {
+		t.Run(driver, func(t *testing.T) {
+			o := IngestBenchOptions{Driver: driver, Connections: 16, SingleRequests: 300, BulkPaths: 2500, BulkSize: 1000, BulkConnections: 2, Dir: t.TempDir()}
+			if driver == store.DriverMySQL {
+				testutil.MySQLDSN(t) // skips (or fails under CI) without a server
+				o.MySQLServerDSN = os.Getenv("FACECLUSTER_TEST_MYSQL_DSN")
+				if o.MySQLServerDSN == "" {
+					o.MySQLServerDSN = "root@tcp(127.0.0.1:3306)/"
+				}
+			}
+			res, err := RunIngestBench(context.Background(), o, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != 2801 || res.Published != 2801 || res.DuplicateCreates != 1 || res.SingleRPS <= 0 || res.BulkPathsPerSec <= 0 {
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
