@@ -31,8 +31,10 @@ func (l nsqLogger) Output(_ int, s string) error {
 		}
 	}
 	if strings.Contains(msg, "use of closed network connection") || strings.Contains(msg, "TOPIC_NOT_FOUND") ||
-		strings.Contains(msg, "no available nsqlookupd to query for channels") {
-		// Every shutdown closes connections; a topic nobody has published to yet is normal.
+		strings.Contains(msg, "no available nsqlookupd to query for channels") ||
+		strings.Contains(msg, "consumer stopped") {
+		// Every shutdown closes connections (and go-nsq reports the reconnects it then refuses);
+		// a topic nobody has published to yet is normal.
 		level = slog.LevelDebug
 	}
 	l.log.Log(context.Background(), level, msg)

@@ -36,14 +36,14 @@ one is used, with a warning. An image without a detected face is an error (exit 
 Exit status: 0 same person, 4 different people, 3 no face in an image, 1 other errors, 2 bad flags.`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if tolerance <= 0 {
+			if !(tolerance > 0) { // NaN too
 				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (0.6 is the usual)", tolerance)}
 			}
 			return runCompare(cmd, &flags, float32(tolerance), assumeCropped, args[0], args[1])
 		},
 	}
 	flags.register(cmd, false)
-	cmd.Flags().Float64Var(&tolerance, "tolerance", 0.6, "faces closer than this distance are the same person")
+	cmd.Flags().Float64Var(&tolerance, "tolerance", face.DefaultThreshold, "faces closer than this distance are the same person")
 	cmd.Flags().BoolVar(&assumeCropped, "assume-cropped", false, "an image with no detected face is one face crop")
 	return cmd
 }

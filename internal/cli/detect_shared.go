@@ -42,8 +42,8 @@ func (f *engineFlags) register(cmd *cobra.Command, parallel bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.modelsDir, "models-dir", "", "face-api.js model directory (default: $"+models.EnvDir+", ./"+models.RelDir+", beside the executable, "+models.SystemDir+")")
 	fl.StringVar(&f.detector, "detector", "ssd", "face detector: ssd (SSD MobileNetV1, accurate) or tiny (TinyFaceDetector, fast)")
-	fl.IntVar(&f.inputSize, "input-size", 416, "tiny detector input size: a multiple of 32 from 128 to 608")
-	fl.Float64Var(&f.minConfidence, "min-confidence", 0.5, "minimum detection score, between 0 and 1")
+	fl.IntVar(&f.inputSize, "input-size", face.DefaultInputSize, "tiny detector input size: a multiple of 32 from 128 to 608")
+	fl.Float64Var(&f.minConfidence, "min-confidence", face.DefaultMinConfidence, "minimum detection score, between 0 and 1")
 	fl.Int64Var(&f.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
 	if parallel {
 		fl.IntVar(&f.cpus, "cpus", 1, "images processed in parallel (0 or -1: one per CPU core)")

@@ -25,7 +25,12 @@ is mary_jane). Photos enrolled before are skipped, so it can run again after add
 photo in which no face is detected is taken as a tight crop of one face (with a warning); with
 several faces, the largest is enrolled. Running recognizers pick the new examples up within 2 s.
 Exit status 1 if any photo could not be enrolled.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{fmt.Errorf("enroll needs the known-people folder: %w", err)}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cfg.Load(os.LookupEnv); err != nil {
 				return usageError{err}

@@ -54,7 +54,7 @@ Exit status: 0 when faces were found, 3 when no input holds a face, 1 when an in
 			if knownDir == "" {
 				return usageError{errors.New("--known DIR is required: a folder of photos named name.jpg or name_N.jpg")}
 			}
-			if tolerance <= 0 {
+			if !(tolerance > 0) { // NaN too
 				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (0.6 is the usual)", tolerance)}
 			}
 			return runIdentify(cmd, &flags, identifyParams{knownDir, float32(tolerance), showDistance, assumeCropped}, args)
@@ -63,7 +63,7 @@ Exit status: 0 when faces were found, 3 when no input holds a face, 1 when an in
 	flags.register(cmd, true)
 	fl := cmd.Flags()
 	fl.StringVar(&knownDir, "known", "", "folder of known people's photos (name.jpg, name_N.jpg)")
-	fl.Float64Var(&tolerance, "tolerance", 0.6, "faces closer than this (mean) distance to a person are that person; lower is stricter")
+	fl.Float64Var(&tolerance, "tolerance", face.DefaultThreshold, "faces closer than this (mean) distance to a person are that person; lower is stricter")
 	fl.BoolVar(&showDistance, "show-distance", false, "add the face distance to each line")
 	fl.BoolVar(&assumeCropped, "assume-cropped", false, "an image with no detected face is one face crop")
 	return cmd
@@ -80,7 +80,6 @@ type identifyParams struct {
 type identifyResult struct {
 	faces   []face.Face
 	matches []gallery.Match
-	cropped bool // described as a whole-image crop
 	err     error
 }
 
@@ -133,7 +132,7 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 			if err != nil {
 				return identifyResult{err: fmt.Errorf("%s: %w", path, err)}
 			}
-			r.faces, r.cropped = []face.Face{f}, true
+			r.faces = []face.Face{f}
 		}
 		ds := make([][gallery.Dim]float32, len(r.faces))
 		for i, f := range r.faces {
