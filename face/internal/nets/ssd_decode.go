@@ -99,7 +99,9 @@ func ssdToImage(c ssdCandidate, imgW, imgH, size int) Detection {
 }
 
 // reshapedSide is the reference's computeReshapedDimensions for one side: the length that side
-// has inside the size×size input after scaling the longer side to size (JS Math.round).
+// has inside the size×size input after scaling the longer side to size (JS Math.round). At
+// least 1: for a sliver of an image (1×2000) the reference's 0 would turn every box into
+// Infinity; the boxes are divided by it.
 func reshapedSide(n, longer, size int) float64 {
-	return math.Floor(float64(n)*(float64(size)/float64(longer)) + 0.5)
+	return max(1, math.Floor(float64(n)*(float64(size)/float64(longer))+0.5))
 }

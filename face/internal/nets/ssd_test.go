@@ -57,7 +57,7 @@ func TestSSDMaxResultsAndConfidence(t *testing.T) {
 	}
 }
 
-func TestSSDEmptyImage(t *testing.T) {
+func TestDetectorsOnEmptyBlackAndSliverImages(t *testing.T) {
 	ssd := testSSD(t)
 	if got := ssd.Detect(&nn.Tensor{C: 3}, 0.5, 100); len(got) != 0 {
 		t.Errorf("empty image: %d detections", len(got))
@@ -65,6 +65,15 @@ func TestSSDEmptyImage(t *testing.T) {
 	blank := nn.NewTensor(300, 200, 3)
 	if got := ssd.Detect(blank, 0.5, 100); len(got) != 0 {
 		t.Errorf("black image: %s", fmtDets(got))
+	}
+	tiny := testTiny(t)
+	for _, sliver := range []*nn.Tensor{nn.NewTensor(1, 700, 3), nn.NewTensor(700, 1, 3), nn.NewTensor(1, 1, 3)} {
+		if got := ssd.Detect(sliver, 0.5, 100); len(got) != 0 {
+			t.Errorf("SSD on a black %s image: %s", sliver.Shape(), fmtDets(got))
+		}
+		if got := tiny.Detect(sliver, 416, 0.5); len(got) != 0 {
+			t.Errorf("tiny on a black %s image: %s", sliver.Shape(), fmtDets(got))
+		}
 	}
 }
 
@@ -128,6 +137,15 @@ func TestSSDNonMaxSuppression(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSSDToImageOfASliverIsFinite(t *testing.T) {
+	d := ssdToImage(ssdCandidate{score: 0.9, ymin: 0, xmin: 0.1, ymax: 0.001, xmax: 0.2}, 2000, 1, 512)
+	for _, v := range []float64{d.X, d.Y, d.W, d.H} {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			t.Fatalf("2000×1 image: box %+v", d)
+		}
 	}
 }
 
