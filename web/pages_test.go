@@ -522,3 +522,13 @@ func TestServerShutdownEndsEventStreams(t *testing.T) {
 		t.Fatalf("shutdown waited %v for the event stream", d)
 	}
 }
+
+func TestOversizeFormIsRefusedBeforeItIsRead(t *testing.T) {
+	u := newTestUI(t, Options{MaxUploadBytes: 1 << 10}, Deps{}) // forms up to 200 × 1 KiB + 1 MiB
+	big := strings.Repeat("x", 2<<20)
+	r := u.post("/people", url.Values{"name": {big}})
+	if r.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("3 MB form: status %d, want 413", r.code)
+	}
+	mustContain(t, r, "more than the server takes in one go")
+}

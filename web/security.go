@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/hmac"
+	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -43,14 +44,19 @@ type csrf struct {
 	key   []byte
 	cop   *http.CrossOriginProtection
 	onErr func(w http.ResponseWriter, r *http.Request)
+	// onTooLarge answers a form whose body exceeds maxBody.
+	onTooLarge func(w http.ResponseWriter, r *http.Request)
+	// maxBody bounds a request body read to find the token (a multipart form is parsed whole
+	// here, before the handler sees it), so no request is read without a limit.
+	maxBody int64
 }
 
-func newCSRF(key []byte, onErr func(w http.ResponseWriter, r *http.Request)) *csrf {
+func newCSRF(key []byte, maxBody int64, onErr, onTooLarge func(w http.ResponseWriter, r *http.Request)) *csrf {
 	if len(key) == 0 {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key)
 	}
-	c := &csrf{key: key, cop: http.NewCrossOriginProtection(), onErr: onErr}
+	c := &csrf{key: key, cop: http.NewCrossOriginProtection(), onErr: onErr, onTooLarge: onTooLarge, maxBody: maxBody}
 	c.cop.SetDenyHandler(http.HandlerFunc(onErr))
 	return c
 }
@@ -78,22 +84,30 @@ func (c *csrf) sign(seed string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (c *csrf) valid(r *http.Request) bool {
+// formToken reads the token from the header, or else from the form (parsed within maxBody;
+// for a multipart form that is the whole form, files included, which the handler then reuses).
+func (c *csrf) formToken(r *http.Request) (string, error) {
+	if tok := r.Header.Get(csrfHeader); tok != "" {
+		return tok, nil
+	}
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		err = r.ParseMultipartForm(32 << 20)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		return "", err
+	}
+	return r.PostFormValue(csrfField), nil
+}
+
+func (c *csrf) valid(r *http.Request, token string) bool {
 	ck, err := r.Cookie(csrfCookie)
 	if err != nil || ck.Value == "" {
 		return false
 	}
-	got := r.Header.Get(csrfHeader)
-	if got == "" {
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-			// Reads the form fields; the files are parsed by the handler from the same body.
-			got = r.FormValue(csrfField)
-		} else {
-			got = r.PostFormValue(csrfField)
-		}
-	}
-	want := c.sign(ck.Value)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return subtle.ConstantTimeCompare([]byte(token), []byte(c.sign(ck.Value))) == 1
 }
 
 // protect wraps h: safe methods pass, anything else needs a same-origin request and a valid token.
@@ -102,7 +116,14 @@ func (c *csrf) protect(h http.Handler) http.Handler {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if !c.valid(r) {
+			r.Body = http.MaxBytesReader(w, r.Body, c.maxBody)
+			tok, err := c.formToken(r)
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				c.onTooLarge(w, r)
+				return
+			}
+			if !c.valid(r, tok) {
 				c.onErr(w, r)
 				return
 			}

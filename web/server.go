@@ -203,7 +203,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 		done:   make(chan struct{}),
 		static: http.StripPrefix("/static/", staticFiles(http.FileServerFS(sub))),
 	}
-	s.csrf = newCSRF(opts.SessionKey, s.csrfFailed)
+	// The largest body any form takes: the upload form's files.
+	s.csrf = newCSRF(opts.SessionKey, maxUploadFiles*opts.MaxUploadBytes+(1<<20), s.csrfFailed, s.bodyTooLarge)
 	s.auth = auth.New(opts.AccessTokens)
 	s.auth.SessionTTL = opts.SessionTTL
 	s.events = newBroker(deps.Store, opts.PollInterval, s.log)
@@ -371,6 +372,16 @@ func (s *Server) csrfFailed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusForbidden, "error", page{Title: "Form expired", Error: msg, Data: errorData{Heading: "Form expired"}})
+}
+
+func (s *Server) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
+	msg := fmt.Sprintf("That is more than the server takes in one go (%d files of up to %d MB each). Send fewer or smaller files.",
+		maxUploadFiles, s.opts.MaxUploadBytes>>20)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": msg})
+		return
+	}
+	s.render(w, r, http.StatusRequestEntityTooLarge, "error", page{Title: "Too large", Error: msg, Data: errorData{Heading: "Too large"}})
 }
 
 // redirect answers a form post with 303 to the page to show next, carrying a flash message.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
 	"image/jpeg"
 	"mime/multipart"
 	"errors"
@@ -160,6 +161,20 @@ func TestBrowserOnTheRunningProduct(t *testing.T) {
 	b.Do("Carol's page", chromedp.Navigate(fmt.Sprintf("%s/people/%d", base, carol.ID)), chromedp.WaitVisible(chromedp.CSS("h1")))
 	b.WaitText("main", "1 example", 5*time.Second)
 	b.WaitText("main", "seen in 2 images", 5*time.Second)
+
+	// Enrol by upload: a group photo is refused with what to do; a crop of her face is added.
+	b.Do("upload a group photo as an example",
+		chromedp.SetUploadFiles(chromedp.CSS("#example-files"), []string{filepath.Join(demo, "sample1.jpg")}),
+		chromedp.Submit(chromedp.CSS("#example-files")),
+	)
+	b.WaitText(".flash.error", "3 faces found; an enrolment photo must show exactly one face (crop it)", 30*time.Second)
+	crop := cropFace(t, filepath.Join(demo, "sample1.jpg"), face.Box)
+	b.Do("upload a crop of her face",
+		chromedp.SetUploadFiles(chromedp.CSS("#example-files"), []string{crop}),
+		chromedp.Submit(chromedp.CSS("#example-files")),
+	)
+	b.WaitText(".flash.ok", "1 example added", 30*time.Second)
+	b.WaitText("main", "2 examples", 5*time.Second)
 	b.WaitText(".timeline", time.Now().UTC().Format("Monday 2 January 2006"), 5*time.Second)
 	b.Screenshot("person-history")
 	b.Do("unknown faces", chromedp.Navigate(base+"/unknown"), chromedp.WaitVisible(chromedp.CSS("main")))
@@ -185,6 +200,30 @@ func reencoded(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// cropFace writes the face in box of the picture at path, with a margin, to a temporary JPEG.
+func cropFace(t *testing.T, path string, box store.Box) string {
+	t.Helper()
+	img, _, err := imageio.DecodeFile(path, imageio.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := box.W / 3
+	r := image.Rect(int(box.X-m), int(box.Y-m), int(box.X+box.W+m), int(box.Y+box.H+m)).Intersect(img.Bounds())
+	sub := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(r)
+	out := filepath.Join(t.TempDir(), "carol-face.jpg")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := jpeg.Encode(f, sub, &jpeg.Options{Quality: 92}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // uploadThroughAPI posts one picture to the receiver's upload endpoint, as a camera would.

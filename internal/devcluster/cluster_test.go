@@ -1,6 +1,7 @@
 package devcluster_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,19 +82,70 @@ func member(c *devcluster.Cluster, name string) devcluster.MemberStatus {
 	return devcluster.MemberStatus{}
 }
 
+// postImage submits a demo photo's path through the proxy, the original's endpoint.
+func postImage(t *testing.T, c *devcluster.Cluster, path string) int64 {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"path": path})
+	resp, err := http.Post(c.URL()+"/image/post", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		ID    int64  `json:"id"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusAccepted || out.ID == 0 {
+		t.Fatalf("POST /image/post %s: %s %+v %v", path, resp.Status, out, err)
+	}
+	return out.ID
+}
+
+// imageStatus reads an image's status through the proxy.
+func imageStatus(t *testing.T, c *devcluster.Cluster, id int64) (string, int) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/api/v1/images/%d", c.URL(), id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var img struct {
+		Status string `json:"status"`
+		Faces  []any  `json:"faces"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&img); err != nil {
+		t.Fatalf("GET image %d: %s: %v", id, resp.Status, err)
+	}
+	return img.Status, len(img.Faces)
+}
+
 // TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest runs the whole topology on real
 // binaries and MariaDB, and checks what a user of the cluster sees while members are killed,
-// restarted and the receivers rolled to another build: every request through the proxy answers.
+// restarted and the receivers rolled to another build: every request through the proxy answers,
+// and photos posted through it are processed by processors and recognizers behind it.
 func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T) {
 	dsn := testutil.MySQLDSN(t)
 	bin := t.TempDir()
 	v1 := buildFacecluster(t, bin, "v1")
 	v2 := buildFacecluster(t, bin, "v2")
+	// The image volume: copies of the demo photos, twice, so that the second round is new images.
+	images := t.TempDir()
+	for i := 1; i <= 6; i++ {
+		b, err := os.ReadFile(filepath.Join(testutil.DemoDir(t), fmt.Sprintf("sample%d.jpg", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, round := range []string{"a", "b"} {
+			if err := os.WriteFile(filepath.Join(images, fmt.Sprintf("%s%d.jpg", round, i)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c, err := devcluster.Start(ctx, devcluster.Options{
 		Binary: v1, Dir: t.TempDir(), MySQLDSN: dsn,
-		ModelsDir: testutil.ModelsDir(t), ImageRoot: testutil.DemoDir(t),
+		ModelsDir: testutil.ModelsDir(t), ImageRoot: images,
 		StopGrace: 20 * time.Second,
 		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -117,6 +169,26 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 	for _, q := range c.Members("nsqd") {
 		eventually(t, q.Name+" has 3 processors", 30*time.Second, func() bool { return nsqdClients(t, q.HTTPAddr) == 3 })
 	}
+
+	// Photos posted through the proxy go receiver → nsqd → processor → recognizer → database.
+	var ids []int64
+	for i := 1; i <= 6; i++ {
+		ids = append(ids, postImage(t, c, filepath.Join(images, fmt.Sprintf("a%d.jpg", i))))
+	}
+	checkProcessed := func(ids []int64) {
+		t.Helper()
+		for _, id := range ids {
+			eventually(t, fmt.Sprintf("image %d processed", id), 90*time.Second, func() bool {
+				st, _ := imageStatus(t, c, id)
+				return st != "pending" && st != "processing"
+			})
+			// No one is enrolled: every demo photo has faces, all unknown.
+			if st, faces := imageStatus(t, c, id); st != "unidentified" || faces == 0 {
+				t.Errorf("image %d: %s with %d faces, want unidentified with faces", id, st, faces)
+			}
+		}
+	}
+	checkProcessed(ids)
 
 	// A client hammers the receivers' proxy for the whole test.
 	var sent, failed atomic.Int64
@@ -190,6 +262,12 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 	if out, err := exec.Command(member(c, "receiver-1").Binary, "version").Output(); err != nil || string(out) != "facecluster v2\n" {
 		t.Errorf("rolled binary reports %q, %v", out, err)
 	}
+	// The rolled receivers and the restarted processor take new work.
+	var more []int64
+	for i := 1; i <= 6; i++ {
+		more = append(more, postImage(t, c, filepath.Join(images, fmt.Sprintf("b%d.jpg", i))))
+	}
+	checkProcessed(more)
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()
