@@ -93,6 +93,10 @@ func DecodeFile(path string, lim Limits) (image.Image, Info, error) {
 		return nil, Info{}, err // *fs.PathError: "open PATH: reason"
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > lim.maxBytes() {
+		// refused without reading it
+		return nil, Info{Bytes: st.Size()}, fmt.Errorf("%s: %w: %d bytes, over the limit of %d", path, ErrTooLarge, st.Size(), lim.maxBytes())
+	}
 	img, info, err := Decode(f, lim)
 	if err != nil {
 		return nil, info, fmt.Errorf("%s: %w", path, err)

@@ -457,6 +457,9 @@ func TestDecodeFile(t *testing.T) {
 	if _, _, err := DecodeFile(bad, Limits{}); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), bad) {
 		t.Errorf("DecodeFile(bad) error %v: want ErrUnsupported naming the file", err)
 	}
+	if _, info, err := DecodeFile(good, Limits{MaxBytes: 10}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), good) || info.Bytes < 10 {
+		t.Errorf("DecodeFile(good) over a 10-byte limit: %+v, %v; want ErrTooLarge naming the file", info, err)
+	}
 	if _, _, err := DecodeFile(filepath.Join(dir, "missing.jpg"), Limits{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("DecodeFile(missing) error %v: want os.ErrNotExist", err)
 	}
