@@ -72,9 +72,9 @@ func TestCrop(t *testing.T) {
 func TestYCbCrTablesMatchFormula(t *testing.T) {
 	var lut ycbcrTables
 	lut.init()
-	for y := 0; y < 256; y += 3 {
+	for y := range 256 {
 		for cb := range 256 {
-			for cr := 0; cr < 256; cr += 5 {
+			for cr := range 256 {
 				r1, g1, b1 := lut.rgb(uint8(y), uint8(cb), uint8(cr))
 				r2, g2, b2 := ycbcrToRGB(uint8(y), uint8(cb), uint8(cr))
 				if r1 != r2 || g1 != g2 || b1 != b2 {
