@@ -84,3 +84,32 @@ func TestYCbCrTablesMatchFormula(t *testing.T) {
 		}
 	}
 }
+
+// TestYCbCrEveryRatio: the row-wise chroma indexing agrees with image.YCbCr's own At for every
+// subsampling ratio and an odd origin.
+func TestYCbCrEveryRatio(t *testing.T) {
+	r := image.Rect(3, 5, 22, 16)
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		m := image.NewYCbCr(r, ratio)
+		for i := range m.Y {
+			m.Y[i] = uint8(i * 7)
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(i*29), uint8(255-i*13)
+		}
+		got := FromImage(m)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				c := m.YCbCrAt(x, y)
+				wr, wg, wb := ycbcrToRGB(c.Y, c.Cb, c.Cr)
+				o := ((y-r.Min.Y)*r.Dx() + x - r.Min.X) * 3
+				if g := got.Data[o : o+3]; g[0] != wr || g[1] != wg || g[2] != wb {
+					t.Fatalf("%v at %d,%d: %v, want %v %v %v", ratio, x, y, g, wr, wg, wb)
+				}
+			}
+		}
+	}
+}
