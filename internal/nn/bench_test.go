@@ -76,3 +76,21 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkMaxPool(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, s := range []struct{ h, c, k, stride int }{{414, 16, 2, 2}, {13, 512, 2, 1}, {72, 32, 3, 2}} {
+		b.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d", s.h, s.h, s.c, s.k, s.stride), func(b *testing.B) {
+			src := randTensor(r, s.h, s.h, s.c)
+			pad := SamePadding(s.h, s.h, s.k, s.k, s.stride)
+			if s.k == 3 {
+				pad = Padding{}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				MaxPool(src, s.k, s.stride, pad)
+			}
+			b.ReportMetric(float64(s.h*s.h*s.c)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+		})
+	}
+}
