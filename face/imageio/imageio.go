@@ -4,7 +4,8 @@
 // Safety: the input is read through a byte limit, and the dimensions are read from the header
 // with image.DecodeConfig before any pixel is decoded, so a decompression bomb (a small file that
 // claims 100000×100000 pixels) is refused with ErrTooLarge without allocating its pixels. Decoder
-// failures and panics on hostile input become ErrCorrupt; unknown formats ErrUnsupported.
+// failures and panics on hostile input become ErrCorrupt; unknown formats, and variants the
+// standard decoders lack (such as arithmetic-coded JPEG), ErrUnsupported.
 //
 // Orientation: the EXIF orientation tag (JPEG APP1, PNG eXIf, WebP EXIF chunk) is applied so that
 // the returned image is upright, as phones and browsers show it. Limits.IgnoreOrientation returns
@@ -26,8 +27,8 @@ import (
 
 	// Registered decoders: the formats this package accepts.
 	_ "image/gif"
-	_ "image/jpeg"
-	_ "image/png"
+	"image/jpeg"
+	"image/png"
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/webp"
@@ -174,6 +175,8 @@ func decodeConfig(data []byte) (cfg image.Config, format string, err error) {
 	switch {
 	case errors.Is(err, image.ErrFormat):
 		return cfg, "", fmt.Errorf("%w (not JPEG, PNG, GIF, WebP or BMP)", ErrUnsupported)
+	case unsupportedVariant(err):
+		return cfg, format, fmt.Errorf("%w: %s: %w", ErrUnsupported, format, err)
 	case err != nil:
 		return cfg, format, fmt.Errorf("%w: %s header: %w", ErrCorrupt, format, err)
 	case !supported[format]:
@@ -194,8 +197,19 @@ func decodePixels(data []byte) (img image.Image, err error) {
 		}
 	}()
 	img, format, err = image.Decode(bytes.NewReader(data))
+	if unsupportedVariant(err) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnsupported, format, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, err)
 	}
 	return img, nil
+}
+
+// unsupportedVariant reports a valid file of a supported format using a feature its decoder
+// lacks (arithmetic-coded or 12-bit JPEG, some PNG variants, ...).
+func unsupportedVariant(err error) bool {
+	var j jpeg.UnsupportedError
+	var p png.UnsupportedError
+	return errors.As(err, &j) || errors.As(err, &p)
 }

@@ -409,6 +409,8 @@ func TestBadInput(t *testing.T) {
 		{"text", []byte("hello, this is not an image"), ErrUnsupported},
 		{"tiff", []byte("II*\x00\x08\x00\x00\x00\x00\x00"), ErrUnsupported},
 		{"png zero width", pngZeroWidth(), ErrCorrupt},
+		// SOF9: arithmetic coding, valid JPEG that image/jpeg does not decode
+		{"arithmetic-coded jpeg", []byte{0xFF, 0xD8, 0xFF, 0xC9, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0, 0xFF, 0xD9}, ErrUnsupported},
 	}
 	for _, format := range []string{"jpeg", "png", "gif", "bmp", "webp"} {
 		data := encode(t, format, src)
