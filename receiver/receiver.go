@@ -214,10 +214,12 @@ func (rc *Receiver) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func trimStorePrefix(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }
 
-// decodeJSON reads a JSON body into v: Content-Type JSON (or none), size limit, no unknown
-// fields (strict) and nothing after the value.
+// decodeJSON reads a JSON body into v: size limit and nothing after the value; strict (the
+// /api/v1 endpoints) also wants Content-Type JSON (or none) and refuses unknown fields. The
+// compatible endpoints are lenient like the original, whose clients post with `curl -d` (sent
+// as application/x-www-form-urlencoded).
 func (rc *Receiver) decodeJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+	if ct := r.Header.Get("Content-Type"); strict && ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not supported here: send application/json", ct)
 	}
 	body := http.MaxBytesReader(w, r.Body, rc.opts.MaxJSONBytes)
