@@ -40,7 +40,7 @@ var (
 	engineErr  error
 )
 
-func testEngine(t *testing.T) *face.Engine {
+func testEngine(t testing.TB) *face.Engine {
 	t.Helper()
 	dir := testutil.ModelsDir(t)
 	engineOnce.Do(func() { engine, engineErr = face.Load(face.LoadOptions{ModelsDir: dir}) })
@@ -60,7 +60,7 @@ type stackOptions struct {
 }
 
 type stack struct {
-	t         *testing.T
+	t         testing.TB
 	st        *store.Store
 	root      string // image root (temp dir with copies/links of the photos)
 	lookupd   *queue.Lookupd
@@ -76,7 +76,7 @@ type stack struct {
 	breakerTo chan breaker.State
 }
 
-func openStore(t *testing.T, driver string) *store.Store {
+func openStore(t testing.TB, driver string) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	var opts store.Options
@@ -100,7 +100,7 @@ func openStore(t *testing.T, driver string) *store.Store {
 // recognizerProcess is a recognizer gRPC server that can be stopped and started again on the
 // same address (a recognizer going down and coming back).
 type recognizerProcess struct {
-	t      *testing.T
+	t      testing.TB
 	addr   string
 	server *recognizer.Server
 	grpc   *grpc.Server
@@ -108,7 +108,7 @@ type recognizerProcess struct {
 	done   chan struct{}
 }
 
-func startRecognizer(t *testing.T, st *store.Store, root, addr string) *recognizerProcess {
+func startRecognizer(t testing.TB, st *store.Store, root, addr string) *recognizerProcess {
 	t.Helper()
 	srv, err := recognizer.New(recognizer.Options{Engine: testEngine(t), Store: st, ImageRoot: root, PollInterval: 100 * time.Millisecond})
 	if err != nil {
@@ -145,7 +145,7 @@ func (p *recognizerProcess) stop() {
 	<-p.done
 }
 
-func newStack(t *testing.T, o stackOptions) *stack {
+func newStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	if o.maxAttempts == 0 {
 		o.maxAttempts = 3
@@ -285,7 +285,7 @@ func (s *stack) waitFinal(id int64, within time.Duration) *store.Image {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -339,7 +339,7 @@ func (s *stack) blankPNG(name string) string {
 // knownCrop writes a tight crop of one face of a demo photo (as the engine sees the photo) to
 // dir/person.jpg and returns that face's box in the photo: a known-people folder made from the
 // demo photos in a temporary directory.
-func knownCrop(t *testing.T, dir, photo, person string, pick func([]face.Face) int) face.Box {
+func knownCrop(t testing.TB, dir, photo, person string, pick func([]face.Face) int) face.Box {
 	t.Helper()
 	img, _, err := imageio.DecodeFile(filepath.Join(testutil.DemoDir(t), photo), imageio.Limits{})
 	if err != nil {
@@ -387,3 +387,11 @@ func (s *stack) enrol(dir string) recognizer.EnrollReport {
 }
 
 func counterValue(c prometheus.Collector) float64 { return promtest.ToFloat64(c) }
+
+// link makes name a symlink to target, both inside the image root.
+func (s *stack) link(target, name string) {
+	s.t.Helper()
+	if err := os.Symlink(target, filepath.Join(s.root, name)); err != nil {
+		s.t.Fatal(err)
+	}
+}

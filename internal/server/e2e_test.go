@@ -1,8 +1,13 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +87,49 @@ func TestServeAllFromPostToProcessed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeAllUploadIsProcessedFromBlobStorage: an uploaded photo is kept in blob storage and
+// the processor sends its bytes to the recognizer.
+func TestServeAllUploadIsProcessedFromBlobStorage(t *testing.T) {
+	url, _ := serve(t, "--image-root", t.TempDir())
+	photo, err := os.ReadFile(filepath.Join(testutil.DemoDir(t), "sample4.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "entrance.jpg")
+	fw.Write(photo)
+	mw.Close()
+	resp, err := http.Post(url+"/api/v1/images/upload", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up struct {
+		Images []struct {
+			ID int64 `json:"id"`
+		} `json:"images"`
+	}
+	json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || len(up.Images) != 1 {
+		t.Fatalf("upload = %d %+v, want 202 with one image", resp.StatusCode, up)
+	}
+	start := time.Now()
+	for {
+		img := getJSON(t, fmt.Sprintf("%s/api/v1/images/%d", url, up.Images[0].ID))
+		if st := img["status"]; st != "pending" && st != "processing" {
+			faces, _ := img["faces"].([]any)
+			if st != "unidentified" || img["source_kind"] != "upload" || len(faces) != 4 {
+				t.Fatalf("uploaded image ended %v (%v) as %v with %d faces, want unidentified upload with 4", st, img["reason"], img["source_kind"], len(faces))
+			}
+			return
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("uploaded image still %v after 60s", img["status"])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
