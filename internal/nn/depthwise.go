@@ -10,7 +10,7 @@ type DepthwiseConv2D struct {
 	filter            []float32 // [kh,kw,C]
 	scale, bias       []float32
 	act               Activation
-	sb                []float32   // C scales (1 when nil) then C biases, for the assembly kernel
+	packed            []float32   // per 8-channel slice: 9 taps, scale, bias (3×3, C%8 == 0)
 	actVec            [16]float32 // 8 × alpha, 8 × hi: the activation for the assembly kernel
 }
 
@@ -29,19 +29,31 @@ func NewDepthwiseConv2D(filter []float32, kh, kw, channels, stride int, pad Padd
 		scale:  copyChannels("NewDepthwiseConv2D scale", scale, channels),
 		bias:   copyChannels("NewDepthwiseConv2D bias", bias, channels),
 		act:    act,
-		sb:     make([]float32, 2*channels),
 	}
 	alpha, hi := actParams(act)
 	for i := range 8 {
 		d.actVec[i], d.actVec[8+i] = alpha, hi
 	}
-	for i := range channels {
-		d.sb[i] = 1
-		if scale != nil {
-			d.sb[i] = scale[i]
-		}
-		if bias != nil {
-			d.sb[channels+i] = bias[i]
+	if kh == 3 && kw == 3 && channels%8 == 0 {
+		d.packed = make([]float32, 0, channels/8*11*8)
+		for ch := 0; ch < channels; ch += 8 {
+			for t := range 9 {
+				d.packed = append(d.packed, filter[t*channels+ch:t*channels+ch+8]...)
+			}
+			for i := ch; i < ch+8; i++ {
+				v := float32(1)
+				if scale != nil {
+					v = scale[i]
+				}
+				d.packed = append(d.packed, v)
+			}
+			for i := ch; i < ch+8; i++ {
+				var v float32
+				if bias != nil {
+					v = bias[i]
+				}
+				d.packed = append(d.packed, v)
+			}
 		}
 	}
 	return d
@@ -70,7 +82,7 @@ func (d *DepthwiseConv2D) ApplyTo(dst, src *Tensor) {
 	if dst.H != oh || dst.W != ow || dst.C != d.c {
 		panic(fmt.Sprintf("nn: DepthwiseConv2D: destination %s, want %dx%dx%d", dst.Shape(), oh, ow, d.c))
 	}
-	if useAsm && d.kh == 3 && d.kw == 3 && d.c%8 == 0 {
+	if useAsm && d.packed != nil {
 		d.apply3x3Asm(dst, src, oh, ow)
 		return
 	}
@@ -111,7 +123,7 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int) {
 			_, _, _ = rows[0][last], rows[1][last], rows[2][last]
 			_ = dst.Data[(oy*ow+x1)*C-1]
 			dw3x3Pixels(&dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off],
-				&d.filter[0], &d.sb[0], x1-x0, C, s, &d.actVec)
+				&d.packed[0], x1-x0, C, s, &d.actVec)
 		}
 		for ox := 0; ox < min(x0, ow); ox++ {
 			d.pixelGo(dst, src, oy, ox)

@@ -7,4 +7,4 @@ package nn
 // dw3x3Pixels computes all channels of n output pixels of a 3×3 depthwise convolution row, channels innermost, with its fused epilogue (see asmgen).
 //
 //go:noescape
-func dw3x3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, f *float32, sb *float32, n int, c int, stride int, act *[16]float32)
+func dw3x3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, stride int, act *[16]float32)

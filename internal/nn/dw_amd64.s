@@ -4,57 +4,123 @@
 
 #include "textflag.h"
 
-// func dw3x3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, f *float32, sb *float32, n int, c int, stride int, act *[16]float32)
+// func dw3x3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, stride int, act *[16]float32)
 // Requires: AVX, FMA3
-TEXT ·dw3x3Pixels(SB), NOSPLIT, $0-80
+TEXT ·dw3x3Pixels(SB), NOSPLIT, $0-72
+	MOVQ    act+64(FP), AX
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
 	MOVQ    out+0(FP), AX
 	MOVQ    in0+8(FP), CX
 	MOVQ    in1+16(FP), DX
 	MOVQ    in2+24(FP), BX
-	MOVQ    f+32(FP), SI
-	MOVQ    sb+40(FP), DI
-	MOVQ    n+48(FP), R8
-	MOVQ    c+56(FP), R9
-	SHLQ    $0x02, R9
-	MOVQ    stride+64(FP), R10
-	DECQ    R10
-	IMULQ   R9, R10
-	LEAQ    (SI)(R9*2), R11
-	ADDQ    R9, R11
-	LEAQ    (R11)(R9*2), R12
-	ADDQ    R9, R12
-	MOVQ    act+72(FP), R13
-	VMOVUPS (R13), Y0
-	VMOVUPS 32(R13), Y1
+	MOVQ    w+32(FP), SI
+	MOVQ    n+40(FP), DI
+	MOVQ    c+48(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    stride+56(FP), R9
+	IMULQ   R8, R9
+	LEAQ    (R9)(R8*1), R10
+	LEAQ    (R9)(R8*2), R11
+	IMUL3Q  $0x0b, R8, R12
 
-pixel:
-	TESTQ R8, R8
-	JE    done
-	MOVQ  R9, R13
+pair:
+	CMPQ DI, $0x02
+	JL   single
+	MOVQ R8, R13
 
-chunk:
-	VMOVUPS     (SI), Y2
-	VMULPS      (CX), Y2, Y2
-	VMOVUPS     (SI)(R9*1), Y3
-	VFMADD231PS (CX)(R9*1), Y3, Y2
-	VMOVUPS     (SI)(R9*2), Y3
-	VFMADD231PS (CX)(R9*2), Y3, Y2
-	VMOVUPS     (R11), Y3
-	VMULPS      (DX), Y3, Y3
-	VMOVUPS     (R11)(R9*1), Y4
-	VFMADD231PS (DX)(R9*1), Y4, Y3
-	VMOVUPS     (R11)(R9*2), Y4
-	VFMADD231PS (DX)(R9*2), Y4, Y3
-	VMOVUPS     (R12), Y4
-	VMULPS      (BX), Y4, Y4
-	VMOVUPS     (R12)(R9*1), Y5
-	VFMADD231PS (BX)(R9*1), Y5, Y4
-	VMOVUPS     (R12)(R9*2), Y5
-	VFMADD231PS (BX)(R9*2), Y5, Y4
+pairslices:
+	VMOVUPS     (SI), Y3
+	VMULPS      (CX), Y3, Y2
+	VMULPS      (CX)(R9*1), Y3, Y5
+	VMOVUPS     32(SI), Y3
+	VFMADD231PS (CX)(R8*1), Y3, Y2
+	VFMADD231PS (CX)(R10*1), Y3, Y5
+	VMOVUPS     64(SI), Y3
+	VFMADD231PS (CX)(R8*2), Y3, Y2
+	VFMADD231PS (CX)(R11*1), Y3, Y5
+	VMOVUPS     96(SI), Y4
+	VMULPS      (DX), Y4, Y3
+	VMULPS      (DX)(R9*1), Y4, Y6
+	VMOVUPS     128(SI), Y4
+	VFMADD231PS (DX)(R8*1), Y4, Y3
+	VFMADD231PS (DX)(R10*1), Y4, Y6
+	VMOVUPS     160(SI), Y4
+	VFMADD231PS (DX)(R8*2), Y4, Y3
+	VFMADD231PS (DX)(R11*1), Y4, Y6
+	VMOVUPS     192(SI), Y7
+	VMULPS      (BX), Y7, Y4
+	VMULPS      (BX)(R9*1), Y7, Y7
+	VMOVUPS     224(SI), Y8
+	VFMADD231PS (BX)(R8*1), Y8, Y4
+	VFMADD231PS (BX)(R10*1), Y8, Y7
+	VMOVUPS     256(SI), Y8
+	VFMADD231PS (BX)(R8*2), Y8, Y4
+	VFMADD231PS (BX)(R11*1), Y8, Y7
+	VMOVUPS     288(SI), Y8
 	VADDPS      Y3, Y2, Y2
 	VADDPS      Y4, Y2, Y2
-	VMOVUPS     (DI), Y3
-	VFMADD213PS (DI)(R9*1), Y3, Y2
+	VFMADD213PS 320(SI), Y8, Y2
+	VMULPS      Y2, Y0, Y3
+	VMAXPS      Y3, Y2, Y2
+	VMINPS      Y1, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VADDPS      Y6, Y5, Y5
+	VADDPS      Y7, Y5, Y5
+	VFMADD213PS 320(SI), Y8, Y5
+	VMULPS      Y5, Y0, Y2
+	VMAXPS      Y2, Y5, Y5
+	VMINPS      Y1, Y5, Y5
+	VMOVUPS     Y5, (AX)(R8*1)
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, BX
+	ADDQ        $0x00000160, SI
+	SUBQ        $0x20, R13
+	JNE         pairslices
+	SUBQ        R12, SI
+	SUBQ        R8, CX
+	ADDQ        R9, CX
+	ADDQ        R9, CX
+	SUBQ        R8, DX
+	ADDQ        R9, DX
+	ADDQ        R9, DX
+	SUBQ        R8, BX
+	ADDQ        R9, BX
+	ADDQ        R9, BX
+	ADDQ        R8, AX
+	SUBQ        $0x02, DI
+	JMP         pair
+
+single:
+	TESTQ DI, DI
+	JE    done
+	MOVQ  R8, R13
+
+singleslices:
+	VMOVUPS     (SI), Y2
+	VMULPS      (CX), Y2, Y2
+	VMOVUPS     32(SI), Y3
+	VFMADD231PS (CX)(R8*1), Y3, Y2
+	VMOVUPS     64(SI), Y3
+	VFMADD231PS (CX)(R8*2), Y3, Y2
+	VMOVUPS     96(SI), Y3
+	VMULPS      (DX), Y3, Y3
+	VMOVUPS     128(SI), Y4
+	VFMADD231PS (DX)(R8*1), Y4, Y3
+	VMOVUPS     160(SI), Y4
+	VFMADD231PS (DX)(R8*2), Y4, Y3
+	VMOVUPS     192(SI), Y4
+	VMULPS      (BX), Y4, Y4
+	VMOVUPS     224(SI), Y5
+	VFMADD231PS (BX)(R8*1), Y5, Y4
+	VMOVUPS     256(SI), Y5
+	VFMADD231PS (BX)(R8*2), Y5, Y4
+	VMOVUPS     288(SI), Y5
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y4, Y2, Y2
+	VFMADD213PS 320(SI), Y5, Y2
 	VMULPS      Y2, Y0, Y3
 	VMAXPS      Y3, Y2, Y2
 	VMINPS      Y1, Y2, Y2
@@ -63,21 +129,16 @@ chunk:
 	ADDQ        $0x20, CX
 	ADDQ        $0x20, DX
 	ADDQ        $0x20, BX
-	ADDQ        $0x20, SI
-	ADDQ        $0x20, R11
-	ADDQ        $0x20, R12
-	ADDQ        $0x20, DI
+	ADDQ        $0x00000160, SI
 	SUBQ        $0x20, R13
-	JNE         chunk
-	SUBQ        R9, SI
-	SUBQ        R9, R11
-	SUBQ        R9, R12
-	SUBQ        R9, DI
-	ADDQ        R10, CX
-	ADDQ        R10, DX
-	ADDQ        R10, BX
-	DECQ        R8
-	JMP         pixel
+	JNE         singleslices
+	SUBQ        R12, SI
+	SUBQ        R8, CX
+	ADDQ        R9, CX
+	SUBQ        R8, DX
+	ADDQ        R9, DX
+	SUBQ        R8, BX
+	ADDQ        R9, BX
 
 done:
 	VZEROUPPER
