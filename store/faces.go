@@ -106,7 +106,7 @@ func (s *Store) AssignFace(ctx context.Context, faceID, personID int64) error {
 			return err
 		}
 		if personID == 0 {
-			return unassignFaces(ctx, tx, "id = ?", faceID)
+			return unassignFaces(ctx, tx, s.nowMillis(), "id = ?", faceID)
 		}
 		var one int
 		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM people WHERE id = ?", personID).Scan(&one); err == sql.ErrNoRows {
@@ -120,7 +120,7 @@ func (s *Store) AssignFace(ctx context.Context, faceID, personID int64) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE faces SET person_id = ?, distance = NULL WHERE id = ?", personID, faceID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE images SET status = 'processed', updated_at = ? WHERE id = ? AND status = 'unidentified'", s.nowMillis(), imageID)
+		_, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ?, status = CASE WHEN status = 'unidentified' THEN 'processed' ELSE status END WHERE id = ?", s.nowMillis(), imageID)
 		return err
 	})
 	if err != nil {
