@@ -17,7 +17,7 @@ type Person struct {
 	UpdatedAt time.Time
 	Examples  int       // enrolment examples (ListPeople, GetPerson)
 	Images    int       // images the person was found in (ListPeople, GetPerson)
-	LastSeen  time.Time // created_at of the newest such image (zero if never)
+	LastSeen  time.Time // created_at of the newest such image, the one with the highest id (ids grow with arrival); zero if never
 }
 
 // ValidateName checks a person's name: non-empty after trimming, at most MaxNameLen bytes, UTF-8,
@@ -97,7 +97,7 @@ func (s *Store) EnsurePerson(ctx context.Context, name string) (Person, error) {
 const personColumns = `p.id, p.name, p.created_at, p.updated_at,
 	(SELECT COUNT(*) FROM examples e WHERE e.person_id = p.id),
 	(SELECT COUNT(*) FROM faces f WHERE f.person_id = p.id),
-	(SELECT MAX(i.created_at) FROM faces f JOIN images i ON i.id = f.image_id WHERE f.person_id = p.id)`
+	(SELECT i.created_at FROM images i WHERE i.id = (SELECT MAX(f.image_id) FROM faces f WHERE f.person_id = p.id))`
 
 func scanPerson(sc scanner) (Person, error) {
 	var p Person
@@ -197,7 +197,7 @@ func mustExist(ctx context.Context, tx *sql.Tx, res sql.Result, table string, id
 // their faces become unknown (images left without an identified face become unidentified).
 func (s *Store) DeletePerson(ctx context.Context, id int64) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := unassignFaces(ctx, tx, "person_id = ?", id); err != nil {
+		if err := unassignFaces(ctx, tx, s.nowMillis(), "person_id = ?", id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM examples WHERE person_id = ?", id); err != nil {
@@ -220,7 +220,7 @@ func (s *Store) DeletePerson(ctx context.Context, id int64) error {
 
 // unassignFaces makes the selected faces unknown (distance cleared) and downgrades their images
 // from processed to unidentified when no identified face is left.
-func unassignFaces(ctx context.Context, tx *sql.Tx, cond string, args ...any) error {
+func unassignFaces(ctx context.Context, tx *sql.Tx, now int64, cond string, args ...any) error {
 	rs, err := tx.QueryContext(ctx, "SELECT DISTINCT image_id FROM faces WHERE "+cond, args...)
 	if err != nil {
 		return fmt.Errorf("find faces: %w", err)
@@ -243,9 +243,11 @@ func unassignFaces(ctx context.Context, tx *sql.Tx, cond string, args ...any) er
 	}
 	for lo := 0; lo < len(imgs); lo += 500 {
 		chunk := imgs[lo:min(lo+500, len(imgs))]
-		if _, err := tx.ExecContext(ctx, `UPDATE images SET status = 'unidentified'
-			WHERE status = 'processed' AND id IN (`+placeholders(len(chunk))+`)
-			AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id AND f.person_id IS NOT NULL)`, chunk...); err != nil {
+		// updated_at moves for every touched image: the UI's live updates follow it.
+		if _, err := tx.ExecContext(ctx, `UPDATE images SET updated_at = ?,
+			status = CASE WHEN status = 'processed' AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id AND f.person_id IS NOT NULL)
+			              THEN 'unidentified' ELSE status END
+			WHERE id IN (`+placeholders(len(chunk))+`)`, append([]any{now}, chunk...)...); err != nil {
 			return fmt.Errorf("update image statuses: %w", err)
 		}
 	}
@@ -288,9 +290,12 @@ func (s *Store) MergePeople(ctx context.Context, into, from int64) error {
 		}
 		for lo := 0; lo < len(shared); lo += 500 {
 			chunk := shared[lo:min(lo+500, len(shared))]
-			if err := unassignFaces(ctx, tx, "person_id = ? AND image_id IN ("+placeholders(len(chunk))+")", append([]any{from}, chunk...)...); err != nil {
+			if err := unassignFaces(ctx, tx, s.nowMillis(), "person_id = ? AND image_id IN ("+placeholders(len(chunk))+")", append([]any{from}, chunk...)...); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ? WHERE id IN (SELECT image_id FROM faces WHERE person_id = ?)", s.nowMillis(), from); err != nil {
+			return fmt.Errorf("touch images: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE faces SET person_id = ? WHERE person_id = ?", into, from); err != nil {
 			return fmt.Errorf("move faces: %w", err)
@@ -470,7 +475,8 @@ func (s *Store) GalleryVersion(ctx context.Context) (int64, error) {
 // LoadGallery returns every example (with person names) and the gallery version they belong to,
 // read in one transaction so the pair is consistent.
 func (s *Store) LoadGallery(ctx context.Context) (version int64, examples []Example, err error) {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.driver == DriverMySQL})
+	// Read-only: a snapshot on MySQL, a deferred (lock-free under WAL) transaction on SQLite.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: load gallery: %w", err)
 	}

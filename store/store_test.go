@@ -649,6 +649,8 @@ func TestDeletePersonRemovesEverythingAboutThem(t *testing.T) {
 			t.Fatalf("history %+v %v", hist, err)
 		}
 		v, _ := s.GalleryVersion(ctx)
+		before, _ := s.GetImage(ctx, both)
+		s.now = func() time.Time { return time.Now().Add(time.Minute) }
 		if err := s.DeletePerson(ctx, cy.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -672,6 +674,9 @@ func TestDeletePersonRemovesEverythingAboutThem(t *testing.T) {
 		im = mustStatus(t, s, both, StatusProcessed)
 		if im.Faces[1].Person != "Di" || im.Faces[0].Known() {
 			t.Fatalf("faces after delete %+v", im.Faces)
+		}
+		if !im.UpdatedAt.After(before.UpdatedAt) {
+			t.Fatal("updated_at of an image whose faces changed did not move (the UI's live updates follow it)")
 		}
 		unknown, _, _ := s.UnknownFaces(ctx, SightingFilter{})
 		if len(unknown) != 3 {

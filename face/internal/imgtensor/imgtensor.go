@@ -7,7 +7,6 @@ package imgtensor
 import (
 	"image"
 	"image/color"
-	"math"
 
 	"github.com/facecluster/facecluster/internal/nn"
 )
@@ -29,12 +28,23 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 	case *image.YCbCr:
 		var lut ycbcrTables
 		lut.init()
+		// Chroma column of image column x: (x >> hs) relative to the row's first sample.
+		hs := 0
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+			hs = 1
+		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+			hs = 2
+		}
+		x0 := b.Min.X
 		for y := range h {
-			yi := m.YOffset(b.Min.X, b.Min.Y+y)
+			yrow := m.Y[m.YOffset(x0, b.Min.Y+y):][:w]
+			ci0 := m.COffset(x0, b.Min.Y+y) - x0>>hs
 			out := d[y*w*3 : (y+1)*w*3]
-			for x := range w {
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				out[3*x], out[3*x+1], out[3*x+2] = lut.rgb(m.Y[yi+x], m.Cb[ci], m.Cr[ci])
+			for x, yv := range yrow {
+				ci := ci0 + (x0+x)>>hs
+				o := out[3*x : 3*x+3 : 3*x+3]
+				o[0], o[1], o[2] = lut.rgb(yv, m.Cb[ci], m.Cr[ci])
 			}
 		}
 	case *image.NRGBA:
@@ -93,22 +103,40 @@ func ycbcrToRGB(y, cb, cr uint8) (r, g, b float32) {
 // rounding are the same, so the results are identical, several times faster.
 type ycbcrTables struct {
 	crR, cbG, crG, cbB [256]float64
+	// clamped[int(v)+clampOffset] is clamp8(v): int conversion truncates toward zero, which
+	// for v < 0 gives a value ≤ 0 (clamped to 0) and otherwise is the truncation wanted.
+	clamped [1024]float32
 }
+
+const clampOffset = 384 // v ranges over about [-227, 482]
 
 func (t *ycbcrTables) init() {
 	for i := range 256 {
 		c := float64(i) - 128
 		t.crR[i], t.cbG[i], t.crG[i], t.cbB[i] = 1.402*c, 0.3441363*c, 0.71413636*c, 1.772*c
 	}
+	for i := range t.clamped {
+		t.clamped[i] = float32(min(max(i-clampOffset, 0), 255))
+	}
 }
 
 func (t *ycbcrTables) rgb(y, cb, cr uint8) (r, g, b float32) {
 	Y := float64(y)
-	return clamp8(Y + t.crR[cr]), clamp8(Y - t.cbG[cb] - t.crG[cr]), clamp8(Y + t.cbB[cb])
+	return t.clamped[(int(Y+t.crR[cr])+clampOffset)&1023],
+		t.clamped[(int(Y-t.cbG[cb]-t.crG[cr])+clampOffset)&1023],
+		t.clamped[(int(Y+t.cbB[cb])+clampOffset)&1023]
 }
 
+// clamp8 clamps to 0..255 and truncates (the int conversion truncates toward zero, which for
+// these non-negative values is math.Trunc, without its function call).
 func clamp8(v float64) float32 {
-	return float32(math.Trunc(min(max(v, 0), 255)))
+	if v <= 0 {
+		return 0
+	}
+	if v >= 255 {
+		return 255
+	}
+	return float32(int32(v))
 }
 
 func unpremul(v, a uint8) uint8 { return uint8((uint32(v)*0xff + uint32(a)/2) / uint32(a)) }

@@ -72,13 +72,42 @@ func TestCrop(t *testing.T) {
 func TestYCbCrTablesMatchFormula(t *testing.T) {
 	var lut ycbcrTables
 	lut.init()
-	for y := 0; y < 256; y += 3 {
+	for y := range 256 {
 		for cb := range 256 {
-			for cr := 0; cr < 256; cr += 5 {
+			for cr := range 256 {
 				r1, g1, b1 := lut.rgb(uint8(y), uint8(cb), uint8(cr))
 				r2, g2, b2 := ycbcrToRGB(uint8(y), uint8(cb), uint8(cr))
 				if r1 != r2 || g1 != g2 || b1 != b2 {
 					t.Fatalf("Y %d Cb %d Cr %d: table %v %v %v, formula %v %v %v", y, cb, cr, r1, g1, b1, r2, g2, b2)
+				}
+			}
+		}
+	}
+}
+
+// TestYCbCrEveryRatio: the row-wise chroma indexing agrees with image.YCbCr's own At for every
+// subsampling ratio and an odd origin.
+func TestYCbCrEveryRatio(t *testing.T) {
+	r := image.Rect(3, 5, 22, 16)
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		m := image.NewYCbCr(r, ratio)
+		for i := range m.Y {
+			m.Y[i] = uint8(i * 7)
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(i*29), uint8(255-i*13)
+		}
+		got := FromImage(m)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				c := m.YCbCrAt(x, y)
+				wr, wg, wb := ycbcrToRGB(c.Y, c.Cb, c.Cr)
+				o := ((y-r.Min.Y)*r.Dx() + x - r.Min.X) * 3
+				if g := got.Data[o : o+3]; g[0] != wr || g[1] != wg || g[2] != wb {
+					t.Fatalf("%v at %d,%d: %v, want %v %v %v", ratio, x, y, g, wr, wg, wb)
 				}
 			}
 		}
