@@ -17,7 +17,7 @@ type Person struct {
 	UpdatedAt time.Time
 	Examples  int       // enrolment examples (ListPeople, GetPerson)
 	Images    int       // images the person was found in (ListPeople, GetPerson)
-	LastSeen  time.Time // created_at of the newest such image (zero if never)
+	LastSeen  time.Time // created_at of the newest such image, the one with the highest id (ids grow with arrival); zero if never
 }
 
 // ValidateName checks a person's name: non-empty after trimming, at most MaxNameLen bytes, UTF-8,
@@ -97,7 +97,7 @@ func (s *Store) EnsurePerson(ctx context.Context, name string) (Person, error) {
 const personColumns = `p.id, p.name, p.created_at, p.updated_at,
 	(SELECT COUNT(*) FROM examples e WHERE e.person_id = p.id),
 	(SELECT COUNT(*) FROM faces f WHERE f.person_id = p.id),
-	(SELECT MAX(i.created_at) FROM faces f JOIN images i ON i.id = f.image_id WHERE f.person_id = p.id)`
+	(SELECT i.created_at FROM images i WHERE i.id = (SELECT MAX(f.image_id) FROM faces f WHERE f.person_id = p.id))`
 
 func scanPerson(sc scanner) (Person, error) {
 	var p Person
@@ -475,7 +475,8 @@ func (s *Store) GalleryVersion(ctx context.Context) (int64, error) {
 // LoadGallery returns every example (with person names) and the gallery version they belong to,
 // read in one transaction so the pair is consistent.
 func (s *Store) LoadGallery(ctx context.Context) (version int64, examples []Example, err error) {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.driver == DriverMySQL})
+	// Read-only: a snapshot on MySQL, a deferred (lock-free under WAL) transaction on SQLite.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: load gallery: %w", err)
 	}
