@@ -156,7 +156,8 @@ func (rc *Receiver) routes() []route {
 	}
 }
 
-// Register adds every route to mux (bearer-token protected when access control is on).
+// Register adds every route to mux (bearer-token protected when access control is on), and
+// JSON answers for wrong methods and unknown /api/v1/ paths.
 func (rc *Receiver) Register(mux *http.ServeMux) {
 	for _, r := range rc.routes() {
 		var h http.Handler = r.handler
@@ -165,6 +166,7 @@ func (rc *Receiver) Register(mux *http.ServeMux) {
 		}
 		mux.Handle(r.method+" "+r.path, h)
 	}
+	rc.registerFallbacks(mux)
 }
 
 // apiError is an error with the HTTP status it is answered with.
