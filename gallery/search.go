@@ -62,12 +62,18 @@ func floats(n int) []float64 {
 
 func putFloats(s []float64) { floatPool.Put(&s) }
 
-// parallel runs fn over [0, n) split into contiguous parts, one goroutine each.
-func parallel(n int, fn func(part, lo, hi int)) int {
-	parts := max(1, min(runtime.GOMAXPROCS(0), n/minPart))
+// partsFor is the number of parts parallel splits n descriptors into: perCPU per GOMAXPROCS
+// (more parts than CPUs lets an idle CPU take over the work of one the OS has descheduled), and
+// none smaller than minPart.
+func partsFor(n, perCPU int) int {
+	return max(1, min(perCPU*runtime.GOMAXPROCS(0), n/minPart))
+}
+
+// parallel runs fn over [0, n) split into parts contiguous ranges, one goroutine each.
+func parallel(n, parts int, fn func(part, lo, hi int)) {
 	if parts == 1 {
 		fn(0, 0, n)
-		return 1
+		return
 	}
 	var wg sync.WaitGroup
 	for p := range parts {
@@ -75,7 +81,6 @@ func parallel(n int, fn func(part, lo, hi int)) int {
 		wg.Go(func() { fn(p, lo, hi) })
 	}
 	wg.Wait()
-	return parts
 }
 
 // maxHeap keeps the k smallest values seen; top is the largest of them.
@@ -147,8 +152,9 @@ func (g *Gallery) Nearest(d [Dim]float32, k int) []Neighbor {
 	d2 := (*d2p)[:n]
 
 	// Stage 1: quantised distances and, per part, the k smallest upper bounds.
-	heaps := make([]maxHeap, runtime.GOMAXPROCS(0))
-	parallel(n, func(part, lo, hi int) {
+	parts := partsFor(n, 4)
+	heaps := make([]maxHeap, parts)
+	parallel(n, parts, func(part, lo, hi int) {
 		sqDists(&q.q, g.quant[lo*Dim:hi*Dim], d2[lo:hi])
 		h := make(maxHeap, 0, k)
 		skip := int32(math.MaxInt32)
@@ -177,8 +183,8 @@ func (g *Gallery) Nearest(d [Dim]float32, k int) []Neighbor {
 		j    int
 		dist float64
 	}
-	cands := make([][]exactCand, len(heaps))
-	parallel(n, func(part, lo, hi int) {
+	cands := make([][]exactCand, parts)
+	parallel(n, parts, func(part, lo, hi int) {
 		var out []exactCand
 		for j := lo; j < hi; j++ {
 			if d2[j] > limit {
@@ -237,10 +243,11 @@ func (g *Gallery) evaluate(d *[Dim]float32, limit float64) evaluation {
 	}
 	d2 := (*d2p)[:n]
 	np := len(g.people)
-	parts := max(1, min(runtime.GOMAXPROCS(0), n/minPart))
+	// One part per CPU here: each part sums per person, which costs memory per part.
+	parts := partsFor(n, 1)
 	sums := make([][]float64, parts)
 	minUB := make([]float64, parts)
-	parallel(n, func(part, lo, hi int) {
+	parallel(n, parts, func(part, lo, hi int) {
 		sqDists(&q.q, g.quant[lo*Dim:hi*Dim], d2[lo:hi])
 		s := floats(np)
 		best := math.Inf(1)
@@ -288,7 +295,7 @@ func (g *Gallery) evaluate(d *[Dim]float32, limit float64) evaluation {
 		dist float64
 	}
 	nears := make([]near, parts)
-	parallel(n, func(part, lo, hi int) {
+	parallel(n, parts, func(part, lo, hi int) {
 		s := floats(np)
 		nb := near{-1, math.Inf(1)}
 		for j := lo; j < hi; j++ {

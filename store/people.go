@@ -475,7 +475,8 @@ func (s *Store) GalleryVersion(ctx context.Context) (int64, error) {
 // LoadGallery returns every example (with person names) and the gallery version they belong to,
 // read in one transaction so the pair is consistent.
 func (s *Store) LoadGallery(ctx context.Context) (version int64, examples []Example, err error) {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.driver == DriverMySQL})
+	// Read-only: a snapshot on MySQL, a deferred (lock-free under WAL) transaction on SQLite.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: load gallery: %w", err)
 	}

@@ -8,3 +8,7 @@ var useAsm = false
 func dw3x3Pixels(out, in0, in1, in2, w *float32, n, c, stride int, act *[16]float32) {
 	panic("nn: no assembly depthwise kernel in this build")
 }
+
+func addVec(dst, a, b *float32, n int)     { panic("nn: no assembly in this build") }
+func reluVec(dst, a, b *float32, n int)    { panic("nn: no assembly in this build") }
+func addReLUVec(dst, a, b *float32, n int) { panic("nn: no assembly in this build") }

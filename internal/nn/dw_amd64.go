@@ -8,3 +8,18 @@ package nn
 //
 //go:noescape
 func dw3x3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, stride int, act *[16]float32)
+
+// addVec writes a+b to dst for n floats (n a multiple of 8).
+//
+//go:noescape
+func addVec(dst *float32, a *float32, b *float32, n int)
+
+// reluVec writes max(a, 0) to dst for n floats (n a multiple of 8).
+//
+//go:noescape
+func reluVec(dst *float32, a *float32, b *float32, n int)
+
+// addReLUVec writes max(a+b, 0) to dst for n floats (n a multiple of 8).
+//
+//go:noescape
+func addReLUVec(dst *float32, a *float32, b *float32, n int)

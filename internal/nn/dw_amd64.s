@@ -143,3 +143,146 @@ singleslices:
 done:
 	VZEROUPPER
 	RET
+
+// func addVec(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·addVec(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+
+by32:
+	CMPQ    BX, $0x20
+	JL      by8
+	VMOVUPS (CX), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS 32(CX), Y0
+	VADDPS  32(DX), Y0, Y0
+	VMOVUPS Y0, 32(AX)
+	VMOVUPS 64(CX), Y0
+	VADDPS  64(DX), Y0, Y0
+	VMOVUPS Y0, 64(AX)
+	VMOVUPS 96(CX), Y0
+	VADDPS  96(DX), Y0, Y0
+	VMOVUPS Y0, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x20, BX
+	JMP     by32
+
+by8:
+	CMPQ    BX, $0x08
+	JL      done
+	VMOVUPS (CX), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x08, BX
+	JMP     by8
+
+done:
+	VZEROUPPER
+	RET
+
+// func reluVec(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·reluVec(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+
+by32:
+	CMPQ    BX, $0x20
+	JL      by8
+	VMOVUPS (CX), Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS 64(CX), Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 64(AX)
+	VMOVUPS 96(CX), Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x20, BX
+	JMP     by32
+
+by8:
+	CMPQ    BX, $0x08
+	JL      done
+	VMOVUPS (CX), Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x08, BX
+	JMP     by8
+
+done:
+	VZEROUPPER
+	RET
+
+// func addReLUVec(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX
+TEXT ·addReLUVec(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+
+by32:
+	CMPQ    BX, $0x20
+	JL      by8
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y1
+	VADDPS  32(DX), Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS 64(CX), Y1
+	VADDPS  64(DX), Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 64(AX)
+	VMOVUPS 96(CX), Y1
+	VADDPS  96(DX), Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x20, BX
+	JMP     by32
+
+by8:
+	CMPQ    BX, $0x08
+	JL      done
+	VMOVUPS (CX), Y1
+	VADDPS  (DX), Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x08, BX
+	JMP     by8
+
+done:
+	VZEROUPPER
+	RET

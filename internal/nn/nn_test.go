@@ -274,6 +274,30 @@ func TestAddReLUGlobalMean(t *testing.T) {
 	}
 }
 
+func TestElementwiseLengths(t *testing.T) {
+	// Lengths around the assembly's 8- and 32-float steps, both paths.
+	r := rand.New(rand.NewPCG(15, 16))
+	saved := useAsm
+	defer func() { useAsm = saved }()
+	for _, asm := range []bool{saved, false} {
+		useAsm = asm
+		for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 40, 77, 1000} {
+			a, b := randTensor(r, 1, n, 1), randTensor(r, 1, n, 1)
+			sum, sumRelu, relu := NewTensor(1, n, 1), NewTensor(1, n, 1), NewTensor(1, n, 1)
+			copy(relu.Data, a.Data)
+			Add(sum, a, b)
+			AddReLU(sumRelu, a, b)
+			ReLU(relu)
+			for i := range n {
+				s := a.Data[i] + b.Data[i]
+				if sum.Data[i] != s || sumRelu.Data[i] != max(s, 0) || relu.Data[i] != max(a.Data[i], 0) {
+					t.Fatalf("asm=%v n=%d i=%d: Add %v AddReLU %v ReLU %v for a=%v b=%v", asm, n, i, sum.Data[i], sumRelu.Data[i], relu.Data[i], a.Data[i], b.Data[i])
+				}
+			}
+		}
+	}
+}
+
 func TestFullyConnected(t *testing.T) {
 	in := []float32{1, 2, 3}
 	w := []float32{ // [3, 2]

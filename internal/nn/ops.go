@@ -65,19 +65,55 @@ func AvgPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 
 // Add writes a+b element-wise into dst (which may alias a or b). All three must have one shape.
 func Add(dst, a, b *Tensor) {
-	if !a.sameShape(b) || !dst.sameShape(a) {
-		panic(fmt.Sprintf("nn: Add: shapes %s + %s -> %s differ", a.Shape(), b.Shape(), dst.Shape()))
-	}
-	bd, dd := b.Data[:len(a.Data)], dst.Data[:len(a.Data)]
-	for i, v := range a.Data {
-		dd[i] = v + bd[i]
-	}
+	checkSameShape("Add", dst, a, b)
+	elementwise(dst.Data, a.Data, b.Data, true, false)
 }
 
 // ReLU replaces negative values of t with zero in place.
-func ReLU(t *Tensor) {
-	for i, v := range t.Data {
-		t.Data[i] = max(v, 0)
+func ReLU(t *Tensor) { elementwise(t.Data, t.Data, nil, false, true) }
+
+// AddReLU writes max(a+b, 0) element-wise into dst (which may alias a or b): a residual
+// connection and its activation in one pass.
+func AddReLU(dst, a, b *Tensor) {
+	checkSameShape("AddReLU", dst, a, b)
+	elementwise(dst.Data, a.Data, b.Data, true, true)
+}
+
+func checkSameShape(op string, dst, a, b *Tensor) {
+	if !a.sameShape(b) || !dst.sameShape(a) {
+		panic(fmt.Sprintf("nn: %s: shapes %s + %s -> %s differ", op, a.Shape(), b.Shape(), dst.Shape()))
+	}
+}
+
+// elementwise computes dst = a (+ b) (then max(·, 0)): the bulk in assembly where available,
+// the tail (and other architectures) in Go.
+func elementwise(dst, a, b []float32, add, relu bool) {
+	n := len(a)
+	dst = dst[:n]
+	if add {
+		b = b[:n]
+	}
+	done := 0
+	if useAsm && n >= 8 {
+		done = n &^ 7
+		switch {
+		case add && relu:
+			addReLUVec(&dst[0], &a[0], &b[0], done)
+		case add:
+			addVec(&dst[0], &a[0], &b[0], done)
+		default:
+			reluVec(&dst[0], &a[0], &a[0], done)
+		}
+	}
+	for i := done; i < n; i++ {
+		v := a[i]
+		if add {
+			v += b[i]
+		}
+		if relu {
+			v = max(v, 0)
+		}
+		dst[i] = v
 	}
 }
 

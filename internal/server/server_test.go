@@ -40,7 +40,20 @@ func serve(t *testing.T, args ...string) (string, *server.Server) {
 		"--nsqlookupd-tcp-addrs", "127.0.0.1:0", "--nsqlookupd-http-addrs", "127.0.0.1:0",
 		"--models-dir", testutil.ModelsDir(t), "--gallery-poll", "100ms", "--processor-concurrency", "2",
 	}
-	if err := fs.Parse(append(base, args...)); err != nil {
+	// args override the defaults above (list flags would append, not replace, if given twice).
+	given := map[string]bool{}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--") {
+			given[a] = true
+		}
+	}
+	var defaults []string
+	for i := 0; i < len(base); i += 2 {
+		if !given[base[i]] {
+			defaults = append(defaults, base[i], base[i+1])
+		}
+	}
+	if err := fs.Parse(append(defaults, args...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.Load(func(string) (string, bool) { return "", false }); err != nil {

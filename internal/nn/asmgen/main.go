@@ -20,6 +20,9 @@ func addr(c gotypes.Component) Mem {
 func main() {
 	ConstraintExpr("amd64,!purego")
 	depthwise3x3Pixels()
+	elementwise("addVec", true, false)
+	elementwise("reluVec", false, true)
+	elementwise("addReLUVec", true, true)
 	Generate()
 }
 
@@ -137,6 +140,47 @@ func depthwise3x3Pixels() {
 	TESTQ(n, n)
 	JE(LabelRef("done"))
 	pixels(false, "singleslices")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// elementwise emits name(dst, a, b *float32, n int): dst = a (+ b if add) (then max(·, 0) if
+// relu) over n floats, n a multiple of 8 (the caller does the tail), 32 floats per iteration.
+func elementwise(name string, add, relu bool) {
+	TEXT(name, NOSPLIT, "func(dst, a, b *float32, n int)")
+	Pragma("noescape")
+	what := map[[2]bool]string{{true, false}: "a+b", {false, true}: "max(a, 0)", {true, true}: "max(a+b, 0)"}[[2]bool{add, relu}]
+	Doc(name + " writes " + what + " to dst for n floats (n a multiple of 8).")
+	dst := Load(Param("dst"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	n := Load(Param("n"), GP64())
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	body := func(vectors int, label, next string) {
+		Label(label)
+		CMPQ(n, U8(8*vectors))
+		JL(LabelRef(next))
+		for v := 0; v < vectors; v++ {
+			x := YMM()
+			VMOVUPS(Mem{Base: a, Disp: 32 * v}, x)
+			if add {
+				VADDPS(Mem{Base: b, Disp: 32 * v}, x, x)
+			}
+			if relu {
+				VMAXPS(zero, x, x)
+			}
+			VMOVUPS(x, Mem{Base: dst, Disp: 32 * v})
+		}
+		for _, r := range []Register{dst, a, b} {
+			ADDQ(U32(32*vectors), r)
+		}
+		SUBQ(U8(8*vectors), n)
+		JMP(LabelRef(label))
+	}
+	body(4, "by32", "by8")
+	body(1, "by8", "done")
 	Label("done")
 	VZEROUPPER()
 	RET()
