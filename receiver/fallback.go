@@ -1,43 +1,30 @@
 package receiver
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 )
 
-// registerFallbacks answers the requests no API route takes with the API's JSON error shape:
-// a known path with another method gets 405 and an Allow header, an unknown path under /api/v1/
-// gets 404 — instead of net/http's plain-text pages, which API clients cannot parse.
-//
-// Each fallback is a method-and-path pattern, more specific than the web UI's wildcards on the
-// same listener (GET /images/{id} vs GET /images/post), so the two never conflict.
-func (rc *Receiver) registerFallbacks(mux *http.ServeMux) {
-	allowed := map[string][]string{} // path pattern → methods served
-	var paths []string
-	for _, r := range rc.routes() {
-		if _, ok := allowed[r.path]; !ok {
-			paths = append(paths, r.path)
+// compatFallbacks answers the other methods on the compatible paths (/image/post, /images/post)
+// with the API's JSON 405, as the /api/v1/ fallback does for its paths. A method-less pattern
+// there would clash with the web UI's "GET /images/{id}" on the same listener, so each wrong
+// method gets its own pattern ("GET /images/post" is more specific than the UI's route).
+func (rc *Receiver) compatFallbacks(mux *http.ServeMux, allowed map[string][]string) {
+	for path, methods := range allowed {
+		if strings.HasPrefix(path, "/api/v1/") {
+			continue
 		}
-		allowed[r.path] = append(allowed[r.path], r.method)
-	}
-	for _, p := range paths {
-		methods := allowed[p]
-		slices.Sort(methods)
 		allow := strings.Join(methods, ", ")
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
-				"error": r.Method + " is not allowed on " + r.URL.Path + ": use " + allow})
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, allow)})
 		})
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost} {
 			if !slices.Contains(methods, m) {
-				mux.Handle(m+" "+p, h)
+				mux.Handle(m+" "+path, h)
 			}
 		}
 	}
-	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{
-			"error": "no API endpoint " + r.Method + " " + r.URL.Path + "; the endpoints are listed in /api/v1/openapi.yaml"})
-	})
 }

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -70,4 +71,29 @@ func deadNSQD(t *testing.T) Publisher {
 	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+func TestUnknownPathsAndMethodsGetJSONErrors(t *testing.T) {
+	h := newHarness(t, store.DriverSQLite)
+	for _, c := range []struct {
+		method, path string
+		want         int
+		allow        string
+	}{
+		{"DELETE", "/api/v1/images", 405, "POST, GET"},
+		{"PUT", "/api/v1/people/1", 405, "GET, PATCH, DELETE"},
+		{"GET", "/api/v1/nothing", 404, ""},
+	} {
+		req, _ := http.NewRequest(c.method, h.srv.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Error string }
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || err != nil || e.Error == "" || resp.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d allow %q error %q (%v)", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), e.Error, err)
+		}
+	}
 }

@@ -156,17 +156,33 @@ func (rc *Receiver) routes() []route {
 	}
 }
 
-// Register adds every route to mux (bearer-token protected when access control is on), and
-// JSON answers for wrong methods and unknown /api/v1/ paths.
+// Register adds every route to mux (bearer-token protected when access control is on), and a
+// fallback for the rest of /api/v1/ that answers unknown paths (404) and wrong methods (405)
+// with JSON errors too; the compatible paths get their JSON 405 from compatFallbacks.
 func (rc *Receiver) Register(mux *http.ServeMux) {
+	allowed := map[string][]string{}
+	paths := http.NewServeMux() // method-less: which documented path a request is for
 	for _, r := range rc.routes() {
 		var h http.Handler = r.handler
 		if !r.public {
 			h = rc.opts.Auth.RequireAPI(h)
 		}
 		mux.Handle(r.method+" "+r.path, h)
+		if _, ok := allowed[r.path]; !ok {
+			paths.Handle(r.path, http.NotFoundHandler())
+		}
+		allowed[r.path] = append(allowed[r.path], r.method)
 	}
-	rc.registerFallbacks(mux)
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			methods := strings.Join(allowed[pattern], ", ")
+			w.Header().Set("Allow", methods)
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, methods)})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no API endpoint %s (see /api/v1/openapi.yaml)", r.URL.Path)})
+	})
+	rc.compatFallbacks(mux, allowed)
 }
 
 // apiError is an error with the HTTP status it is answered with.

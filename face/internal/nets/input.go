@@ -12,8 +12,16 @@ import (
 // only at the bottom/right (the detectors). The padded square is never materialised: samples
 // that fall into the padding read zero, with exactly the arithmetic of nn.ResizeBilinear.
 func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
-	if img.H < 1 || img.W < 1 || size < 1 {
-		panic(fmt.Sprintf("nets: SquareInput of %s to %d", img.Shape(), size))
+	dst := nn.NewTensor(size, size, img.C)
+	squareInputTo(dst, img, centre)
+	return dst
+}
+
+// squareInputTo is SquareInput into dst (size×size×img.C; every value is overwritten).
+func squareInputTo(dst, img *nn.Tensor, centre bool) {
+	size := dst.H
+	if img.H < 1 || img.W < 1 || size < 1 || dst.W != size || dst.C != img.C {
+		panic(fmt.Sprintf("nets: SquareInput of %s to %s", img.Shape(), dst.Shape()))
 	}
 	side := max(img.H, img.W)
 	var top, left int
@@ -27,10 +35,10 @@ func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
 		}
 	}
 	if side == size && img.H == img.W {
-		return &nn.Tensor{H: size, W: size, C: img.C, Data: append([]float32(nil), img.Data...)}
+		copy(dst.Data, img.Data)
+		return
 	}
 	C := img.C
-	dst := nn.NewTensor(size, size, C)
 	scale := float32(side) / float32(size)
 	// Per output column: the two source columns (-1 when in the padding) and the weight.
 	x0s, x1s, fxs := make([]int, size), make([]int, size), make([]float32, size)
@@ -77,7 +85,6 @@ func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
 			}
 		}
 	}
-	return dst
 }
 
 func srcIndex(x, w int) int {

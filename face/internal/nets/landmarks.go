@@ -2,6 +2,7 @@ package nets
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
@@ -13,9 +14,23 @@ const LandmarkInputSize = 112
 // Landmark68 is face-api.js's FaceLandmark68Net (4 dense blocks) or, built by NewLandmark68Tiny,
 // FaceLandmark68TinyNet (3 dense blocks): a face crop in, 68 points out.
 type Landmark68 struct {
-	blocks []denseBlock
-	fcW    []float32 // [channels,136]
-	fcB    []float32
+	blocks  []denseBlock
+	fcW     []float32 // [channels,136]
+	fcB     []float32
+	scratch sync.Pool // *landmarkScratch: activations reused between calls
+}
+
+// landmarkScratch holds every activation of one forward pass (the input sizes are fixed).
+type landmarkScratch struct {
+	input  *nn.Tensor // 112×112×3
+	blocks []blockScratch
+}
+
+type blockScratch struct {
+	firstDW   *nn.Tensor // depthwise half of the first (separable) conv; nil in block 0
+	out1      *nn.Tensor // ReLU(first conv)
+	dw, pw    *nn.Tensor // one separable conv's halves
+	sum, next *nn.Tensor // running sum of the block's outputs; ReLU of it, the next conv's input
 }
 
 // denseBlock: a first stride-2 conv (plain in the first block, separable after) with ReLU, then
@@ -25,6 +40,7 @@ type denseBlock struct {
 	firstDW   *nn.DepthwiseConv2D // nil in block 0
 	dws       []*nn.DepthwiseConv2D
 	pws       []*nn.Conv2D // pointwise + bias, no activation
+	in        int          // input channels
 	outputs   int
 	sizeAfter int
 }
@@ -46,7 +62,7 @@ func newLandmarks(w *weights.Set, channels []int, convs int, what string) (*Land
 	for i, c := range channels {
 		p := r.Prefixed(fmt.Sprintf("dense%d", i))
 		down := nn.SamePadding(size, size, 3, 3, 2)
-		b := denseBlock{outputs: c}
+		b := denseBlock{in: in, outputs: c}
 		if i == 0 {
 			b.first = nn.NewConv2D(orNil(p.Get("conv0/filters", 3, 3, in, c), 3*3*in*c), 3, 3, in, c, 2, down, nil, orNil(p.Get("conv0/bias", c), c), nn.ActReLU)
 		} else {
@@ -92,37 +108,66 @@ func separable(r *weights.Reader, in, out, stride int, pad nn.Padding, act nn.Ac
 		nn.NewConv2D(pw, 1, 1, in, out, 1, nn.Padding{}, nil, bias, act)
 }
 
-func (b *denseBlock) apply(x *nn.Tensor) *nn.Tensor {
-	var out1 *nn.Tensor
-	if b.firstDW == nil {
-		out1 = b.first.Apply(x)
-	} else {
-		out1 = b.first.Apply(b.firstDW.Apply(x))
-	}
-	// sum holds out1 + out2 + … (pre-activation outputs, out1 itself is post-ReLU).
-	sum := &nn.Tensor{H: out1.H, W: out1.W, C: out1.C, Data: append([]float32(nil), out1.Data...)}
-	in := out1
-	for i := range b.dws {
-		out := b.pws[i].Apply(b.dws[i].Apply(in))
-		nn.Add(sum, sum, out)
-		if i == len(b.dws)-1 {
-			nn.ReLU(sum)
-			return sum
+func (n *Landmark68) newScratch() *landmarkScratch {
+	sc := &landmarkScratch{input: nn.NewTensor(LandmarkInputSize, LandmarkInputSize, 3)}
+	for _, b := range n.blocks {
+		s, c := b.sizeAfter, b.outputs
+		bs := blockScratch{
+			out1: nn.NewTensor(s, s, c), dw: nn.NewTensor(s, s, c), pw: nn.NewTensor(s, s, c),
+			sum: nn.NewTensor(s, s, c), next: nn.NewTensor(s, s, c),
 		}
-		in = out // reuse the buffer: the next input is ReLU(sum)
-		copy(in.Data, sum.Data)
-		nn.ReLU(in)
+		if b.firstDW != nil {
+			bs.firstDW = nn.NewTensor(s, s, b.in)
+		}
+		sc.blocks = append(sc.blocks, bs)
 	}
-	return out1
+	return sc
+}
+
+// apply runs the block on x and returns its output, which lives in sc.sum.
+func (b *denseBlock) apply(x *nn.Tensor, sc *blockScratch) *nn.Tensor {
+	if b.firstDW == nil {
+		b.first.ApplyTo(sc.out1, x)
+	} else {
+		b.firstDW.ApplyTo(sc.firstDW, x)
+		b.first.ApplyTo(sc.out1, sc.firstDW)
+	}
+	// sum holds out1 + out2 + … (pre-activation outputs; out1 itself is post-ReLU). Each
+	// separable conv reads ReLU(sum so far); the block's output is ReLU of the full sum.
+	copy(sc.sum.Data, sc.out1.Data)
+	in := sc.out1
+	for i := range b.dws {
+		b.dws[i].ApplyTo(sc.dw, in)
+		b.pws[i].ApplyTo(sc.pw, sc.dw)
+		sum, out, next := sc.sum.Data, sc.pw.Data[:len(sc.sum.Data)], sc.next.Data[:len(sc.sum.Data)]
+		if i == len(b.dws)-1 {
+			for j, v := range out {
+				sum[j] = max(sum[j]+v, 0)
+			}
+			return sc.sum
+		}
+		for j, v := range out {
+			s := sum[j] + v
+			sum[j], next[j] = s, max(s, 0)
+		}
+		in = sc.next
+	}
+	return sc.out1
 }
 
 // Detect returns the 68 landmarks of a face crop given as RGB values 0..255, in pixels of that
 // crop (x, y).
 func (n *Landmark68) Detect(face *nn.Tensor) [68][2]float32 {
-	x := SquareInput(face, LandmarkInputSize, true)
+	sc, _ := n.scratch.Get().(*landmarkScratch)
+	if sc == nil {
+		sc = n.newScratch()
+	}
+	defer n.scratch.Put(sc)
+	x := sc.input
+	squareInputTo(x, face, true)
 	normalizeMeanRGB(x, recognitionMean)
 	for i := range n.blocks {
-		x = n.blocks[i].apply(x)
+		x = n.blocks[i].apply(x, &sc.blocks[i])
 	}
 	out := nn.FullyConnected(nn.GlobalMean(x), n.fcW, n.fcB)
 

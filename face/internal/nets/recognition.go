@@ -2,6 +2,7 @@ package nets
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/facecluster/facecluster/face/internal/weights"
 	"github.com/facecluster/facecluster/internal/nn"
@@ -16,9 +17,16 @@ var recognitionMean = [3]float32{122.782, 117.001, 104.298}
 // Recognition is face-api.js's FaceRecognitionNet (dlib's ResNet-34 variant): a face crop in,
 // a 128-d descriptor out.
 type Recognition struct {
-	stem   *nn.Conv2D // 7×7 stride 2 VALID, conv bias and scale layer folded into the epilogue
-	blocks []residualBlock
-	fc     []float32 // [256,128], no bias
+	stem    *nn.Conv2D // 7×7 stride 2 VALID, conv bias and scale layer folded into the epilogue
+	blocks  []residualBlock
+	fc      []float32 // [256,128], no bias
+	scratch sync.Pool // *recognitionScratch: activations reused between calls
+}
+
+// recognitionScratch holds the activations of one forward pass (the input size is fixed).
+type recognitionScratch struct {
+	input, stem *nn.Tensor
+	blocks      []struct{ mid, out *nn.Tensor } // conv1 and conv2 outputs of each block
 }
 
 // residualBlock is a residual (down=false) or down-sampling (down=true) ResNet block.
@@ -26,6 +34,7 @@ type residualBlock struct {
 	conv1, conv2 *nn.Conv2D
 	down         bool
 	out          int // output channels
+	size         int // output side of conv1 and conv2
 }
 
 // NewRecognition builds the net from face_recognition_model weights.
@@ -51,11 +60,16 @@ func NewRecognition(w *weights.Set) (*Recognition, error) {
 		b := residualBlock{down: l.down, out: l.out}
 		if l.down {
 			b.conv1 = scaledConv(p.Prefixed("conv1"), 3, l.in, l.out, 2, nn.Padding{}, nn.ActReLU)
-			spatial = (spatial-3)/2 + 1
+			// The shortcut's 2×2 pool keeps ⌊side/2⌋, the convolution ⌊(side−3)/2⌋+1: one
+			// less for even sides, made up below by a zero row and column (spatial tracks the
+			// padded side).
+			b.size = (spatial-3)/2 + 1
+			spatial /= 2
 		} else {
+			b.size = spatial
 			b.conv1 = scaledConv(p.Prefixed("conv1"), 3, l.in, l.out, 1, nn.SamePadding(spatial, spatial, 3, 3, 1), nn.ActReLU)
 		}
-		b.conv2 = scaledConv(p.Prefixed("conv2"), 3, l.out, l.out, 1, nn.SamePadding(spatial, spatial, 3, 3, 1), nn.ActNone)
+		b.conv2 = scaledConv(p.Prefixed("conv2"), 3, l.out, l.out, 1, nn.SamePadding(b.size, b.size, 3, 3, 1), nn.ActNone)
 		net.blocks = append(net.blocks, b)
 	}
 	net.fc = r.Get("fc", 256, 128)
@@ -89,20 +103,42 @@ func scaledConv(r *weights.Reader, k, in, out, stride int, pad nn.Padding, act n
 // centred on a square and resized to 150×150 as in the reference). The descriptor is not
 // normalised, as the reference's is not.
 func (n *Recognition) Describe(face *nn.Tensor) [128]float32 {
-	x := SquareInput(face, RecognitionInputSize, true)
+	sc, _ := n.scratch.Get().(*recognitionScratch)
+	if sc == nil {
+		sc = n.newScratch()
+	}
+	defer n.scratch.Put(sc)
+	x := sc.input
+	squareInputTo(x, face, true)
 	normalizeMeanRGB(x, recognitionMean)
-	x = n.stem.Apply(x)
-	x = nn.MaxPool(x, 3, 2, nn.Padding{})
-	for _, b := range n.blocks {
-		x = b.apply(x)
+	n.stem.ApplyTo(sc.stem, x)
+	x = nn.MaxPool(sc.stem, 3, 2, nn.Padding{})
+	for i := range n.blocks {
+		x = n.blocks[i].apply(x, sc.blocks[i].mid, sc.blocks[i].out)
 	}
 	var d [128]float32
 	copy(d[:], nn.FullyConnected(nn.GlobalMean(x), n.fc, nil))
 	return d
 }
 
-func (b *residualBlock) apply(x *nn.Tensor) *nn.Tensor {
-	out := b.conv2.Apply(b.conv1.Apply(x))
+func (n *Recognition) newScratch() *recognitionScratch {
+	sc := &recognitionScratch{
+		input: nn.NewTensor(RecognitionInputSize, RecognitionInputSize, 3),
+		stem:  nn.NewTensor(72, 72, 32),
+	}
+	for _, b := range n.blocks {
+		sc.blocks = append(sc.blocks, struct{ mid, out *nn.Tensor }{
+			nn.NewTensor(b.size, b.size, b.out), nn.NewTensor(b.size, b.size, b.out),
+		})
+	}
+	return sc
+}
+
+// apply runs the block on x; mid and out are scratch for conv1's and conv2's outputs. The
+// result is out or, when the shortcut is larger, a new padded tensor.
+func (b *residualBlock) apply(x, mid, out *nn.Tensor) *nn.Tensor {
+	b.conv1.ApplyTo(mid, x)
+	b.conv2.ApplyTo(out, mid)
 	shortcut := x
 	if b.down {
 		shortcut = nn.AvgPool(x, 2, 2, nn.Padding{})
@@ -115,7 +151,9 @@ func (b *residualBlock) apply(x *nn.Tensor) *nn.Tensor {
 			out = nn.PadSpatial(out, nn.Padding{Bottom: shortcut.H - out.H, Right: shortcut.W - out.W})
 		}
 	}
-	nn.Add(out, out, shortcut)
-	nn.ReLU(out)
+	sum, sc := out.Data, shortcut.Data[:len(out.Data)]
+	for i, v := range sc {
+		sum[i] = max(sum[i]+v, 0)
+	}
 	return out
 }
