@@ -91,17 +91,28 @@ func tinyReference(img reftest.Image, size int) []reftest.Detection {
 	panic(fmt.Sprintf("no tiny reference at %d", size))
 }
 
-// Tolerances of issue 2's parity check.
+// Tolerances of issue 2's parity check, and the strict ones for images whose pixels are exactly
+// the reference's (reftest.Set.Exact: PNGs, baseline JPEGs): there the port reproduces the
+// reference to its 4 printed decimals (measured: boxes within 0.0002 px, scores within 0.00005),
+// so anything beyond the rounding and float32 summation order is a regression.
 const (
 	boxTolerancePx = 2.0
 	scoreTolerance = 0.02
+
+	exactBoxTolerancePx = 0.01
+	exactScoreTolerance = 0.0002
 )
 
 // compareDetections checks got against the reference faces: the same number, and each reference
-// face matched by its own detection (the nearest box) within the tolerances. Matching by position
-// rather than by rank keeps two faces of nearly equal score from failing on their order.
-func compareDetections(t *testing.T, got []Detection, want []reftest.Detection) {
+// face matched by its own detection (the nearest box) within the tolerances (the strict ones if
+// exact). Matching by position rather than by rank keeps two faces of nearly equal score from
+// failing on their order.
+func compareDetections(t *testing.T, got []Detection, want []reftest.Detection, exact bool) {
 	t.Helper()
+	boxTol, scoreTol := boxTolerancePx, scoreTolerance
+	if exact {
+		boxTol, scoreTol = exactBoxTolerancePx, exactScoreTolerance
+	}
 	if len(got) != len(want) {
 		t.Errorf("found %d faces, the reference %d:\n got  %s\n want %s", len(got), len(want), fmtDets(got), fmtRefs(want))
 		return
@@ -121,13 +132,13 @@ func compareDetections(t *testing.T, got []Detection, want []reftest.Detection) 
 		used[best] = true
 		g := got[best]
 		worstBox, worstScore = max(worstBox, bestDiff), max(worstScore, math.Abs(g.Score-w.Score))
-		if bestDiff > boxTolerancePx || math.Abs(g.Score-w.Score) > scoreTolerance {
-			t.Errorf("face %s score %.4f: got (%.1f,%.1f %.1f×%.1f) score %.4f (box off by %.2f px)",
-				reftest.BoxString(w.Box), w.Score, g.X, g.Y, g.W, g.H, g.Score, bestDiff)
+		if bestDiff > boxTol || math.Abs(g.Score-w.Score) > scoreTol {
+			t.Errorf("face %s score %.4f: got (%.4f,%.4f %.4f×%.4f) score %.5f (box off by %.4f px; tolerance %g px, score %g)",
+				reftest.BoxString(w.Box), w.Score, g.X, g.Y, g.W, g.H, g.Score, bestDiff, boxTol, scoreTol)
 		}
 	}
 	if len(want) > 0 {
-		t.Logf("%d faces; worst box difference %.3f px, worst score difference %.4f", len(want), worstBox, worstScore)
+		t.Logf("%d faces; worst box difference %.4f px, worst score difference %.5f", len(want), worstBox, worstScore)
 	}
 }
 
