@@ -64,7 +64,10 @@ func (s *Store) sightings(ctx context.Context, cond string, arg []any, f Sightin
 // UnknownFaces pages through faces matched to nobody, newest first; next is the BeforeID of the
 // following page (0 on the last).
 func (s *Store) UnknownFaces(ctx context.Context, f SightingFilter) (faces []Sighting, next int64, err error) {
-	faces, next, err = s.sightings(ctx, "f.person_id IS NULL", nil, f)
+	// COALESCE keeps the planners off the person_id index: most faces are unknown, so that
+	// index would hand over every one of them to be sorted by id, while walking the primary
+	// key backwards stops after one page (6 s → milliseconds at a million faces on SQLite).
+	faces, next, err = s.sightings(ctx, "COALESCE(f.person_id, 0) = 0", nil, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: unknown faces: %w", err)
 	}

@@ -17,7 +17,7 @@ type Person struct {
 	UpdatedAt time.Time
 	Examples  int       // enrolment examples (ListPeople, GetPerson)
 	Images    int       // images the person was found in (ListPeople, GetPerson)
-	LastSeen  time.Time // created_at of the newest such image (zero if never)
+	LastSeen  time.Time // created_at of the newest such image, the one with the highest id (ids grow with arrival); zero if never
 }
 
 // ValidateName checks a person's name: non-empty after trimming, at most MaxNameLen bytes, UTF-8,
@@ -97,7 +97,7 @@ func (s *Store) EnsurePerson(ctx context.Context, name string) (Person, error) {
 const personColumns = `p.id, p.name, p.created_at, p.updated_at,
 	(SELECT COUNT(*) FROM examples e WHERE e.person_id = p.id),
 	(SELECT COUNT(*) FROM faces f WHERE f.person_id = p.id),
-	(SELECT MAX(i.created_at) FROM faces f JOIN images i ON i.id = f.image_id WHERE f.person_id = p.id)`
+	(SELECT i.created_at FROM images i WHERE i.id = (SELECT MAX(f.image_id) FROM faces f WHERE f.person_id = p.id))`
 
 func scanPerson(sc scanner) (Person, error) {
 	var p Person

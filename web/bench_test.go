@@ -84,6 +84,12 @@ func BenchmarkImagesPage(b *testing.B) {
 		{"status", "/?status=failed"},
 		{"person", "/?person=42"},
 		{"timerange", "/?from=" + from + "&to=" + to},
+		// The other pages over the same million images, for comparison (no goal set for them).
+		{"other/image", fmt.Sprintf("/images/%d", benchImages/2)},
+		{"other/people", "/people"},
+		{"other/person", "/people/42"},
+		{"other/unknown", "/unknown"},
+		{"other/status", "/status"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cpu0 := processCPU()

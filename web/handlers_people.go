@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/facecluster/facecluster/store"
@@ -305,21 +306,10 @@ func (s *Server) addExamples(w http.ResponseWriter, r *http.Request) {
 		added++
 	}
 	if len(problems) > 0 {
-		redirect(w, r, back, fmt.Sprintf("%d example%s added. %s.", added, pluralS(added), joinSentences(problems)), true)
+		redirect(w, r, back, fmt.Sprintf("%d example%s added. %s.", added, pluralS(added), strings.Join(problems, "; ")), true)
 		return
 	}
 	redirect(w, r, back, fmt.Sprintf("%d example%s added; recognizers use them within seconds.", added, pluralS(added)), false)
-}
-
-func joinSentences(ps []string) string {
-	out := ""
-	for i, p := range ps {
-		if i > 0 {
-			out += "; "
-		}
-		out += p
-	}
-	return out
 }
 
 func (s *Server) removeExample(w http.ResponseWriter, r *http.Request) {

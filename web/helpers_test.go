@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -226,8 +225,6 @@ func mustNotContain(t testing.TB, r response, nots ...string) {
 }
 
 func box(x, y, w, h float64) store.Box { return store.Box{X: x, Y: y, W: w, H: h} }
-
-var _ = fmt.Sprint
 
 func mustCompile(expr string) *regexp.Regexp { return regexp.MustCompile(expr) }
 

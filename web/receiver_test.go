@@ -198,4 +198,3 @@ func TestRetryAndEnrolThroughTheReceiver(t *testing.T) {
 	mustNotContain(t, page, "server log")
 	mustContain(t, page, "no recognizer is configured")
 }
-
