@@ -290,6 +290,8 @@ func (rc *Receiver) uploadImages(w http.ResponseWriter, r *http.Request) {
 		}
 		ups[i] = up
 	}
+	// Blobs first, rows second: a row never points at a missing object. Should the database
+	// then fail, the content-addressed objects stay behind harmlessly (a retry reuses them).
 	imgs := make([]store.NewImage, len(ups))
 	for i, up := range ups {
 		key, sum, err := rc.opts.Blobs.PutContent(r.Context(), up.data, extOf[up.format], up.contentType)
