@@ -11,7 +11,7 @@ IMAGE     ?= facecluster:$(VERSION)
 export FACECLUSTER_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/
 export FACECLUSTER_MODELS_DIR ?= $(CURDIR)/$(MODELS)
 
-.PHONY: all build image run test test-deps models bench generate lint clean
+.PHONY: all build image dev-cluster run test test-deps models bench generate lint clean
 
 all: build
 
@@ -27,6 +27,10 @@ build:
 ## image: the container image (Dockerfile; needs a Docker engine or BuildKit), see docs/deploy.md
 image:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+## dev-cluster: the production topology as processes on loopback (MariaDB, 3 nsqlookupd, 2 receivers…; docs/deploy.md)
+dev-cluster: models build
+	$(BIN) dev cluster --models-dir $(MODELS)
 
 ## run: the whole product on this machine (SQLite + in-process nsqd under ./data)
 run: models build

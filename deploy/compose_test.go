@@ -137,6 +137,21 @@ func TestComposeServicesAreHealthCheckedHardenedAndOrdered(t *testing.T) {
 	}) {
 		t.Error("nsqd's health check does not create the topic and the processors' channel")
 	}
+	// Uploads are shared: the blob directory is on one named volume in every role that uses it.
+	for _, name := range []string{"receiver", "processor", "web"} {
+		s := p.Services[name]
+		blob := s.Environment["FACECLUSTER_BLOB_URL"]
+		if blob == nil || !strings.HasPrefix(*blob, "file://") {
+			t.Errorf("%s: FACECLUSTER_BLOB_URL %v is not a file:// URL", name, blob)
+			continue
+		}
+		dir := strings.TrimPrefix(*blob, "file://")
+		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+			return v.Type == types.VolumeTypeVolume && v.Source == "blobs" && !v.ReadOnly && strings.HasPrefix(dir+"/", v.Target+"/")
+		}) {
+			t.Errorf("%s keeps uploads in %s, which is not on the shared writable volume blobs", name, dir)
+		}
+	}
 	if !slices.Contains(p.Services["nsqd"].Command, "--data-path=/var/lib/nsqd") {
 		t.Error("nsqd does not keep its queue in /var/lib/nsqd")
 	}

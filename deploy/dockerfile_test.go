@@ -307,6 +307,11 @@ func TestDockerignoreSendsTheSourcesAndNothingElse(t *testing.T) {
 		{"cmd/facecluster/main.go", false},
 		{"internal/cli/root.go", false},
 		{"models/package.json", false},
+		// Files the binary embeds.
+		{"receiver/openapi.yaml", false},
+		{"store/migrations/mysql/00001_init.sql", false},
+		{"web/templates/layout.html", false},
+		{"web/static/app.css", false},
 		{"models/package-lock.json", false},
 		{"models/node_modules/@vladmandic/face-api/model/face_recognition_model.bin", true},
 		{".git/HEAD", true},

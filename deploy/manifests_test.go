@@ -581,3 +581,36 @@ func TestProcessorsScaleOnQueueDepthWithKEDAAndOnCPUWithout(t *testing.T) {
 
 // topic and channel are the processors' NSQ topic and channel (issue 3, docs/architecture.md).
 const topic, channel = "images", "processors"
+
+// Uploads are kept on the shared image volume: every role that writes or reads them must mount
+// it writable (blob storage creates its directory), and the recognizers must see the image root.
+func TestUploadsAndImagesAreOnTheSharedVolume(t *testing.T) {
+	for _, r := range renderAll(t) {
+		blob := strings.TrimPrefix(configValue(t, r, "FACECLUSTER_BLOB_URL"), "file://")
+		root := configValue(t, r, "FACECLUSTER_IMAGE_ROOT")
+		for _, role := range []string{"receiver", "processor", "web", "recognizer"} {
+			d := r.find("Deployment", role).(*appsv1.Deployment)
+			spec := d.Spec.Template.Spec
+			app := containerNamed(t, spec.Containers, "facecluster")
+			mountOf := func(path string) (corev1.VolumeMount, bool) {
+				for _, m := range app.VolumeMounts {
+					if strings.HasPrefix(path+"/", m.MountPath+"/") {
+						for _, v := range spec.Volumes {
+							if v.Name == m.Name && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "images" {
+								return m, true
+							}
+						}
+					}
+				}
+				return corev1.VolumeMount{}, false
+			}
+			if m, ok := mountOf(root); !ok {
+				t.Errorf("%s/%s: the image root %s is not on the images volume", r.Overlay, role, root)
+			} else if role != "recognizer" {
+				if m, ok = mountOf(blob); !ok || m.ReadOnly {
+					t.Errorf("%s/%s: uploads (%s) are not on a writable mount of the images volume", r.Overlay, role, blob)
+				}
+			}
+		}
+	}
+}

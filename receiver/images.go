@@ -108,11 +108,23 @@ func (rc *Receiver) submit(ctx context.Context, imgs []store.NewImage) ([]store.
 		}
 	}
 	if len(ids) > 0 {
-		if err := rc.opts.Publisher.Publish(ctx, ids...); err != nil {
-			rc.log.Warn("publish failed; the reconciler will republish the pending images", "images", len(ids), "first_image_id", ids[0], "err", err)
-		}
+		rc.publish(ctx, ids)
 	}
 	return res, nil
+}
+
+// publishTimeout bounds a publish: a hung nsqd must not hold requests (or the batch workers).
+const publishTimeout = 5 * time.Second
+
+// publish queues committed images. It goes on when the client has gone (the rows exist and
+// should be processed) but not beyond publishTimeout; a failure is logged and the reconciler
+// republishes the images, which stay pending.
+func (rc *Receiver) publish(ctx context.Context, ids []int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	if err := rc.opts.Publisher.Publish(ctx, ids...); err != nil {
+		rc.log.Warn("publish failed; the reconciler will republish the pending images", "images", len(ids), "first_image_id", ids[0], "err", err)
+	}
 }
 
 func submittedList(imgs []store.NewImage, res []store.Submitted) []submittedJSON {
@@ -290,6 +302,8 @@ func (rc *Receiver) uploadImages(w http.ResponseWriter, r *http.Request) {
 		}
 		ups[i] = up
 	}
+	// Blobs first, rows second: a row never points at a missing object. Should the database
+	// then fail, the content-addressed objects stay behind harmlessly (a retry reuses them).
 	imgs := make([]store.NewImage, len(ups))
 	for i, up := range ups {
 		key, sum, err := rc.opts.Blobs.PutContent(r.Context(), up.data, extOf[up.format], up.contentType)
@@ -397,9 +411,7 @@ func (rc *Receiver) retryImage(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	if err := rc.opts.Publisher.Publish(r.Context(), id); err != nil {
-		rc.log.Warn("publish failed; the reconciler will republish the pending image", "image_id", id, "err", err)
-	}
+	rc.publish(r.Context(), []int64{id})
 	im, err := rc.opts.Store.GetImage(r.Context(), id)
 	if err != nil {
 		rc.fail(w, r, err)
@@ -437,9 +449,7 @@ func (rc *Receiver) retryImages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ids) > 0 {
-		if err := rc.opts.Publisher.Publish(r.Context(), ids...); err != nil {
-			rc.log.Warn("publish failed; the reconciler will republish the pending images", "images", len(ids), "err", err)
-		}
+		rc.publish(r.Context(), ids)
 	}
 	if ids == nil {
 		ids = []int64{}

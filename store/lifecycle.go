@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -107,6 +108,7 @@ func (o *Outcome) validate() error {
 // transaction — only if owner still holds the lease (else ErrLeaseNotHeld, nothing written).
 // A person that no longer exists (deleted meanwhile) is recorded as unknown.
 func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out Outcome) error {
+	out.Faces = slices.Clone(out.Faces) // faces of deleted people are made unknown below, not in the caller's slice
 	if err := out.validate(); err != nil {
 		return fmt.Errorf("store: record outcome of image %d: %w", id, err)
 	}

@@ -96,10 +96,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// Client-side interpolation saves the prepare round trip on every statement; with
 		// utf8mb4 it is safe.
 		cfg.InterpolateParams = true
-		if cfg.Params == nil {
-			cfg.Params = map[string]string{}
-		}
-		cfg.Params["time_zone"] = "'+00:00'"
 		dsn = cfg.FormatDSN()
 		if opts.MaxOpenConns == 0 {
 			opts.MaxOpenConns = 16

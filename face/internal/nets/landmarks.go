@@ -139,17 +139,12 @@ func (b *denseBlock) apply(x *nn.Tensor, sc *blockScratch) *nn.Tensor {
 	for i := range b.dws {
 		b.dws[i].ApplyTo(sc.dw, in)
 		b.pws[i].ApplyTo(sc.pw, sc.dw)
-		sum, out, next := sc.sum.Data, sc.pw.Data[:len(sc.sum.Data)], sc.next.Data[:len(sc.sum.Data)]
 		if i == len(b.dws)-1 {
-			for j, v := range out {
-				sum[j] = max(sum[j]+v, 0)
-			}
+			nn.AddReLU(sc.sum, sc.sum, sc.pw)
 			return sc.sum
 		}
-		for j, v := range out {
-			s := sum[j] + v
-			sum[j], next[j] = s, max(s, 0)
-		}
+		nn.AddReLU(sc.next, sc.sum, sc.pw) // the next conv's input: ReLU(sum + this output)
+		nn.Add(sc.sum, sc.sum, sc.pw)
 		in = sc.next
 	}
 	return sc.out1

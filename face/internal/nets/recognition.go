@@ -151,9 +151,6 @@ func (b *residualBlock) apply(x, mid, out *nn.Tensor) *nn.Tensor {
 			out = nn.PadSpatial(out, nn.Padding{Bottom: shortcut.H - out.H, Right: shortcut.W - out.W})
 		}
 	}
-	sum, sc := out.Data, shortcut.Data[:len(out.Data)]
-	for i, v := range sc {
-		sum[i] = max(sum[i]+v, 0)
-	}
+	nn.AddReLU(out, out, shortcut)
 	return out
 }
