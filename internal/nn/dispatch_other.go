@@ -12,3 +12,10 @@ func dw3x3Pixels(out, in0, in1, in2, w *float32, n, c, stride int, act *[16]floa
 func addVec(dst, a, b *float32, n int)     { panic("nn: no assembly in this build") }
 func reluVec(dst, a, b *float32, n int)    { panic("nn: no assembly in this build") }
 func addReLUVec(dst, a, b *float32, n int) { panic("nn: no assembly in this build") }
+
+func maxPool2Pixels(out, in0, in1, in2 *float32, n, c, stride int) {
+	panic("nn: no assembly in this build")
+}
+func maxPool3Pixels(out, in0, in1, in2 *float32, n, c, stride int) {
+	panic("nn: no assembly in this build")
+}
