@@ -267,13 +267,13 @@ func (s *Server) startProcessor() error {
 	return nil
 }
 
-// lookupdPoll is short when everything runs in this process: the embedded nsqd registers its
-// topic a moment after the first publish, and the first image should not wait go-nsq's 60 s.
+// lookupdPoll is short when everything runs in this process: the first image should not wait
+// for a whole poll interval to find the embedded nsqd.
 func lookupdPoll(cfg *config.Config) time.Duration {
-	if cfg.Has(config.RoleNSQD) {
+	if cfg.Has(config.RoleNSQD) && !cfg.Changed("nsqlookupd-poll") {
 		return time.Second
 	}
-	return 15 * time.Second
+	return cfg.LookupdPoll
 }
 
 // publisher counts publishes and failures.
