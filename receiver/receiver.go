@@ -158,8 +158,7 @@ func (rc *Receiver) routes() []route {
 
 // Register adds every route to mux (bearer-token protected when access control is on), and a
 // fallback for the rest of /api/v1/ that answers unknown paths (404) and wrong methods (405)
-// with JSON errors too. (The compatible paths keep the mux's plain 405: a method-less pattern
-// for them would clash with the UI's "GET /images/{id}".)
+// with JSON errors too; the compatible paths get their JSON 405 from compatFallbacks.
 func (rc *Receiver) Register(mux *http.ServeMux) {
 	allowed := map[string][]string{}
 	paths := http.NewServeMux() // method-less: which documented path a request is for
@@ -183,6 +182,7 @@ func (rc *Receiver) Register(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no API endpoint %s (see /api/v1/openapi.yaml)", r.URL.Path)})
 	})
+	rc.compatFallbacks(mux, allowed)
 }
 
 // apiError is an error with the HTTP status it is answered with.

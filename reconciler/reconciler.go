@@ -146,13 +146,12 @@ func (r *Reconciler) publish(ctx context.Context, reason string, ids []int64) er
 	if len(ids) == 0 {
 		return nil
 	}
+	// (The publisher counts publishes and their errors.)
 	if err := r.opts.Publisher.Publish(ctx, ids...); err != nil {
-		r.opts.Metrics.PublishErrors.Inc()
 		// The images stay pending: the next pass finds them again.
 		return fmt.Errorf("reconciler: republish %d images (%s): %w", len(ids), reason, err)
 	}
 	r.opts.Metrics.Republished.WithLabelValues(reason).Add(float64(len(ids)))
-	r.opts.Metrics.Published.Add(float64(len(ids)))
 	return nil
 }
 

@@ -16,20 +16,22 @@ type ImageChange struct {
 	UpdatedAt time.Time
 }
 
-// ImagesChangedSince returns up to limit images updated at or after since, oldest change first.
-// It is served by the (status, updated_at) index, so polling it every second stays cheap at
-// millions of images.
-func (s *Store) ImagesChangedSince(ctx context.Context, since time.Time, limit int) ([]ImageChange, error) {
+// ImagesChangedSince returns up to limit images changed at since with an id above afterID, or
+// after since, oldest change first (by updated_at, then id: pass the last row's to read on — a
+// bulk submit gives thousands of images one updated_at). It is served by the
+// (status, updated_at) index, so polling it every second stays cheap at millions of images.
+func (s *Store) ImagesChangedSince(ctx context.Context, since time.Time, afterID int64, limit int) ([]ImageChange, error) {
 	if limit <= 0 {
 		limit = 500
 	}
-	args := make([]any, 0, len(Statuses)+2)
+	args := make([]any, 0, len(Statuses)+4)
 	for _, st := range Statuses {
 		args = append(args, string(st))
 	}
-	args = append(args, since.UnixMilli(), limit)
+	ms := since.UnixMilli()
+	args = append(args, ms, ms, afterID, limit)
 	rs, err := s.db.QueryContext(ctx, "SELECT id, status, updated_at FROM images WHERE status IN ("+placeholders(len(Statuses))+
-		") AND updated_at >= ? ORDER BY updated_at, id LIMIT ?", args...)
+		") AND updated_at >= ? AND (updated_at > ? OR id > ?) ORDER BY updated_at, id LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: changed images: %w", err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -20,22 +21,49 @@ func TestImagesChangedSince(t *testing.T) {
 		clock = clock.Add(time.Second)
 		recordKnownAt(t, s, a, ann.ID)
 
-		got, err := s.ImagesChangedSince(ctx, mark, 10)
+		got, err := s.ImagesChangedSince(ctx, mark, 0, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0].ID != a || got[0].Status != StatusProcessed || !got[0].UpdatedAt.Equal(clock) {
 			t.Fatalf("changes since the mark = %+v, want image %d processed at %v", got, a, clock)
 		}
-		all, err := s.ImagesChangedSince(ctx, time.UnixMilli(0), 10)
+		all, err := s.ImagesChangedSince(ctx, time.UnixMilli(0), 0, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(all) != 2 || all[0].ID != b || all[1].ID != a {
 			t.Fatalf("all changes = %+v, want b then a (oldest change first)", all)
 		}
-		if one, _ := s.ImagesChangedSince(ctx, time.UnixMilli(0), 1); len(one) != 1 {
+		if one, _ := s.ImagesChangedSince(ctx, time.UnixMilli(0), 0, 1); len(one) != 1 {
 			t.Fatalf("limit 1 gave %d changes", len(one))
+		}
+		// A bulk submit: many images share one updated_at; (updated_at, id) reads on past them.
+		clock = clock.Add(time.Second)
+		bulk := make([]NewImage, 7)
+		for i := range bulk {
+			bulk[i] = NewImage{Source: fmt.Sprintf("/cam/bulk-%d.jpg", i)}
+		}
+		if _, err := s.SubmitImages(ctx, bulk); err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		from, after := clock, int64(0)
+		for range 10 {
+			page, err := s.ImagesChangedSince(ctx, from, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				ids = append(ids, c.ID)
+			}
+			if len(page) < 3 {
+				break
+			}
+			from, after = page[len(page)-1].UpdatedAt, page[len(page)-1].ID
+		}
+		if len(ids) != 7 {
+			t.Fatalf("paging through a bulk submit of 7 in pages of 3 gave %d changes: %v", len(ids), ids)
 		}
 	})
 }

@@ -91,39 +91,67 @@ func (b *broker) poll(ctx context.Context) {
 	defer t.Stop()
 	start := time.Now()
 	since := start.Add(-clockSlack)
-	seen := map[int64]time.Time{} // image id → updated_at already announced
+	seen := map[int64]version{} // what was announced per image
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		changes, err := b.st.ImagesChangedSince(ctx, since.Add(-clockSlack), 500)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.log.WarnContext(ctx, "live updates: poll the store", "err", err)
-			}
-			continue
-		}
-		for _, c := range changes {
-			if prev, ok := seen[c.ID]; ok && !c.UpdatedAt.After(prev) {
-				continue
-			}
-			seen[c.ID] = c.UpdatedAt
-			if c.UpdatedAt.After(since) {
-				since = c.UpdatedAt
-			}
-			ev, err := b.event(ctx, c, start)
+		// Pages of changes: more than a page within the slack window (a busy pipeline) must not
+		// keep re-reading the same first page.
+		from, after := since.Add(-clockSlack), int64(0)
+		for range maxPollPages {
+			changes, err := b.st.ImagesChangedSince(ctx, from, after, pollPage)
 			if err != nil {
-				continue // deleted meanwhile, or the store hiccuped: the next change will tell
+				if ctx.Err() == nil {
+					b.log.WarnContext(ctx, "live updates: poll the store", "err", err)
+				}
+				break
 			}
-			b.publish(ev)
+			b.announce(ctx, changes, seen, &since, start)
+			if len(changes) < pollPage {
+				break
+			}
+			from, after = changes[len(changes)-1].UpdatedAt, changes[len(changes)-1].ID
 		}
-		for id, at := range seen {
-			if at.Before(since.Add(-3 * clockSlack)) {
+		for id, v := range seen {
+			if v.at.Before(since.Add(-3 * clockSlack)) {
 				delete(seen, id)
 			}
 		}
+	}
+}
+
+// pollPage changes are read per query, at most maxPollPages queries per poll.
+const (
+	pollPage     = 500
+	maxPollPages = 20
+)
+
+// version is what was announced of an image: its updated_at and status. The status matters
+// because updated_at has millisecond resolution and a claim and its outcome can share one.
+type version struct {
+	at     time.Time
+	status store.Status
+}
+
+// announce publishes the changes not announced yet, advancing since.
+func (b *broker) announce(ctx context.Context, changes []store.ImageChange, seen map[int64]version, since *time.Time, start time.Time) {
+	for _, c := range changes {
+		v := version{c.UpdatedAt, c.Status}
+		if prev, ok := seen[c.ID]; ok && (prev == v || prev.at.After(v.at)) {
+			continue
+		}
+		ev, err := b.event(ctx, c, start)
+		if err != nil {
+			continue // deleted meanwhile, or the store hiccuped: the next poll tries again
+		}
+		seen[c.ID] = v
+		if c.UpdatedAt.After(*since) {
+			*since = c.UpdatedAt
+		}
+		b.publish(ev)
 	}
 }
 

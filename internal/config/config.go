@@ -84,9 +84,11 @@ type Config struct {
 	// GroupQueue
 	NSQDTCPAddr         string
 	NSQDHTTPAddr        string
+	NSQDBroadcastAddr   string
 	NSQLookupdTCPAddrs  []string
 	NSQLookupdHTTPAddrs []string
 	ConsumeNSQDAddrs    []string
+	LookupdPoll         time.Duration
 
 	// GroupServe
 	RolesFlag          []string
@@ -145,8 +147,10 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 	if groups&GroupQueue != 0 {
 		fs.StringVar(&c.NSQDTCPAddr, "nsqd-tcp-addr", "127.0.0.1:4150", "nsqd TCP address: images are published here (and the embedded nsqd listens here)")
 		fs.StringVar(&c.NSQDHTTPAddr, "nsqd-http-addr", "127.0.0.1:4151", "nsqd HTTP address (stats; the embedded nsqd listens here)")
+		fs.StringVar(&c.NSQDBroadcastAddr, "nsqd-broadcast-addr", "", "host the embedded nsqd tells nsqlookupd, for processors to connect to (in Kubernetes the pod IP) [the --nsqd-tcp-addr host, or the host name when that is a wildcard]")
 		fs.StringSliceVar(&c.NSQLookupdTCPAddrs, "nsqlookupd-tcp-addrs", []string{"127.0.0.1:4160"}, "nsqlookupd TCP addresses nsqd registers with (the embedded nsqlookupd listens on the first)")
 		fs.StringSliceVar(&c.NSQLookupdHTTPAddrs, "nsqlookupd-http-addrs", []string{"127.0.0.1:4161"}, "nsqlookupd HTTP addresses processors discover nsqds through (the embedded nsqlookupd listens on the first)")
+		fs.DurationVar(&c.LookupdPoll, "nsqlookupd-poll", 15*time.Second, "how often processors ask nsqlookupd for new nsqds (1s when the embedded nsqd runs in the same process)")
 		fs.StringSliceVar(&c.ConsumeNSQDAddrs, "consume-nsqd-tcp-addrs", nil, "nsqd TCP addresses processors consume from directly, instead of discovering them through nsqlookupd")
 	}
 	if groups&GroupServe != 0 {
@@ -328,6 +332,9 @@ func (c *Config) validate() error {
 		for _, a := range c.ConsumeNSQDAddrs {
 			checkAddr(&errs, "--consume-nsqd-tcp-addrs", a, true)
 		}
+		if c.LookupdPoll <= 0 {
+			bad("--nsqlookupd-poll must be positive (got %s)", c.LookupdPoll)
+		}
 		if c.Has(RoleProcessor) && len(c.NSQLookupdHTTPAddrs) == 0 && len(c.ConsumeNSQDAddrs) == 0 {
 			bad("the processor role needs --nsqlookupd-http-addrs or --consume-nsqd-tcp-addrs")
 		}
@@ -430,6 +437,9 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Changed reports whether a setting was given (flag, environment or .env) rather than defaulted.
+func (c *Config) Changed(flag string) bool { return c.given[flag] }
 
 // Has reports whether the role is among those to run.
 func (c *Config) Has(r Role) bool { return slices.Contains(c.Roles, r) }

@@ -24,6 +24,16 @@ func reluVec(dst *float32, a *float32, b *float32, n int)
 //go:noescape
 func addReLUVec(dst *float32, a *float32, b *float32, n int)
 
+// maxPool2Pixels computes n output pixels of a 2×2 max pool over in-bounds windows (see asmgen).
+//
+//go:noescape
+func maxPool2Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+
+// maxPool3Pixels computes n output pixels of a 3×3 max pool over in-bounds windows (see asmgen).
+//
+//go:noescape
+func maxPool3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+
 // winoBT4 writes (i0−i2, i1+i2, i2−i1, i1−i3) to o0..o3 for n floats (n a multiple of 8).
 //
 //go:noescape

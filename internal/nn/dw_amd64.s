@@ -287,6 +287,90 @@ done:
 	VZEROUPPER
 	RET
 
+// func maxPool2Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+// Requires: AVX
+TEXT ·maxPool2Pixels(SB), NOSPLIT, $0-56
+	MOVQ  out+0(FP), AX
+	MOVQ  in0+8(FP), CX
+	MOVQ  in1+16(FP), DX
+	MOVQ  n+32(FP), BX
+	MOVQ  c+40(FP), SI
+	SHLQ  $0x02, SI
+	MOVQ  stride+48(FP), DI
+	DECQ  DI
+	IMULQ SI, DI
+
+pixel:
+	TESTQ BX, BX
+	JE    done
+	MOVQ  SI, R8
+
+chunk:
+	VMOVUPS (CX), Y0
+	VMAXPS  (CX)(SI*1), Y0, Y0
+	VMAXPS  (DX), Y0, Y0
+	VMAXPS  (DX)(SI*1), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	SUBQ    $0x20, R8
+	JNE     chunk
+	ADDQ    DI, CX
+	ADDQ    DI, DX
+	DECQ    BX
+	JMP     pixel
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPool3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+// Requires: AVX
+TEXT ·maxPool3Pixels(SB), NOSPLIT, $0-56
+	MOVQ  out+0(FP), AX
+	MOVQ  in0+8(FP), CX
+	MOVQ  in1+16(FP), DX
+	MOVQ  in2+24(FP), BX
+	MOVQ  n+32(FP), SI
+	MOVQ  c+40(FP), DI
+	SHLQ  $0x02, DI
+	MOVQ  stride+48(FP), R8
+	DECQ  R8
+	IMULQ DI, R8
+
+pixel:
+	TESTQ SI, SI
+	JE    done
+	MOVQ  DI, R9
+
+chunk:
+	VMOVUPS (CX), Y0
+	VMAXPS  (CX)(DI*1), Y0, Y0
+	VMAXPS  (CX)(DI*2), Y0, Y0
+	VMAXPS  (DX), Y0, Y0
+	VMAXPS  (DX)(DI*1), Y0, Y0
+	VMAXPS  (DX)(DI*2), Y0, Y0
+	VMAXPS  (BX), Y0, Y0
+	VMAXPS  (BX)(DI*1), Y0, Y0
+	VMAXPS  (BX)(DI*2), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, BX
+	SUBQ    $0x20, R9
+	JNE     chunk
+	ADDQ    R8, CX
+	ADDQ    R8, DX
+	ADDQ    R8, BX
+	DECQ    SI
+	JMP     pixel
+
+done:
+	VZEROUPPER
+	RET
+
 // func winoBT4(o0 *float32, o1 *float32, o2 *float32, o3 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
 // Requires: AVX
 TEXT ·winoBT4(SB), NOSPLIT, $0-72

@@ -236,6 +236,49 @@ func TestMaxPoolPaddingNeverWins(t *testing.T) {
 	}
 }
 
+func TestMaxPoolMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	saved := useAsm
+	defer func() { useAsm = saved }()
+	cases := []struct {
+		h, w, c, k, stride int
+		same               bool
+	}{
+		{9, 7, 8, 3, 2, false}, {10, 10, 16, 2, 2, true}, {7, 9, 24, 2, 2, true}, {6, 5, 8, 2, 1, true},
+		{13, 13, 32, 2, 1, true}, {5, 4, 8, 3, 1, true}, {8, 8, 5, 3, 2, true}, {2, 3, 8, 3, 2, true},
+		{1, 1, 8, 2, 2, true}, {11, 12, 16, 3, 2, true},
+	}
+	for _, c := range cases {
+		src := randTensor(r, c.h, c.w, c.c)
+		pad := Padding{}
+		if c.same {
+			pad = SamePadding(c.h, c.w, c.k, c.k, c.stride)
+		}
+		oh, ow := pad.OutputSize(c.h, c.w, c.k, c.k, c.stride)
+		want := NewTensor(oh, ow, c.c)
+		for oy := range oh {
+			for ox := range ow {
+				for ch := range c.c {
+					m := float32(math.Inf(-1))
+					for ky := range c.k {
+						for kx := range c.k {
+							y, x := oy*c.stride-pad.Top+ky, ox*c.stride-pad.Left+kx
+							if y >= 0 && y < c.h && x >= 0 && x < c.w {
+								m = max(m, src.At(y, x, ch))
+							}
+						}
+					}
+					want.Data[(oy*ow+ox)*c.c+ch] = m
+				}
+			}
+		}
+		for _, asm := range []bool{saved, false} {
+			useAsm = asm
+			assertTensorClose(t, MaxPool(src, c.k, c.stride, pad), want, 0)
+		}
+	}
+}
+
 func TestAvgPool(t *testing.T) {
 	src := &Tensor{H: 2, W: 4, C: 2, Data: []float32{
 		1, 10, 2, 20, 3, 30, 4, 40,

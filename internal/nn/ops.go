@@ -11,25 +11,58 @@ func MaxPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 	oh, ow := checkWindow("MaxPool", src, k, k, stride, pad)
 	C := src.C
 	dst := NewTensor(oh, ow, C)
+	asm := useAsm && C%8 == 0 && (k == 2 || k == 3)
+	// Output columns whose windows lie inside the input horizontally.
+	x0 := (pad.Left + stride - 1) / stride
+	x1 := min(ow, max(x0, (src.W-k+pad.Left)/stride+1))
+	if src.W < k {
+		x0, x1 = 0, 0
+	}
+	rowLen := src.W * C
 	for oy := 0; oy < oh; oy++ {
-		y0, y1 := max(oy*stride-pad.Top, 0), min(oy*stride-pad.Top+k, src.H)
-		for ox := 0; ox < ow; ox++ {
-			x0, x1 := max(ox*stride-pad.Left, 0), min(ox*stride-pad.Left+k, src.W)
-			out := dst.Data[(oy*ow+ox)*C : (oy*ow+ox+1)*C]
-			for i := range out {
-				out[i] = float32(math.Inf(-1))
+		iy := oy*stride - pad.Top
+		ox := 0
+		if asm && iy >= 0 && iy+k <= src.H && x1 > x0 {
+			for ; ox < x0; ox++ {
+				maxPixel(dst, src, oy, ox, k, stride, pad)
 			}
-			for y := y0; y < y1; y++ {
-				for x := x0; x < x1; x++ {
-					in := src.Data[(y*src.W+x)*C : (y*src.W+x+1)*C]
-					for i, v := range in {
-						out[i] = max(out[i], v)
-					}
-				}
+			off := iy*rowLen + (x0*stride-pad.Left)*C
+			last := off + (k-1)*rowLen + ((x1-x0-1)*stride+k-1)*C + C - 1
+			_ = src.Data[last] // the kernel's last read
+			_ = dst.Data[(oy*ow+x1)*C-1]
+			in2 := &src.Data[off] // unused by the 2×2 kernel
+			if k == 3 {
+				in2 = &src.Data[off+2*rowLen]
+				maxPool3Pixels(&dst.Data[(oy*ow+x0)*C], &src.Data[off], &src.Data[off+rowLen], in2, x1-x0, C, stride)
+			} else {
+				maxPool2Pixels(&dst.Data[(oy*ow+x0)*C], &src.Data[off], &src.Data[off+rowLen], in2, x1-x0, C, stride)
 			}
+			ox = x1
+		}
+		for ; ox < ow; ox++ {
+			maxPixel(dst, src, oy, ox, k, stride, pad)
 		}
 	}
 	return dst
+}
+
+// maxPixel computes one output pixel of MaxPool in Go (borders, other sizes and architectures).
+func maxPixel(dst, src *Tensor, oy, ox, k, stride int, pad Padding) {
+	C := src.C
+	y0, y1 := max(oy*stride-pad.Top, 0), min(oy*stride-pad.Top+k, src.H)
+	x0, x1 := max(ox*stride-pad.Left, 0), min(ox*stride-pad.Left+k, src.W)
+	out := dst.Data[(oy*dst.W+ox)*C : (oy*dst.W+ox+1)*C]
+	for i := range out {
+		out[i] = float32(math.Inf(-1))
+	}
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			in := src.Data[(y*src.W+x)*C : (y*src.W+x+1)*C]
+			for i, v := range in {
+				out[i] = max(out[i], v)
+			}
+		}
+	}
 }
 
 // AvgPool averages k×k windows. Only the positions inside the input are averaged (padding is

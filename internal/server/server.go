@@ -122,7 +122,7 @@ func (s *Server) startQueue() error {
 	if cfg.Has(config.RoleNSQD) {
 		d, err := queue.StartNSQD(queue.NSQDOptions{
 			DataDir: filepath.Join(cfg.DataDir, "nsqd"), TCPAddr: cfg.NSQDTCPAddr, HTTPAddr: cfg.NSQDHTTPAddr,
-			LookupdTCP: cfg.NSQLookupdTCPAddrs, Logger: s.log,
+			LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
 		})
 		if err != nil {
 			return err
@@ -267,13 +267,13 @@ func (s *Server) startProcessor() error {
 	return nil
 }
 
-// lookupdPoll is short when everything runs in this process: the embedded nsqd registers its
-// topic a moment after the first publish, and the first image should not wait go-nsq's 60 s.
+// lookupdPoll is short when everything runs in this process: the first image should not wait
+// for a whole poll interval to find the embedded nsqd.
 func lookupdPoll(cfg *config.Config) time.Duration {
-	if cfg.Has(config.RoleNSQD) {
+	if cfg.Has(config.RoleNSQD) && !cfg.Changed("nsqlookupd-poll") {
 		return time.Second
 	}
-	return 15 * time.Second
+	return cfg.LookupdPoll
 }
 
 // publisher counts publishes and failures.

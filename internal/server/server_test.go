@@ -32,6 +32,13 @@ const serveGroups = config.GroupDB | config.GroupQueue | config.GroupServe | con
 // clean.
 func serve(t *testing.T, args ...string) (string, *server.Server) {
 	t.Helper()
+	return serveWith(t, true, args...)
+}
+
+// serveWith is serve that can skip waiting for /readyz (for a process whose dependencies are
+// down on purpose).
+func serveWith(t *testing.T, waitReady bool, args ...string) (string, *server.Server) {
+	t.Helper()
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	cfg := config.Register(fs, serveGroups)
 	base := []string{
@@ -84,7 +91,7 @@ func serve(t *testing.T, args ...string) (string, *server.Server) {
 	})
 	url := "http://" + srv.HTTPAddr()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for waitReady {
 		resp, err := http.Get(url + "/readyz")
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)

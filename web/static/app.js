@@ -22,6 +22,9 @@
     return people.map(function (p) { return p.name; }).join(", ");
   }
 
+  let prepended = 0;
+  const maxPrepend = 48;
+
   // Apply one image event to everything on the page that shows that image.
   function applyImageEvent(ev) {
     document.querySelectorAll('[data-image-id="' + ev.id + '"]').forEach(function (el) {
@@ -33,6 +36,14 @@
     });
     const grid = document.querySelector("[data-live-prepend]");
     if (grid && ev.created && !document.querySelector('[data-image-id="' + ev.id + '"]')) {
+      // A bulk submit must not make the page fetch thousands of cards: after a page's worth,
+      // say that there are more.
+      if (prepended >= maxPrepend) {
+        const live = document.getElementById("live-state");
+        if (live) live.textContent = "More new images have arrived: reload the page to see them.";
+        return;
+      }
+      prepended++;
       const li = document.createElement("li");
       li.dataset.imageId = ev.id;
       li.setAttribute("data-refresh", "");

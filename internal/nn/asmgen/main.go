@@ -23,6 +23,8 @@ func main() {
 	elementwise("addVec", true, false)
 	elementwise("reluVec", false, true)
 	elementwise("addReLUVec", true, true)
+	maxPool("maxPool2Pixels", 2)
+	maxPool("maxPool3Pixels", 3)
 	winogradTransforms()
 	Generate()
 }
@@ -182,6 +184,62 @@ func elementwise(name string, add, relu bool) {
 	}
 	body(4, "by32", "by8")
 	body(1, "by8", "done")
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// maxPool emits name(out, in0, in1, in2 *float32, n, c, stride int): n output pixels of a k×k
+// max pool whose windows lie inside the input, the k input rows at in0.. (in2 unused for k = 2)
+// pointing at the first window's top-left pixel; windows stride pixels apart; all C channels of
+// a pixel in turn, 8 at a time. C must be a multiple of 8.
+func maxPool(name string, k int) {
+	TEXT(name, NOSPLIT, "func(out, in0, in1, in2 *float32, n, c, stride int)")
+	Pragma("noescape")
+	Doc(name + " computes n output pixels of a " + []string{"", "", "2×2", "3×3"}[k] + " max pool over in-bounds windows (see asmgen).")
+	out := Load(Param("out"), GP64())
+	in := []Register{Load(Param("in0"), GP64()), Load(Param("in1"), GP64())}
+	if k == 3 {
+		in = append(in, Load(Param("in2"), GP64()))
+	}
+	n := Load(Param("n"), GP64())
+	cb := Load(Param("c"), GP64())
+	SHLQ(U8(2), cb)
+	step := Load(Param("stride"), GP64())
+	DECQ(step)
+	IMULQ(cb, step) // after a pixel's channels, inputs advance (stride-1)·C more
+	chunk := GP64()
+	Label("pixel")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	MOVQ(cb, chunk)
+	Label("chunk")
+	acc := YMM()
+	VMOVUPS(Mem{Base: in[0]}, acc)
+	for ky := 0; ky < k; ky++ {
+		for kx := 0; kx < k; kx++ {
+			if ky == 0 && kx == 0 {
+				continue
+			}
+			m := Mem{Base: in[ky]}
+			if kx > 0 {
+				m = Mem{Base: in[ky], Index: cb, Scale: uint8(kx)}
+			}
+			VMAXPS(m, acc, acc)
+		}
+	}
+	VMOVUPS(acc, Mem{Base: out})
+	ADDQ(U8(32), out)
+	for _, r := range in {
+		ADDQ(U8(32), r)
+	}
+	SUBQ(U8(32), chunk)
+	JNE(LabelRef("chunk"))
+	for _, r := range in {
+		ADDQ(step, r)
+	}
+	DECQ(n)
+	JMP(LabelRef("pixel"))
 	Label("done")
 	VZEROUPPER()
 	RET()
