@@ -2,6 +2,8 @@ package queue_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"sort"
 	"sync"
 	"testing"
@@ -188,5 +190,35 @@ func TestProducerReportsAnUnreachableNSQD(t *testing.T) {
 	defer p.Close()
 	if err := p.Publish(context.Background(), 1); err == nil {
 		t.Fatal("publish to a closed port succeeded")
+	}
+}
+
+func TestNSQDTellsLookupdItsBroadcastAddress(t *testing.T) {
+	l, err := queue.StartLookupd(queue.LookupdOptions{TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d, err := queue.StartNSQD(queue.NSQDOptions{DataDir: t.TempDir(), TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		LookupdTCP: []string{l.TCPAddr()}, Broadcast: "10.1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var got struct {
+		Producers []struct {
+			BroadcastAddress string `json:"broadcast_address"`
+		} `json:"producers"`
+	}
+	waitFor(t, "nsqd to register the images topic", func() bool {
+		resp, err := http.Get("http://" + l.HTTPAddr() + "/lookup?topic=" + queue.Topic)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&got) == nil && len(got.Producers) == 1
+	})
+	if got.Producers[0].BroadcastAddress != "10.1.2.3" {
+		t.Fatalf("lookupd tells consumers %q, want the broadcast address 10.1.2.3", got.Producers[0].BroadcastAddress)
 	}
 }

@@ -84,6 +84,7 @@ type Config struct {
 	// GroupQueue
 	NSQDTCPAddr         string
 	NSQDHTTPAddr        string
+	NSQDBroadcastAddr   string
 	NSQLookupdTCPAddrs  []string
 	NSQLookupdHTTPAddrs []string
 	ConsumeNSQDAddrs    []string
@@ -146,6 +147,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 	if groups&GroupQueue != 0 {
 		fs.StringVar(&c.NSQDTCPAddr, "nsqd-tcp-addr", "127.0.0.1:4150", "nsqd TCP address: images are published here (and the embedded nsqd listens here)")
 		fs.StringVar(&c.NSQDHTTPAddr, "nsqd-http-addr", "127.0.0.1:4151", "nsqd HTTP address (stats; the embedded nsqd listens here)")
+		fs.StringVar(&c.NSQDBroadcastAddr, "nsqd-broadcast-addr", "", "host the embedded nsqd tells nsqlookupd, for processors to connect to (in Kubernetes the pod IP) [the --nsqd-tcp-addr host, or the host name when that is a wildcard]")
 		fs.StringSliceVar(&c.NSQLookupdTCPAddrs, "nsqlookupd-tcp-addrs", []string{"127.0.0.1:4160"}, "nsqlookupd TCP addresses nsqd registers with (the embedded nsqlookupd listens on the first)")
 		fs.StringSliceVar(&c.NSQLookupdHTTPAddrs, "nsqlookupd-http-addrs", []string{"127.0.0.1:4161"}, "nsqlookupd HTTP addresses processors discover nsqds through (the embedded nsqlookupd listens on the first)")
 		fs.DurationVar(&c.LookupdPoll, "nsqlookupd-poll", 15*time.Second, "how often processors ask nsqlookupd for new nsqds (1s when the embedded nsqd runs in the same process)")

@@ -122,7 +122,7 @@ func (s *Server) startQueue() error {
 	if cfg.Has(config.RoleNSQD) {
 		d, err := queue.StartNSQD(queue.NSQDOptions{
 			DataDir: filepath.Join(cfg.DataDir, "nsqd"), TCPAddr: cfg.NSQDTCPAddr, HTTPAddr: cfg.NSQDHTTPAddr,
-			LookupdTCP: cfg.NSQLookupdTCPAddrs, Logger: s.log,
+			LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
 		})
 		if err != nil {
 			return err
