@@ -365,6 +365,13 @@ func TestClaimLeaseAndExpiry(t *testing.T) {
 		if err := s.ExtendLease(ctx, id2, "p9", time.Hour); !errors.Is(err, ErrLeaseNotHeld) {
 			t.Fatalf("extend by a stranger: %v", err)
 		}
+		if err := s.ExtendLease(ctx, id2, "p1", 3*time.Hour); err != nil {
+			t.Fatalf("extend by the owner: %v", err)
+		}
+		exp, _ = s.ExpireLeases(ctx, base.Add(2*time.Hour), 0)
+		if len(exp.Requeued)+len(exp.Failed) != 0 {
+			t.Fatalf("expired an extended lease: %+v", exp)
+		}
 	})
 }
 
@@ -752,8 +759,12 @@ func TestOutcomeWithDeletedPersonRecordsUnknown(t *testing.T) {
 		id := submitOne(t, s, "/gone.jpg")
 		s.ClaimImage(ctx, id, "w", time.Minute)
 		s.DeletePerson(ctx, gone.ID) // while the recognizer still had them in memory
-		if err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: []Face{{Score: 1, PersonID: gone.ID}}}); err != nil {
+		faces := []Face{{Score: 1, PersonID: gone.ID}}
+		if err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces}); err != nil {
 			t.Fatal(err)
+		}
+		if faces[0].PersonID != gone.ID {
+			t.Fatal("RecordOutcome changed the caller's faces")
 		}
 		im := mustStatus(t, s, id, StatusUnidentified)
 		if im.Faces[0].Known() {
