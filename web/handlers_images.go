@@ -258,9 +258,18 @@ func (s *Server) pictureFailed(w http.ResponseWriter, r *http.Request, err error
 	if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
 		s.log.WarnContext(r.Context(), "serve picture", "path", r.URL.Path, "err", err)
 	}
+	// Still a 404, but with an image body: browsers draw it in the card's <img> where a text body
+	// would show a broken-image icon with the alt text spilling over the card.
 	w.Header().Set("Cache-Control", "no-store")
-	http.Error(w, "picture not available", http.StatusNotFound)
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.WriteHeader(http.StatusNotFound)
+	io.WriteString(w, noPreviewSVG)
 }
+
+// noPreviewSVG stands in for a picture that cannot be shown (gone, or not a readable image).
+const noPreviewSVG = `<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300" viewBox="0 0 400 300">` +
+	`<rect width="400" height="300" fill="#2b2b2b"/>` +
+	`<text x="200" y="158" fill="#ddd" font-family="sans-serif" font-size="24" text-anchor="middle">no preview</text></svg>`
 
 func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
 	idText, ok := strings.CutSuffix(r.PathValue("file"), ".jpg")

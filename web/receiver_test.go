@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/queue"
@@ -197,4 +200,57 @@ func TestRetryAndEnrolThroughTheReceiver(t *testing.T) {
 	mustContain(t, page, "0 examples added.", "ann.jpg was not added")
 	mustNotContain(t, page, "server log")
 	mustContain(t, page, "no recognizer is configured")
+}
+
+// TestReceiverClientOverHTTP is the separate-Deployment case: the UI reaches the receiver at a
+// URL, with the API token when access control is on.
+func TestReceiverClientOverHTTP(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	st := openStore(t)
+	nsqd, err := queue.StartNSQD(queue.NSQDOptions{DataDir: t.TempDir(), TCPAddr: testutil.FreeAddr(t), HTTPAddr: testutil.FreeAddr(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nsqd.Close)
+	prod, err := queue.NewProducer(nsqd.TCPAddr(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	root := t.TempDir()
+	rc, err := receiver.New(receiver.Options{Store: st, Publisher: prod, ImageRoot: root, Auth: auth.New([]string{"api-secret"}), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	mux := http.NewServeMux()
+	rc.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	pic := filepath.Join(root, "gate.jpg")
+	if err := os.WriteFile(pic, []byte("not decoded by the receiver for paths"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	good := NewReceiverClient(srv.URL, "api-secret", nil)
+	res := good.SubmitSources(ctx, []string{"gate.jpg", "../etc/passwd"})
+	if res[0].Err != nil || res[0].ID == 0 {
+		t.Fatalf("good path over HTTP: %+v", res[0])
+	}
+	var ue *UserError
+	if !errors.As(res[1].Err, &ue) || !strings.Contains(ue.Msg, `".." is not allowed`) || strings.HasPrefix(ue.Msg, "images[") {
+		t.Fatalf("bad path over HTTP: %v", res[1].Err)
+	}
+	if err := good.RetryImage(ctx, 987654); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("retrying a missing image: %v", err)
+	}
+	if _, err := good.SubmitUpload(ctx, "x.jpg", strings.NewReader("x")); !errors.As(err, &ue) {
+		t.Fatalf("upload without blob storage: %v, want a message for the person", err)
+	}
+
+	wrong := NewReceiverClient(srv.URL, "guess", nil)
+	if r := wrong.SubmitSources(ctx, []string{"gate.jpg"}); r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "refused the UI's credentials") {
+		t.Fatalf("wrong token: %v", r[0].Err)
+	}
 }
