@@ -273,7 +273,10 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 	for _, f := range resp.GetFaces() {
 		out.Faces = append(out.Faces, storeFace(f))
 	}
-	err = p.withRetry(ctx, func(ctx context.Context) error { return p.opts.Store.RecordOutcome(ctx, id, p.opts.Owner, out) })
+	// The work is done: record it even if a shutdown is cancelling the processor's context.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err = p.withRetry(wctx, func(ctx context.Context) error { return p.opts.Store.RecordOutcome(ctx, id, p.opts.Owner, out) })
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrLeaseNotHeld):
@@ -286,7 +289,7 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 		log.Error("cannot record outcome: database error; the reconciler will retry the image after its lease expires", "error", err.Error())
 		return "requeued_store_error", p.opts.Lease
 	}
-	final, _ := p.opts.Store.GetImage(ctx, id)
+	final, _ := p.opts.Store.GetImage(wctx, id)
 	st := "recorded"
 	if final != nil {
 		st = string(final.Status)
