@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
@@ -19,6 +20,29 @@ import (
 // MaxMessageBytes bounds gRPC messages both ways: an image sent as bytes (uploads are limited
 // well below this by the receiver) or a response with many faces.
 const MaxMessageBytes = 64 << 20
+
+// DefaultMaxConnectionAge is how long a recognizer keeps a client connection before asking the
+// client to reconnect. grpc-go's dns resolver looks the name up again only when a connection
+// ends, so without an age limit the recognizer pods added by scaling up would never get traffic
+// from processors already running.
+const DefaultMaxConnectionAge = 30 * time.Second
+
+// ServerOptions are the gRPC server options a recognizer runs with: message limits both ways and
+// connections that end gracefully after maxConnectionAge (0 = DefaultMaxConnectionAge), so that
+// clients re-resolve and spread over new replicas.
+func ServerOptions(maxConnectionAge time.Duration) []grpc.ServerOption {
+	if maxConnectionAge <= 0 {
+		maxConnectionAge = DefaultMaxConnectionAge
+	}
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge:      maxConnectionAge,
+			MaxConnectionAgeGrace: 30 * time.Second, // lets in-flight recognitions finish
+		}),
+	}
+}
 
 // serviceConfig balances every call across all addresses the resolver returns. With the
 // dns:/// resolver and a Kubernetes headless service that is every recognizer pod, per request

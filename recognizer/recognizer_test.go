@@ -70,7 +70,7 @@ type replica struct {
 	calls atomic.Int64
 }
 
-func startReplica(t *testing.T, st *store.Store, root string) *replica {
+func startReplica(t *testing.T, st *store.Store, root string, opts ...grpc.ServerOption) *replica {
 	t.Helper()
 	srv, err := recognizer.New(recognizer.Options{Engine: testEngine(t), Store: st, ImageRoot: root, PollInterval: 200 * time.Millisecond})
 	if err != nil {
@@ -81,12 +81,12 @@ func startReplica(t *testing.T, st *store.Store, root string) *replica {
 		t.Fatal(err)
 	}
 	r := &replica{srv: srv, addr: lis.Addr().String()}
-	g := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	g := grpc.NewServer(append(opts, grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if strings.HasSuffix(info.FullMethod, "/Recognize") {
 			r.calls.Add(1)
 		}
 		return h(ctx, req)
-	}))
+	}))...)
 	srv.Register(g)
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)

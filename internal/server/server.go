@@ -198,7 +198,7 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(recognizer.MaxMessageBytes), grpc.MaxSendMsgSize(recognizer.MaxMessageBytes))
+	s.grpcSrv = grpc.NewServer(recognizer.ServerOptions(recognizer.DefaultMaxConnectionAge)...)
 	s.recognizer.Register(s.grpcSrv)
 	s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
