@@ -11,12 +11,14 @@ import (
 // Conv2D is a 2-D convolution with a fused per-channel scale, bias and activation. It lowers the
 // convolution to a matrix product: the input patches (im2col; none for 1×1 stride-1 unpadded
 // convolutions, whose input already is the matrix) times the HWIO filter, which is already the
-// [kh·kw·in, out] matrix. The epilogue runs in the gemm's store.
+// [kh·kw·in, out] matrix. The epilogue runs in the gemm's store. 3×3 stride-1 convolutions
+// with the channel counts where it is faster use Winograd F(2×2,3×3) instead (winograd.go).
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
 	weights                 *blas.PackedB
 	ep                      *blas.Epilogue
+	wino                    *winograd // set where Winograd F(2×2,3×3) is faster (winograd.go)
 }
 
 // NewConv2D builds a convolution from an HWIO filter [kh,kw,in,out]. scale (nil = 1) and bias
@@ -31,11 +33,15 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 	}
 	checkChannels("NewConv2D scale", scale, out)
 	checkChannels("NewConv2D bias", bias, out)
-	return &Conv2D{
+	c := &Conv2D{
 		kh: kh, kw: kw, in: in, out: out, stride: stride, pad: pad,
 		weights: blas.PackB(kh*kw*in, out, filter, out),
 		ep:      newEpilogue(out, scale, bias, act),
 	}
+	if kh == 3 && kw == 3 && stride == 1 && winogradPays(in, out) {
+		c.wino = newWinograd(filter, in, out, pad, scale, bias, act)
+	}
+	return c
 }
 
 // newEpilogue expresses scale, bias and the activation as blas's max(x, alpha·x) then min(x, hi).
@@ -96,6 +102,10 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	oh, ow := checkWindow("Conv2D", src, c.kh, c.kw, c.stride, c.pad)
 	if dst.H != oh || dst.W != ow || dst.C != c.out {
 		panic(fmt.Sprintf("nn: Conv2D: destination %s, want %dx%dx%d", dst.Shape(), oh, ow, c.out))
+	}
+	if c.wino != nil {
+		c.wino.applyTo(dst, src)
+		return
 	}
 	k := c.kh * c.kw * c.in
 	m := oh * ow

@@ -33,3 +33,18 @@ func maxPool2Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n in
 //
 //go:noescape
 func maxPool3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+
+// winoBT4 writes (i0−i2, i1+i2, i2−i1, i1−i3) to o0..o3 for n floats (n a multiple of 8).
+//
+//go:noescape
+func winoBT4(o0 *float32, o1 *float32, o2 *float32, o3 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+
+// winoAT4 writes (i0+i1+i2, i1−i2−i3) to o0, o1 for n floats (n a multiple of 8).
+//
+//go:noescape
+func winoAT4(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+
+// winoAT4Epilogue is winoAT4 followed by x = min(max(x·scale+bias, alpha·(…)), hi); act holds 8 × alpha then 8 × hi.
+//
+//go:noescape
+func winoAT4Epilogue(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, scale *float32, bias *float32, n int, act *[16]float32)

@@ -370,3 +370,112 @@ chunk:
 done:
 	VZEROUPPER
 	RET
+
+// func winoBT4(o0 *float32, o1 *float32, o2 *float32, o3 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+// Requires: AVX
+TEXT ·winoBT4(SB), NOSPLIT, $0-72
+	MOVQ o0+0(FP), AX
+	MOVQ o1+8(FP), CX
+	MOVQ o2+16(FP), DX
+	MOVQ o3+24(FP), BX
+	MOVQ i0+32(FP), SI
+	MOVQ i1+40(FP), DI
+	MOVQ i2+48(FP), R8
+	MOVQ i3+56(FP), R9
+	MOVQ n+64(FP), R10
+	XORQ R11, R11
+	SHLQ $0x02, R10
+
+loop:
+	VMOVUPS (SI)(R11*1), Y0
+	VMOVUPS (DI)(R11*1), Y1
+	VMOVUPS (R8)(R11*1), Y2
+	VMOVUPS (R9)(R11*1), Y3
+	VSUBPS  Y2, Y0, Y0
+	VMOVUPS Y0, (AX)(R11*1)
+	VADDPS  Y2, Y1, Y0
+	VMOVUPS Y0, (CX)(R11*1)
+	VSUBPS  Y1, Y2, Y0
+	VMOVUPS Y0, (DX)(R11*1)
+	VSUBPS  Y3, Y1, Y0
+	VMOVUPS Y0, (BX)(R11*1)
+	ADDQ    $0x20, R11
+	CMPQ    R11, R10
+	JL      loop
+	VZEROUPPER
+	RET
+
+// func winoAT4(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+// Requires: AVX
+TEXT ·winoAT4(SB), NOSPLIT, $0-56
+	MOVQ o0+0(FP), AX
+	MOVQ o1+8(FP), CX
+	MOVQ i0+16(FP), DX
+	MOVQ i1+24(FP), BX
+	MOVQ i2+32(FP), SI
+	MOVQ i3+40(FP), DI
+	MOVQ n+48(FP), R8
+	XORQ R9, R9
+	SHLQ $0x02, R8
+
+loop:
+	VMOVUPS (DX)(R9*1), Y0
+	VMOVUPS (BX)(R9*1), Y1
+	VMOVUPS (SI)(R9*1), Y2
+	VMOVUPS (DI)(R9*1), Y3
+	VADDPS  Y1, Y0, Y0
+	VADDPS  Y2, Y0, Y0
+	VSUBPS  Y2, Y1, Y1
+	VSUBPS  Y3, Y1, Y1
+	VMOVUPS Y0, (AX)(R9*1)
+	VMOVUPS Y1, (CX)(R9*1)
+	ADDQ    $0x20, R9
+	CMPQ    R9, R8
+	JL      loop
+	VZEROUPPER
+	RET
+
+// func winoAT4Epilogue(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, scale *float32, bias *float32, n int, act *[16]float32)
+// Requires: AVX, FMA3
+TEXT ·winoAT4Epilogue(SB), NOSPLIT, $0-80
+	MOVQ    o0+0(FP), AX
+	MOVQ    o1+8(FP), CX
+	MOVQ    i0+16(FP), DX
+	MOVQ    i1+24(FP), BX
+	MOVQ    i2+32(FP), SI
+	MOVQ    i3+40(FP), DI
+	MOVQ    scale+48(FP), R8
+	MOVQ    bias+56(FP), R9
+	MOVQ    n+64(FP), R10
+	MOVQ    act+72(FP), R11
+	VMOVUPS (R11), Y0
+	VMOVUPS 32(R11), Y1
+	XORQ    R11, R11
+	SHLQ    $0x02, R10
+
+loop:
+	VMOVUPS     (DX)(R11*1), Y2
+	VMOVUPS     (BX)(R11*1), Y3
+	VMOVUPS     (SI)(R11*1), Y4
+	VMOVUPS     (DI)(R11*1), Y5
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y4, Y2, Y2
+	VSUBPS      Y4, Y3, Y3
+	VSUBPS      Y5, Y3, Y3
+	VMOVUPS     (R8)(R11*1), Y4
+	VMOVUPS     (R9)(R11*1), Y5
+	VFMADD213PS Y5, Y4, Y2
+	VMULPS      Y2, Y0, Y6
+	VMAXPS      Y6, Y2, Y2
+	VMINPS      Y1, Y2, Y2
+	VMOVUPS     Y2, (AX)(R11*1)
+	VFMADD213PS Y5, Y4, Y3
+	VMULPS      Y3, Y0, Y2
+	VMAXPS      Y2, Y3, Y3
+	VMINPS      Y1, Y3, Y3
+	VMOVUPS     Y3, (CX)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R10
+	JL          loop
+	VZEROUPPER
+	RET

@@ -25,6 +25,7 @@ func main() {
 	elementwise("addReLUVec", true, true)
 	maxPool("maxPool2Pixels", 2)
 	maxPool("maxPool3Pixels", 3)
+	winogradTransforms()
 	Generate()
 }
 
@@ -242,4 +243,109 @@ func maxPool(name string, k int) {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// winogradTransforms emits the vector loops of the Winograd F(2×2,3×3) tile transforms
+// (../winograd.go): each applies a 4-point transform to whole channel vectors, 8 floats at a
+// time (n a multiple of 8; the caller does the tail).
+func winogradTransforms() {
+	loop := func(n Register, body func(idx Register)) {
+		idx := GP64()
+		XORQ(idx, idx)
+		SHLQ(U8(2), n) // bytes
+		Label("loop")
+		body(idx)
+		ADDQ(U8(32), idx)
+		CMPQ(idx, n)
+		JL(LabelRef("loop"))
+		VZEROUPPER()
+		RET()
+	}
+	at := func(p Register, idx Register) Mem { return Mem{Base: p, Index: idx, Scale: 1} }
+	loads := func(names ...string) []Register {
+		var r []Register
+		for _, n := range names {
+			r = append(r, Load(Param(n), GP64()))
+		}
+		return r
+	}
+
+	TEXT("winoBT4", NOSPLIT, "func(o0, o1, o2, o3, i0, i1, i2, i3 *float32, n int)")
+	Pragma("noescape")
+	Doc("winoBT4 writes (i0−i2, i1+i2, i2−i1, i1−i3) to o0..o3 for n floats (n a multiple of 8).")
+	o := loads("o0", "o1", "o2", "o3")
+	in := loads("i0", "i1", "i2", "i3")
+	n := Load(Param("n"), GP64())
+	loop(n, func(idx Register) {
+		a, b, e, f := YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(at(in[0], idx), a)
+		VMOVUPS(at(in[1], idx), b)
+		VMOVUPS(at(in[2], idx), e)
+		VMOVUPS(at(in[3], idx), f)
+		r := YMM()
+		VSUBPS(e, a, r) // a − e
+		VMOVUPS(r, at(o[0], idx))
+		r = YMM()
+		VADDPS(e, b, r)
+		VMOVUPS(r, at(o[1], idx))
+		r = YMM()
+		VSUBPS(b, e, r) // e − b
+		VMOVUPS(r, at(o[2], idx))
+		r = YMM()
+		VSUBPS(f, b, r) // b − f
+		VMOVUPS(r, at(o[3], idx))
+	})
+
+	// at4 computes (i0+i1+i2, i1−i2−i3) into two fresh registers.
+	at4 := func(in []Register, idx Register) (VecVirtual, VecVirtual) {
+		a, b, e, f := YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(at(in[0], idx), a)
+		VMOVUPS(at(in[1], idx), b)
+		VMOVUPS(at(in[2], idx), e)
+		VMOVUPS(at(in[3], idx), f)
+		y0, y1 := YMM(), YMM()
+		VADDPS(b, a, y0)
+		VADDPS(e, y0, y0)
+		VSUBPS(e, b, y1)
+		VSUBPS(f, y1, y1)
+		return y0, y1
+	}
+
+	TEXT("winoAT4", NOSPLIT, "func(o0, o1, i0, i1, i2, i3 *float32, n int)")
+	Pragma("noescape")
+	Doc("winoAT4 writes (i0+i1+i2, i1−i2−i3) to o0, o1 for n floats (n a multiple of 8).")
+	o = loads("o0", "o1")
+	in = loads("i0", "i1", "i2", "i3")
+	n = Load(Param("n"), GP64())
+	loop(n, func(idx Register) {
+		y0, y1 := at4(in, idx)
+		VMOVUPS(y0, at(o[0], idx))
+		VMOVUPS(y1, at(o[1], idx))
+	})
+
+	TEXT("winoAT4Epilogue", NOSPLIT, "func(o0, o1, i0, i1, i2, i3, scale, bias *float32, n int, act *[16]float32)")
+	Pragma("noescape")
+	Doc("winoAT4Epilogue is winoAT4 followed by x = min(max(x·scale+bias, alpha·(…)), hi); act holds 8 × alpha then 8 × hi.")
+	o = loads("o0", "o1")
+	in = loads("i0", "i1", "i2", "i3")
+	sb := loads("scale", "bias")
+	n = Load(Param("n"), GP64())
+	act := Load(Param("act"), GP64())
+	alpha, hi := YMM(), YMM()
+	VMOVUPS(Mem{Base: act}, alpha)
+	VMOVUPS(Mem{Base: act, Disp: 32}, hi)
+	loop(n, func(idx Register) {
+		y0, y1 := at4(in, idx)
+		sc, bi := YMM(), YMM()
+		VMOVUPS(at(sb[0], idx), sc)
+		VMOVUPS(at(sb[1], idx), bi)
+		for i, y := range []VecVirtual{y0, y1} {
+			VFMADD213PS(bi, sc, y) // y·scale + bias
+			t := YMM()
+			VMULPS(y, alpha, t)
+			VMAXPS(t, y, y)
+			VMINPS(hi, y, y)
+			VMOVUPS(y, at(o[i], idx))
+		}
+	})
 }
