@@ -265,7 +265,8 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	if _, err := rc.opts.Store.GetPerson(r.Context(), pid); err != nil {
+	person, err := rc.opts.Store.GetPerson(r.Context(), pid)
+	if err != nil {
 		rc.fail(w, r, err)
 		return
 	}
@@ -324,6 +325,22 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			src = "upload:" + strings.TrimPrefix(strings.TrimPrefix(in.label, "files "), "file ")
 		}
 		ds = append(ds, described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, source: src, whole: resp.GetWholeImageUsed()})
+	}
+	// A photo (by path) that already is one of the person's examples is refused, not added twice:
+	// a duplicate would weigh it double in the person's mean distance.
+	for _, d := range ds {
+		if strings.HasPrefix(d.source, "upload:") {
+			continue // a file name says nothing about the photo
+		}
+		dup, err := rc.opts.Store.HasExample(r.Context(), pid, d.source)
+		if err != nil {
+			rc.fail(w, r, err)
+			return
+		}
+		if dup {
+			rc.fail(w, r, errorf(http.StatusConflict, "%s is already an example of %s", d.source, person.Name))
+			return
+		}
 	}
 	out := make([]map[string]any, 0, len(ds))
 	for _, d := range ds {
