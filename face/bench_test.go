@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,24 +18,15 @@ import (
 	"github.com/facecluster/facecluster/internal/testutil"
 )
 
-// cpuTime is the CPU time the process has used (user + system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // measure runs the benchmark loop and reports, besides wall time, the CPU time per operation
 // (on a shared machine the wall time includes waiting for a core).
 func measure(b *testing.B, op func()) {
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testutil.CPUTime()
 	for b.Loop() {
 		op()
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }
 
 // benchFace returns the tensor of sample1.jpg and its first face.
@@ -140,7 +130,7 @@ func BenchmarkThroughput(b *testing.B) {
 	imgs := benchImages(b)
 	for _, workers := range []int{1, 2} {
 		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
-			start, cpu0 := time.Now(), cpuTime()
+			start, cpu0 := time.Now(), testutil.CPUTime()
 			var n int
 			for b.Loop() {
 				var wg sync.WaitGroup
@@ -165,7 +155,7 @@ func BenchmarkThroughput(b *testing.B) {
 			// The same CPU time per photo with 2 workers as with 1 means the workers do not
 			// slow each other down (no locks, no shared buffers): scaling is then up to the
 			// cores the machine gives.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(n)/1e6, "cpu-ms/photo")
+			b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(n)/1e6, "cpu-ms/photo")
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/facecluster/facecluster/internal/testutil"
 )
 
 func BenchmarkSearch(b *testing.B) {
@@ -18,18 +20,18 @@ func BenchmarkSearch(b *testing.B) {
 		}
 		q := near(r, ex[len(ex)/2], 0.02)
 		b.Run(fmt.Sprintf("Nearest10/n=%d", len(ex)), func(b *testing.B) {
-			cpu0 := processCPU()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				g.Nearest(q, 10)
 			}
-			report(b, processCPU()-cpu0)
+			report(b, testutil.CPUTime()-cpu0)
 		})
 		b.Run(fmt.Sprintf("Match/n=%d", len(ex)), func(b *testing.B) {
-			cpu0 := processCPU()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				g.Match(q, DefaultThreshold)
 			}
-			report(b, processCPU()-cpu0)
+			report(b, testutil.CPUTime()-cpu0)
 		})
 	}
 }

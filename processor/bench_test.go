@@ -27,7 +27,7 @@ func BenchmarkEngineThroughput(b *testing.B) {
 	eng := testEngine(b)
 	dir := testutil.DemoDir(b)
 	b.ResetTimer()
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), testutil.CPUTime()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		work := make(chan string)
@@ -59,7 +59,7 @@ func BenchmarkEngineThroughput(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "images/s")
-	b.ReportMetric(float64((processCPU()-cpu).Milliseconds())/float64(n), "cpu-ms/image")
+	b.ReportMetric(float64((testutil.CPUTime()-cpu).Milliseconds())/float64(n), "cpu-ms/image")
 }
 
 func BenchmarkPipelineThroughput(b *testing.B) {
@@ -68,7 +68,7 @@ func BenchmarkPipelineThroughput(b *testing.B) {
 		s.linkDemo(p)
 	}
 	b.ResetTimer()
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), testutil.CPUTime()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		var paths []string
@@ -89,5 +89,5 @@ func BenchmarkPipelineThroughput(b *testing.B) {
 		n += len(ids)
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "images/s")
-	b.ReportMetric(float64((processCPU()-cpu).Milliseconds())/float64(n), "cpu-ms/image")
+	b.ReportMetric(float64((testutil.CPUTime()-cpu).Milliseconds())/float64(n), "cpu-ms/image")
 }

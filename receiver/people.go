@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -58,7 +59,7 @@ func (rc *Receiver) listPeople(w http.ResponseWriter, r *http.Request) {
 	for _, p := range people {
 		out = append(out, toPersonJSON(p))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"people": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"people": out})
 }
 
 type nameRequest struct {
@@ -78,7 +79,7 @@ func (rc *Receiver) createPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/people/"+strconv.FormatInt(p.ID, 10))
-	writeJSON(w, http.StatusCreated, toPersonJSON(p))
+	httpjson.Write(w, http.StatusCreated, toPersonJSON(p))
 }
 
 // GET /api/v1/people/{id}
@@ -93,7 +94,7 @@ func (rc *Receiver) getPerson(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toPersonJSON(p))
+	httpjson.Write(w, http.StatusOK, toPersonJSON(p))
 }
 
 // PATCH /api/v1/people/{id} {"name": …}
@@ -145,7 +146,7 @@ func (rc *Receiver) listExamples(w http.ResponseWriter, r *http.Request) {
 	for _, e := range exs {
 		out = append(out, toExampleJSON(e))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"examples": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"examples": out})
 }
 
 // DELETE /api/v1/people/{id}/examples/{example}
@@ -264,7 +265,8 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	if _, err := rc.opts.Store.GetPerson(r.Context(), pid); err != nil {
+	person, err := rc.opts.Store.GetPerson(r.Context(), pid)
+	if err != nil {
 		rc.fail(w, r, err)
 		return
 	}
@@ -324,6 +326,22 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		}
 		ds = append(ds, described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, source: src, whole: resp.GetWholeImageUsed()})
 	}
+	// A photo (by path) that already is one of the person's examples is refused, not added twice:
+	// a duplicate would weigh it double in the person's mean distance.
+	for _, d := range ds {
+		if strings.HasPrefix(d.source, "upload:") {
+			continue // a file name says nothing about the photo
+		}
+		dup, err := rc.opts.Store.HasExample(r.Context(), pid, d.source)
+		if err != nil {
+			rc.fail(w, r, err)
+			return
+		}
+		if dup {
+			rc.fail(w, r, errorf(http.StatusConflict, "%s is already an example of %s", d.source, person.Name))
+			return
+		}
+	}
 	out := make([]map[string]any, 0, len(ds))
 	for _, d := range ds {
 		ex, err := rc.opts.Store.AddExample(r.Context(), store.NewExample{PersonID: pid, Descriptor: d.desc, Model: d.model, Source: d.source})
@@ -333,5 +351,5 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, map[string]any{"example": toExampleJSON(ex), "whole_image_used": d.whole})
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"examples": out})
+	httpjson.Write(w, http.StatusCreated, map[string]any{"examples": out})
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"
-	"github.com/facecluster/facecluster/store"
 )
 
 // withRealRecognizer runs the real recognizer (real engine and models, gallery from the
@@ -81,11 +80,16 @@ func faceCrops(t *testing.T, eng *face.Engine, photo string) [][]byte {
 // TestEnrolRecognizeAndVerifyWithTheRealRecognizer enrols a person from a face crop, then finds
 // them among the faces of the whole photo, and verifies pairs of crops.
 func TestEnrolRecognizeAndVerifyWithTheRealRecognizer(t *testing.T) {
+	// The engine is loaded once and shared by both drivers' subtests.
 	eng, err := face.Load(face.LoadOptions{ModelsDir: testutil.ModelsDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, store.DriverSQLite, withRealRecognizer(t, eng))
+	forEachDriver(t, func(t *testing.T, driver string) { testEnrolRecognizeAndVerify(t, eng, driver) })
+}
+
+func testEnrolRecognizeAndVerify(t *testing.T, eng *face.Engine, driver string) {
+	h := newHarness(t, driver, withRealRecognizer(t, eng))
 	crops := faceCrops(t, eng, "sample1.jpg")
 	left, right := crops[0], crops[len(crops)-1]
 	if err := os.WriteFile(filepath.Join(h.root, "right.jpg"), right, 0o644); err != nil {

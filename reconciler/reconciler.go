@@ -21,7 +21,7 @@ import (
 type Store interface {
 	ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) (store.ExpiredLeases, error)
 	StalePending(ctx context.Context, olderThan time.Duration, limit int) ([]int64, error)
-	RetryImages(ctx context.Context, statuses []store.Status, limit int) ([]int64, error)
+	RetryImagesAfter(ctx context.Context, statuses []store.Status, afterID int64, limit int) ([]int64, error)
 }
 
 // Publisher puts image ids on the queue (queue.Producer).
@@ -163,28 +163,19 @@ func Retry(ctx context.Context, st Store, pub Publisher, statuses []store.Status
 		batch = 1000
 	}
 	var all []int64
-	seen := map[int64]bool{}
+	var after int64
 	for {
-		ids, err := st.RetryImages(ctx, statuses, batch)
+		ids, err := st.RetryImagesAfter(ctx, statuses, after, batch)
 		if err != nil {
 			return all, err
 		}
-		fresh := 0
-		for _, id := range ids {
-			if !seen[id] {
-				seen[id] = true
-				fresh++
-				all = append(all, id)
-			}
-		}
-		if fresh == 0 {
-			// Retrying pending images leaves them pending: the same batch comes back.
+		if len(ids) == 0 {
 			return all, nil
 		}
-		if len(ids) > 0 {
-			if err := pub.Publish(ctx, ids...); err != nil {
-				return all, fmt.Errorf("publish %d retried images (they stay pending for the reconciler): %w", len(ids), err)
-			}
+		all = append(all, ids...)
+		after = ids[len(ids)-1]
+		if err := pub.Publish(ctx, ids...); err != nil {
+			return all, fmt.Errorf("publish %d retried images (they stay pending for the reconciler): %w", len(ids), err)
 		}
 		if len(ids) < batch {
 			return all, nil

@@ -379,6 +379,13 @@ func (s *Store) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int
 // with attempts reset and returns their ids (publish them). Images being processed are never
 // taken from their processor: StatusProcessing is refused.
 func (s *Store) RetryImages(ctx context.Context, statuses []Status, limit int) ([]int64, error) {
+	return s.RetryImagesAfter(ctx, statuses, 0, limit)
+}
+
+// RetryImagesAfter is RetryImages over the images with ids above afterID, in id order: callers
+// walk a whole status batch by batch with it (retried pending images stay pending, so without a
+// cursor the first batch would come back every time).
+func (s *Store) RetryImagesAfter(ctx context.Context, statuses []Status, afterID int64, limit int) ([]int64, error) {
 	if len(statuses) == 0 {
 		statuses = []Status{StatusFailed}
 	}
@@ -399,7 +406,7 @@ func (s *Store) RetryImages(ctx context.Context, statuses []Status, limit int) (
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ids = ids[:0]
-		rs, err := tx.QueryContext(ctx, "SELECT id FROM images WHERE "+in+" ORDER BY id LIMIT ?"+s.forUpdate(), append(args, limit)...)
+		rs, err := tx.QueryContext(ctx, "SELECT id FROM images WHERE "+in+" AND id > ? ORDER BY id LIMIT ?"+s.forUpdate(), append(args, afterID, limit)...)
 		if err != nil {
 			return fmt.Errorf("select: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -92,7 +93,7 @@ func BenchmarkImagesPage(b *testing.B) {
 		{"other/status", "/status"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			cpu0 := processCPU()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
 				mux.ServeHTTP(rec, httptest.NewRequest("GET", bc.url, nil))
@@ -101,7 +102,7 @@ func BenchmarkImagesPage(b *testing.B) {
 				}
 			}
 			// CPU time is what the render costs; wall time on a shared machine includes waiting.
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((testutil.CPUTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

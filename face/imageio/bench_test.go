@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/facecluster/facecluster/internal/testutil"
 )
@@ -56,14 +54,8 @@ func BenchmarkOrient(b *testing.B) {
 // reportCPU adds cpu-ms/op: the process's CPU time per operation, which on a shared machine says
 // more than the wall time (which includes waiting for a core).
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := testutil.CPUTime()
 	return func() {
-		b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(float64((testutil.CPUTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

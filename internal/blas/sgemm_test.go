@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/facecluster/facecluster/internal/testutil"
 )
 
 func randMat(r *rand.Rand, n int) []float32 {
@@ -90,11 +92,11 @@ func BenchmarkSgemm(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
 			a, bb, c := randMat(r, s.m*s.k), randMat(r, s.k*s.n), make([]float32, s.m*s.n)
 			pb := PackB(s.k, s.n, bb, s.n)
-			cpu0 := processCPU()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				SgemmPacked(s.m, a, s.k, pb, c, s.n)
 			}
-			cpu := processCPU() - cpu0
+			cpu := testutil.CPUTime() - cpu0
 			total := 2 * float64(s.m*s.n*s.k) * float64(b.N)
 			b.ReportMetric(total/b.Elapsed().Seconds()/1e9, "GFLOPS")
 			if cpu > 0 {

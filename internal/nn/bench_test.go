@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/facecluster/facecluster/internal/testutil"
 )
 
 // convShapes are the hot convolutions of the face networks (recognition ResNet, SSD MobileNetV1).
@@ -50,11 +52,11 @@ func BenchmarkConv2D(b *testing.B) {
 			oh, ow, oc := conv.OutputShape(s.h, s.w)
 			dst := NewTensor(oh, ow, oc)
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				conv.ApplyTo(dst, src)
 			}
-			reportGFLOPS(b, 2*float64(oh*ow*oc*s.k*s.k*s.in), processCPU()-cpu0)
+			reportGFLOPS(b, 2*float64(oh*ow*oc*s.k*s.k*s.in), testutil.CPUTime()-cpu0)
 		})
 	}
 }
@@ -68,11 +70,11 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 			oh, ow, oc := dw.OutputShape(s.h, s.h)
 			dst := NewTensor(oh, ow, oc)
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				dw.ApplyTo(dst, src)
 			}
-			reportGFLOPS(b, 2*float64(oh*ow*oc*9), processCPU()-cpu0)
+			reportGFLOPS(b, 2*float64(oh*ow*oc*9), testutil.CPUTime()-cpu0)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/facecluster/facecluster/internal/testutil"
 )
 
 // BenchmarkWinograd compares, on the recognition net's 3×3 stride-1 layers, the im2col + gemm
@@ -32,11 +34,11 @@ func BenchmarkWinograd(b *testing.B) {
 		} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", s.h, s.h, s.c, v.name), func(b *testing.B) {
 				b.ReportAllocs()
-				cpu0 := processCPU()
+				cpu0 := testutil.CPUTime()
 				for b.Loop() {
 					v.apply()
 				}
-				reportGFLOPS(b, flops, processCPU()-cpu0)
+				reportGFLOPS(b, flops, testutil.CPUTime()-cpu0)
 			})
 		}
 	}

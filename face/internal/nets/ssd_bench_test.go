@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/facecluster/facecluster/face/internal/reftest"
+	"github.com/facecluster/facecluster/internal/testutil"
 )
 
 // BenchmarkSSD is SSD MobileNetV1 on one 1920×1280 demo photo: input padding and resize to
@@ -50,10 +51,10 @@ func BenchmarkTiny416(b *testing.B) {
 // machine wall time includes waiting for a core; CPU time is what the work itself costs. Call as
 // defer reportCPU(b)() right before the loop (setup before it is not counted).
 func reportCPU(b *testing.B) func() {
-	start := processCPU()
+	start := int64(testutil.CPUTime())
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64(processCPU()-start)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(int64(testutil.CPUTime())-start)/1e6/float64(b.N), "cpu-ms/op")
 		}
 	}
 }
