@@ -366,6 +366,11 @@ func (rc *Receiver) listImages(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, errorf(http.StatusBadRequest, "person %q is not a positive integer id", v))
 			return
 		}
+		// An unknown person is a wrong id, not a person seen nowhere.
+		if _, err := rc.opts.Store.GetPerson(r.Context(), id); err != nil {
+			rc.fail(w, r, err)
+			return
+		}
 		f.PersonID = id
 	}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
@@ -377,6 +382,10 @@ func (rc *Receiver) listImages(w http.ResponseWriter, r *http.Request) {
 			}
 			*dst = t
 		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		rc.fail(w, r, errorf(http.StatusBadRequest, "to must be after from (the range is from ≤ created < to)"))
+		return
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
