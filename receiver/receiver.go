@@ -26,6 +26,7 @@ import (
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
+	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -177,10 +178,10 @@ func (rc *Receiver) Register(mux *http.ServeMux) {
 		if _, pattern := paths.Handler(r); pattern != "" {
 			methods := strings.Join(allowed[pattern], ", ")
 			w.Header().Set("Allow", methods)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, methods)})
+			httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, methods)})
 			return
 		}
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no API endpoint %s (see /api/v1/openapi.yaml)", r.URL.Path)})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no API endpoint %s (see /api/v1/openapi.yaml)", r.URL.Path)})
 	})
 	rc.compatFallbacks(mux, allowed)
 }
@@ -195,13 +196,6 @@ func (e *apiError) Error() string { return e.msg }
 
 func errorf(status int, format string, args ...any) error {
 	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
 }
 
 // fail answers an error: apiErrors with their status and message, store sentinels mapped to
@@ -227,7 +221,7 @@ func (rc *Receiver) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		rc.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, map[string]string{"error": msg})
+	httpjson.Write(w, status, map[string]string{"error": msg})
 }
 
 func trimStorePrefix(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }

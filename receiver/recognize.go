@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/internal/httpjson"
 )
 
 type recognizedFaceJSON struct {
@@ -56,7 +57,7 @@ func (rc *Receiver) recognize(w http.ResponseWriter, r *http.Request) {
 		}
 		faces = append(faces, fj)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"faces": faces, "width": resp.GetWidth(), "height": resp.GetHeight()})
+	httpjson.Write(w, http.StatusOK, map[string]any{"faces": faces, "width": resp.GetWidth(), "height": resp.GetHeight()})
 }
 
 // POST /api/v1/verify: two images (multipart "a" and "b", or JSON {"a": path, "b": path}); are
@@ -118,5 +119,5 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 		sum += d * d
 	}
 	dist := math.Sqrt(sum)
-	writeJSON(w, http.StatusOK, map[string]any{"distance": dist, "same": dist <= threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
+	httpjson.Write(w, http.StatusOK, map[string]any{"distance": dist, "same": dist <= threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
 }
