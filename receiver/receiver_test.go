@@ -487,7 +487,11 @@ func TestAccessControl(t *testing.T) {
 }
 
 func TestPublishFailureStillAcceptsAndLeavesImagePending(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite, func(o *Options) {
+	forEachDriver(t, testPublishFailureStillAcceptsAndLeavesImagePending)
+}
+
+func testPublishFailureStillAcceptsAndLeavesImagePending(t *testing.T, driver string) {
+	h := newHarness(t, driver, func(o *Options) {
 		o.Publisher = deadNSQD(t)
 	})
 	p := h.file("a.jpg")

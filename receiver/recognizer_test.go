@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,14 +78,27 @@ func faceCrops(t *testing.T, eng *face.Engine, photo string) [][]byte {
 	return out
 }
 
+var (
+	engineOnce sync.Once
+	engine     *face.Engine
+	engineErr  error
+)
+
+// testEngine loads the face engine once for the whole package: every test and driver shares it.
+func testEngine(t *testing.T) *face.Engine {
+	t.Helper()
+	dir := testutil.ModelsDir(t)
+	engineOnce.Do(func() { engine, engineErr = face.Load(face.LoadOptions{ModelsDir: dir}) })
+	if engineErr != nil {
+		t.Fatalf("load face engine: %v", engineErr)
+	}
+	return engine
+}
+
 // TestEnrolRecognizeAndVerifyWithTheRealRecognizer enrols a person from a face crop, then finds
 // them among the faces of the whole photo, and verifies pairs of crops.
 func TestEnrolRecognizeAndVerifyWithTheRealRecognizer(t *testing.T) {
-	// The engine is loaded once and shared by both drivers' subtests.
-	eng, err := face.Load(face.LoadOptions{ModelsDir: testutil.ModelsDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := testEngine(t)
 	forEachDriver(t, func(t *testing.T, driver string) { testEnrolRecognizeAndVerify(t, eng, driver) })
 }
 
