@@ -94,3 +94,28 @@ func TestConv2DUsesWinogradWhereItPays(t *testing.T) {
 		assertTensorClose(t, conv.Apply(src), want, winogradTol[conv.wino.scheme.m])
 	}
 }
+
+// TestWinogradIsSafeForConcurrentUse runs one layer of each tile size from several goroutines
+// (pooled scratch, shared transformed weights) and expects the single-threaded result.
+func TestWinogradIsSafeForConcurrentUse(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	src := randTensor(r, 13, 11, 32)
+	for _, m := range []int{2, 4} {
+		wg := newWinograd(m, randSlice(r, 9*32*40), 32, 40, SamePadding(13, 11, 3, 3, 1), nil, randSlice(r, 40), ActReLU)
+		want := NewTensor(13, 11, 40)
+		wg.applyTo(want, src)
+		done := make(chan *Tensor)
+		for range 4 {
+			go func() {
+				got := NewTensor(13, 11, 40)
+				for range 20 {
+					wg.applyTo(got, src)
+				}
+				done <- got
+			}()
+		}
+		for range 4 {
+			assertTensorClose(t, <-done, want, 0)
+		}
+	}
+}
