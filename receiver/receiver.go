@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/httpjson"
+	"github.com/facecluster/facecluster/internal/imageroot"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -66,12 +65,10 @@ type Options struct {
 
 // Receiver serves the API. Create it with New.
 type Receiver struct {
-	opts         Options
-	rootAbs      string // the image root as configured, made absolute
-	rootResolved string // the same with symlinks resolved
-	log          *slog.Logger
-	batch        *batcher  // coalesces single-image submissions
-	dirs         *dirCache // where image directories resolve to
+	opts  Options
+	root  *imageroot.Root // submitted paths must resolve inside it
+	log   *slog.Logger
+	batch *batcher // coalesces single-image submissions
 }
 
 // New validates the options and opens the image root.
@@ -82,16 +79,11 @@ func New(opts Options) (*Receiver, error) {
 	if opts.ImageRoot == "" {
 		return nil, errors.New("receiver: an image root is required")
 	}
-	abs, err := filepath.Abs(opts.ImageRoot)
+	// Directory resolutions are cached for a second: bulk requests name thousands of files in a
+	// few folders, and the recognizer checks the path again when it opens the file.
+	root, err := imageroot.Open(opts.ImageRoot, time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("receiver: image root %s: %w", opts.ImageRoot, err)
-	}
-	resolved, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("receiver: image root: %w", err)
-	}
-	if fi, err := os.Stat(resolved); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("receiver: image root %s is not a directory", opts.ImageRoot)
+		return nil, fmt.Errorf("receiver: %w", err)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -114,7 +106,7 @@ func New(opts Options) (*Receiver, error) {
 	if opts.ModelVersion == "" {
 		opts.ModelVersion = "face-api-1.7.15/recognition"
 	}
-	rc := &Receiver{opts: opts, rootAbs: abs, rootResolved: resolved, log: opts.Logger.With("component", "receiver"), dirs: newDirCache(time.Second)}
+	rc := &Receiver{opts: opts, root: root, log: opts.Logger.With("component", "receiver")}
 	rc.batch = newBatcher(rc, 4, 256)
 	return rc, nil
 }
