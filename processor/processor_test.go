@@ -13,6 +13,15 @@ import (
 
 var drivers = []string{"sqlite", "mysql"}
 
+// forEachDriver runs one test body as a subtest per SQL driver, so every integration test
+// checks SQLite and real MySQL alike without duplicating its body.
+func forEachDriver(t *testing.T, test func(t *testing.T, driver string)) {
+	t.Helper()
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) { test(t, driver) })
+	}
+}
+
 func TestImageEndsProcessedWithTheRightPerson(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
@@ -59,8 +68,10 @@ func TestImageEndsProcessedWithTheRightPerson(t *testing.T) {
 	}
 }
 
-func TestEveryFinalStatus(t *testing.T) {
-	s := newStack(t, stackOptions{})
+func TestEveryFinalStatus(t *testing.T) { forEachDriver(t, testEveryFinalStatus) }
+
+func testEveryFinalStatus(t *testing.T, driver string) {
+	s := newStack(t, stackOptions{driver: driver})
 	s.writeFile("corrupt.jpg", []byte("\xff\xd8\xff\xe0 this is not really a JPEG"))
 	tests := []struct {
 		path      string
@@ -132,8 +143,12 @@ func TestMessageDeliveredTwiceLeavesOneSetOfFaces(t *testing.T) {
 }
 
 func TestTransientFailuresAreRetriedUpToTheAttemptsLimit(t *testing.T) {
+	forEachDriver(t, testTransientFailuresAreRetriedUpToTheAttemptsLimit)
+}
+
+func testTransientFailuresAreRetriedUpToTheAttemptsLimit(t *testing.T, driver string) {
 	// The breaker never opens here, so every delivery reaches the (stopped) recognizer.
-	s := newStack(t, stackOptions{maxAttempts: 3, breakerThreshold: 1000, retryDelay: 20 * time.Millisecond})
+	s := newStack(t, stackOptions{driver: driver, maxAttempts: 3, breakerThreshold: 1000, retryDelay: 20 * time.Millisecond})
 	s.rec.stop()
 	id := s.submit(s.blankPNG("lobby.png"))[0]
 	img := s.waitFinal(id, 30*time.Second)
@@ -146,7 +161,11 @@ func TestTransientFailuresAreRetriedUpToTheAttemptsLimit(t *testing.T) {
 }
 
 func TestBreakerOpensProbesBacksOffAndClosesWhenTheRecognizerReturns(t *testing.T) {
-	s := newStack(t, stackOptions{maxAttempts: 5, retryDelay: 300 * time.Millisecond})
+	forEachDriver(t, testBreakerOpensProbesBacksOffAndClosesWhenTheRecognizerReturns)
+}
+
+func testBreakerOpensProbesBacksOffAndClosesWhenTheRecognizerReturns(t *testing.T, driver string) {
+	s := newStack(t, stackOptions{driver: driver, maxAttempts: 5, retryDelay: 300 * time.Millisecond})
 	addr := s.rec.addr
 	s.rec.stop()
 	var paths []string
@@ -193,7 +212,11 @@ func TestBreakerOpensProbesBacksOffAndClosesWhenTheRecognizerReturns(t *testing.
 }
 
 func TestProcessorKilledMidImageIsRecoveredAfterItsLeaseExpires(t *testing.T) {
-	s := newStack(t, stackOptions{noProcessor: true})
+	forEachDriver(t, testProcessorKilledMidImageIsRecoveredAfterItsLeaseExpires)
+}
+
+func testProcessorKilledMidImageIsRecoveredAfterItsLeaseExpires(t *testing.T, driver string) {
+	s := newStack(t, stackOptions{driver: driver, noProcessor: true})
 	id := s.insert(s.linkDemo("sample4.jpg"))[0]
 	// A processor claimed the image and died: the image is processing under its lease and its
 	// message comes back from nsqd.
@@ -228,7 +251,11 @@ func TestProcessorKilledMidImageIsRecoveredAfterItsLeaseExpires(t *testing.T) {
 }
 
 func TestPublishFailureIsRecoveredByTheReconciler(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	forEachDriver(t, testPublishFailureIsRecoveredByTheReconciler)
+}
+
+func testPublishFailureIsRecoveredByTheReconciler(t *testing.T, driver string) {
+	s := newStack(t, stackOptions{driver: driver})
 	// The row was committed but the publish failed: nothing is on the queue.
 	id := s.insert(s.blankPNG("garage.png"))[0]
 	time.Sleep(200 * time.Millisecond)
@@ -248,7 +275,11 @@ func TestPublishFailureIsRecoveredByTheReconciler(t *testing.T) {
 }
 
 func TestBulkSubmissionIsProcessedOnce(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	forEachDriver(t, testBulkSubmissionIsProcessedOnce)
+}
+
+func testBulkSubmissionIsProcessedOnce(t *testing.T, driver string) {
+	s := newStack(t, stackOptions{driver: driver})
 	var paths []string
 	for i := 0; i < 20; i++ {
 		paths = append(paths, s.blankPNG("cam-"+string(rune('a'+i%26))+string(rune('a'+i/26))+".png"))
@@ -277,7 +308,11 @@ func (s *stack) handled() int {
 }
 
 func TestShutdownGivesBackTheImagesInFlight(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	forEachDriver(t, testShutdownGivesBackTheImagesInFlight)
+}
+
+func testShutdownGivesBackTheImagesInFlight(t *testing.T, driver string) {
+	s := newStack(t, stackOptions{driver: driver})
 	id := s.submit(s.linkDemo("sample5.jpg"))[0]
 	waitFor(t, "the image to be claimed", func() bool { return s.image(id).Status == store.StatusProcessing })
 	// SIGTERM with no time to finish: the recognizer call is cancelled and the image goes back.

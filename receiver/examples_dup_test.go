@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/internal/testutil"
-	"github.com/facecluster/facecluster/store"
 )
 
 // TestEnrollingTheSamePathTwiceIsAConflict: posting a photo that is already one of the person's
@@ -17,11 +15,12 @@ import (
 // weigh that photo twice in the person's mean distance. `facecluster enroll` skips such photos
 // too. Nothing of a refused request is written.
 func TestEnrollingTheSamePathTwiceIsAConflict(t *testing.T) {
-	eng, err := face.Load(face.LoadOptions{ModelsDir: testutil.ModelsDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, store.DriverSQLite, withRealRecognizer(t, eng))
+	eng := testEngine(t)
+	forEachDriver(t, func(t *testing.T, driver string) { testEnrollingTheSamePathTwice(t, eng, driver) })
+}
+
+func testEnrollingTheSamePathTwice(t *testing.T, eng *face.Engine, driver string) {
+	h := newHarness(t, driver, withRealRecognizer(t, eng))
 	crops := faceCrops(t, eng, "sample1.jpg")
 	for i, name := range []string{"a.jpg", "b.jpg"} {
 		if err := os.WriteFile(filepath.Join(h.root, name), crops[i], 0o644); err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/facecluster/facecluster/internal/httpjson"
 )
 
 // compatFallbacks answers the other methods on the compatible paths (/image/post, /images/post)
@@ -19,7 +21,7 @@ func (rc *Receiver) compatFallbacks(mux *http.ServeMux, allowed map[string][]str
 		allow := strings.Join(methods, ", ")
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, allow)})
+			httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, allow)})
 		})
 		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost} {
 			if !slices.Contains(methods, m) {

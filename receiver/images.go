@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/facecluster/facecluster/internal/blob"
+	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -159,7 +160,7 @@ func (rc *Receiver) compatSingle(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, submittedJSON{ID: sub.ID, Source: p, Created: sub.Created, Status: string(sub.Status)})
+	httpjson.Write(w, http.StatusAccepted, submittedJSON{ID: sub.ID, Source: p, Created: sub.Created, Status: string(sub.Status)})
 }
 
 // POST /images/post {"paths": [{"path": …}, …]} — the original's bulk endpoint.
@@ -234,7 +235,7 @@ func (rc *Receiver) submitItems(w http.ResponseWriter, r *http.Request, items []
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"images": submittedList(imgs, res)})
+	httpjson.Write(w, http.StatusAccepted, map[string]any{"images": submittedList(imgs, res)})
 }
 
 func prefixErr(prefix string, err error) error {
@@ -327,7 +328,7 @@ func (rc *Receiver) uploadImages(w http.ResponseWriter, r *http.Request) {
 	for i := range out {
 		out[i].Source = ups[i].name
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"images": out})
+	httpjson.Write(w, http.StatusAccepted, map[string]any{"images": out})
 }
 
 // GET /api/v1/images/{id}
@@ -342,7 +343,7 @@ func (rc *Receiver) getImage(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toImageJSON(im))
+	httpjson.Write(w, http.StatusOK, toImageJSON(im))
 }
 
 // GET /api/v1/images?status=&person=&camera=&from=&to=&cursor=&limit=
@@ -365,6 +366,11 @@ func (rc *Receiver) listImages(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, errorf(http.StatusBadRequest, "person %q is not a positive integer id", v))
 			return
 		}
+		// An unknown person is a wrong id, not a person seen nowhere.
+		if _, err := rc.opts.Store.GetPerson(r.Context(), id); err != nil {
+			rc.fail(w, r, err)
+			return
+		}
 		f.PersonID = id
 	}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
@@ -376,6 +382,10 @@ func (rc *Receiver) listImages(w http.ResponseWriter, r *http.Request) {
 			}
 			*dst = t
 		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		rc.fail(w, r, errorf(http.StatusBadRequest, "to must be after from (the range is from ≤ created < to)"))
+		return
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -397,7 +407,7 @@ func (rc *Receiver) listImages(w http.ResponseWriter, r *http.Request) {
 	for i := range page.Images {
 		out.Images = append(out.Images, toImageJSON(&page.Images[i]))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // POST /api/v1/images/{id}/retry
@@ -417,7 +427,7 @@ func (rc *Receiver) retryImage(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, toImageJSON(im))
+	httpjson.Write(w, http.StatusAccepted, toImageJSON(im))
 }
 
 // POST /api/v1/images/retry {"status": ["failed"], "limit": 1000}
@@ -454,7 +464,7 @@ func (rc *Receiver) retryImages(w http.ResponseWriter, r *http.Request) {
 	if ids == nil {
 		ids = []int64{}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"retried": len(ids), "ids": ids})
+	httpjson.Write(w, http.StatusAccepted, map[string]any{"retried": len(ids), "ids": ids})
 }
 
 // GET /api/v1/stats
@@ -470,5 +480,5 @@ func (rc *Receiver) stats(w http.ResponseWriter, r *http.Request) {
 		byStatus[string(st)] = n
 		total += n
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"images": byStatus, "total": total})
+	httpjson.Write(w, http.StatusOK, map[string]any{"images": byStatus, "total": total})
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -58,7 +59,7 @@ func (rc *Receiver) listPeople(w http.ResponseWriter, r *http.Request) {
 	for _, p := range people {
 		out = append(out, toPersonJSON(p))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"people": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"people": out})
 }
 
 type nameRequest struct {
@@ -78,7 +79,7 @@ func (rc *Receiver) createPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/people/"+strconv.FormatInt(p.ID, 10))
-	writeJSON(w, http.StatusCreated, toPersonJSON(p))
+	httpjson.Write(w, http.StatusCreated, toPersonJSON(p))
 }
 
 // GET /api/v1/people/{id}
@@ -93,7 +94,7 @@ func (rc *Receiver) getPerson(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toPersonJSON(p))
+	httpjson.Write(w, http.StatusOK, toPersonJSON(p))
 }
 
 // PATCH /api/v1/people/{id} {"name": …}
@@ -145,7 +146,7 @@ func (rc *Receiver) listExamples(w http.ResponseWriter, r *http.Request) {
 	for _, e := range exs {
 		out = append(out, toExampleJSON(e))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"examples": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"examples": out})
 }
 
 // DELETE /api/v1/people/{id}/examples/{example}
@@ -350,5 +351,5 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, map[string]any{"example": toExampleJSON(ex), "whole_image_used": d.whole})
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"examples": out})
+	httpjson.Write(w, http.StatusCreated, map[string]any{"examples": out})
 }

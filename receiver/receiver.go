@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +24,8 @@ import (
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
+	"github.com/facecluster/facecluster/internal/httpjson"
+	"github.com/facecluster/facecluster/internal/imageroot"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -65,12 +65,10 @@ type Options struct {
 
 // Receiver serves the API. Create it with New.
 type Receiver struct {
-	opts         Options
-	rootAbs      string // the image root as configured, made absolute
-	rootResolved string // the same with symlinks resolved
-	log          *slog.Logger
-	batch        *batcher  // coalesces single-image submissions
-	dirs         *dirCache // where image directories resolve to
+	opts  Options
+	root  *imageroot.Root // submitted paths must resolve inside it
+	log   *slog.Logger
+	batch *batcher // coalesces single-image submissions
 }
 
 // New validates the options and opens the image root.
@@ -81,16 +79,11 @@ func New(opts Options) (*Receiver, error) {
 	if opts.ImageRoot == "" {
 		return nil, errors.New("receiver: an image root is required")
 	}
-	abs, err := filepath.Abs(opts.ImageRoot)
+	// Directory resolutions are cached for a second: bulk requests name thousands of files in a
+	// few folders, and the recognizer checks the path again when it opens the file.
+	root, err := imageroot.Open(opts.ImageRoot, time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("receiver: image root %s: %w", opts.ImageRoot, err)
-	}
-	resolved, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("receiver: image root: %w", err)
-	}
-	if fi, err := os.Stat(resolved); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("receiver: image root %s is not a directory", opts.ImageRoot)
+		return nil, fmt.Errorf("receiver: %w", err)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -113,8 +106,8 @@ func New(opts Options) (*Receiver, error) {
 	if opts.ModelVersion == "" {
 		opts.ModelVersion = "face-api-1.7.15/recognition"
 	}
-	rc := &Receiver{opts: opts, rootAbs: abs, rootResolved: resolved, log: opts.Logger.With("component", "receiver"), dirs: newDirCache(time.Second)}
-	rc.batch = newBatcher(rc, 4, 256)
+	rc := &Receiver{opts: opts, root: root, log: opts.Logger.With("component", "receiver")}
+	rc.batch = newBatcher(rc, 4, 256, batchTimeout)
 	return rc, nil
 }
 
@@ -177,10 +170,10 @@ func (rc *Receiver) Register(mux *http.ServeMux) {
 		if _, pattern := paths.Handler(r); pattern != "" {
 			methods := strings.Join(allowed[pattern], ", ")
 			w.Header().Set("Allow", methods)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, methods)})
+			httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not supported on %s (allowed: %s)", r.Method, r.URL.Path, methods)})
 			return
 		}
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no API endpoint %s (see /api/v1/openapi.yaml)", r.URL.Path)})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no API endpoint %s (see /api/v1/openapi.yaml)", r.URL.Path)})
 	})
 	rc.compatFallbacks(mux, allowed)
 }
@@ -195,13 +188,6 @@ func (e *apiError) Error() string { return e.msg }
 
 func errorf(status int, format string, args ...any) error {
 	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
 }
 
 // fail answers an error: apiErrors with their status and message, store sentinels mapped to
@@ -227,7 +213,7 @@ func (rc *Receiver) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		rc.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, map[string]string{"error": msg})
+	httpjson.Write(w, status, map[string]string{"error": msg})
 }
 
 func trimStorePrefix(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }

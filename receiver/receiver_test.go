@@ -51,6 +51,15 @@ func pngHeaderClaiming(w, h uint32) []byte {
 
 var drivers = []string{store.DriverSQLite, store.DriverMySQL}
 
+// forEachDriver runs one test body as a subtest per SQL driver, so every integration test
+// checks SQLite and real MySQL alike without duplicating its body.
+func forEachDriver(t *testing.T, test func(t *testing.T, driver string)) {
+	t.Helper()
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) { test(t, driver) })
+	}
+}
+
 func TestCompatEndpointsAcceptPathsOnceAndPublishAfterCommit(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
@@ -135,7 +144,11 @@ func TestConcurrentDuplicatePostsCreateOneImage(t *testing.T) {
 }
 
 func TestBadInputIsRefusedClearlyAndWritesNothing(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite, func(o *Options) { o.MaxBulk = 3; o.MaxJSONBytes = 4096 })
+	forEachDriver(t, testBadInputIsRefusedClearlyAndWritesNothing)
+}
+
+func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
+	h := newHarness(t, driver, func(o *Options) { o.MaxBulk = 3; o.MaxJSONBytes = 4096 })
 	good := h.file("ok.jpg")
 	outside := filepath.Join(t.TempDir(), "outside.jpg")
 	os.WriteFile(outside, pngBytes(t, 4, 4), 0o644)
@@ -199,8 +212,10 @@ func TestBadInputIsRefusedClearlyAndWritesNothing(t *testing.T) {
 	}
 }
 
-func TestUploadsAndBlobURLs(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite, func(o *Options) { o.MaxPixels = 1_000_000 })
+func TestUploadsAndBlobURLs(t *testing.T) { forEachDriver(t, testUploadsAndBlobURLs) }
+
+func testUploadsAndBlobURLs(t *testing.T, driver string) {
+	h := newHarness(t, driver, func(o *Options) { o.MaxPixels = 1_000_000 })
 	img := pngBytes(t, 16, 12)
 	ct, body := multipartBody(t, []part{{"file", "door.png", img}}, map[string]string{"camera": "door"})
 	r := h.do("POST", "/api/v1/images/upload", ct, body, "Idempotency-Key", "req-1")
@@ -278,8 +293,10 @@ func TestUploadsAndBlobURLs(t *testing.T) {
 	}
 }
 
-func TestImagesListGetAndRetry(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite)
+func TestImagesListGetAndRetry(t *testing.T) { forEachDriver(t, testImagesListGetAndRetry) }
+
+func testImagesListGetAndRetry(t *testing.T, driver string) {
+	h := newHarness(t, driver)
 	ctx := context.Background()
 	var paths []map[string]string
 	for i := range 7 {
@@ -383,8 +400,10 @@ func TestImagesListGetAndRetry(t *testing.T) {
 	}
 }
 
-func TestPeopleAndExamples(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite)
+func TestPeopleAndExamples(t *testing.T) { forEachDriver(t, testPeopleAndExamples) }
+
+func testPeopleAndExamples(t *testing.T, driver string) {
+	h := newHarness(t, driver)
 	ctx := context.Background()
 	var p personJSON
 	r := h.postJSON("/api/v1/people", map[string]string{"name": "Zoe"})
@@ -468,7 +487,11 @@ func TestAccessControl(t *testing.T) {
 }
 
 func TestPublishFailureStillAcceptsAndLeavesImagePending(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite, func(o *Options) {
+	forEachDriver(t, testPublishFailureStillAcceptsAndLeavesImagePending)
+}
+
+func testPublishFailureStillAcceptsAndLeavesImagePending(t *testing.T, driver string) {
+	h := newHarness(t, driver, func(o *Options) {
 		o.Publisher = deadNSQD(t)
 	})
 	p := h.file("a.jpg")

@@ -3,8 +3,10 @@ package receiver
 import (
 	"math"
 	"net/http"
+	"strconv"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/internal/httpjson"
 )
 
 type recognizedFaceJSON struct {
@@ -56,7 +58,7 @@ func (rc *Receiver) recognize(w http.ResponseWriter, r *http.Request) {
 		}
 		faces = append(faces, fj)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"faces": faces, "width": resp.GetWidth(), "height": resp.GetHeight()})
+	httpjson.Write(w, http.StatusOK, map[string]any{"faces": faces, "width": resp.GetWidth(), "height": resp.GetHeight()})
 }
 
 // POST /api/v1/verify: two images (multipart "a" and "b", or JSON {"a": path, "b": path}); are
@@ -70,14 +72,19 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 		A         string  `json:"a"`
 		B         string  `json:"b"`
 		Threshold float64 `json:"threshold"`
+		// AssumeCropped takes a picture in which no face is detected whole, as one face (a tight
+		// crop), like `facecluster compare --assume-cropped`; without it such a picture is a 422.
+		AssumeCropped bool `json:"assume_cropped"`
 	}
 	inputs, err := rc.readImageInputs(w, r, []string{"a", "b"}, &req, func() []string { return []string{req.A, req.B} })
 	if err != nil {
 		rc.fail(w, r, err)
 		return
 	}
+	assumeCropped := req.AssumeCropped
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
+		assumeCropped, _ = strconv.ParseBool(r.FormValue("assume_cropped"))
 	}
 	if len(inputs) != 2 {
 		rc.fail(w, r, errorf(http.StatusBadRequest, "send two images: multipart fields \"a\" and \"b\" (or JSON {\"a\": path, \"b\": path}), got %d", len(inputs)))
@@ -90,14 +97,14 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 	var descs [2][]float32
 	var counts [2]int
 	for i, in := range inputs {
-		resp, err := rc.opts.Recognizer.Describe(r.Context(), &recognizerv1.DescribeRequest{Image: in.img, WholeImageFallback: true})
+		resp, err := rc.opts.Recognizer.Describe(r.Context(), &recognizerv1.DescribeRequest{Image: in.img, WholeImageFallback: assumeCropped})
 		if err != nil {
 			rc.fail(w, r, recognizerError(in.label, err))
 			return
 		}
 		faces := resp.GetFaces()
 		if len(faces) == 0 {
-			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: no face found", in.label))
+			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: no face found (for a tight crop of one face, send assume_cropped=true)", in.label))
 			return
 		}
 		best := faces[0]
@@ -118,5 +125,5 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 		sum += d * d
 	}
 	dist := math.Sqrt(sum)
-	writeJSON(w, http.StatusOK, map[string]any{"distance": dist, "same": dist <= threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
+	httpjson.Write(w, http.StatusOK, map[string]any{"distance": dist, "same": dist <= threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,6 @@ import (
 	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"
-	"github.com/facecluster/facecluster/store"
 )
 
 // withRealRecognizer runs the real recognizer (real engine and models, gallery from the
@@ -78,14 +78,32 @@ func faceCrops(t *testing.T, eng *face.Engine, photo string) [][]byte {
 	return out
 }
 
+var (
+	engineOnce sync.Once
+	engine     *face.Engine
+	engineErr  error
+)
+
+// testEngine loads the face engine once for the whole package: every test and driver shares it.
+func testEngine(t *testing.T) *face.Engine {
+	t.Helper()
+	dir := testutil.ModelsDir(t)
+	engineOnce.Do(func() { engine, engineErr = face.Load(face.LoadOptions{ModelsDir: dir}) })
+	if engineErr != nil {
+		t.Fatalf("load face engine: %v", engineErr)
+	}
+	return engine
+}
+
 // TestEnrolRecognizeAndVerifyWithTheRealRecognizer enrols a person from a face crop, then finds
 // them among the faces of the whole photo, and verifies pairs of crops.
 func TestEnrolRecognizeAndVerifyWithTheRealRecognizer(t *testing.T) {
-	eng, err := face.Load(face.LoadOptions{ModelsDir: testutil.ModelsDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, store.DriverSQLite, withRealRecognizer(t, eng))
+	eng := testEngine(t)
+	forEachDriver(t, func(t *testing.T, driver string) { testEnrolRecognizeAndVerify(t, eng, driver) })
+}
+
+func testEnrolRecognizeAndVerify(t *testing.T, eng *face.Engine, driver string) {
+	h := newHarness(t, driver, withRealRecognizer(t, eng))
 	crops := faceCrops(t, eng, "sample1.jpg")
 	left, right := crops[0], crops[len(crops)-1]
 	if err := os.WriteFile(filepath.Join(h.root, "right.jpg"), right, 0o644); err != nil {

@@ -52,7 +52,17 @@ func testEngine(t *testing.T) *face.Engine {
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(t.TempDir(), "fc.db")})
+	return openStoreOn(t, store.DriverSQLite)
+}
+
+// openStoreOn opens a fresh, migrated store on driver: a SQLite file or a new MySQL database.
+func openStoreOn(t *testing.T, driver string) *store.Store {
+	t.Helper()
+	opts := store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(t.TempDir(), "fc.db")}
+	if driver == store.DriverMySQL {
+		opts = store.Options{Driver: store.DriverMySQL, DSN: testutil.MySQLDSN(t)}
+	}
+	st, err := store.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +179,13 @@ func known(resp *recognizerv1.RecognizeResponse) []string {
 }
 
 func TestEnrolmentReachesEveryReplicaWithinTwoSeconds(t *testing.T) {
-	st := openStore(t)
+	for _, driver := range []string{store.DriverSQLite, store.DriverMySQL} {
+		t.Run(driver, func(t *testing.T) { testEnrolmentReachesEveryReplica(t, driver) })
+	}
+}
+
+func testEnrolmentReachesEveryReplica(t *testing.T, driver string) {
+	st := openStoreOn(t, driver)
 	a, b := startReplica(t, st, t.TempDir()), startReplica(t, st, t.TempDir())
 	ca, cb := dial(t, a.addr), dial(t, b.addr)
 	ctx := context.Background()

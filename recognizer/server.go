@@ -16,10 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +30,7 @@ import (
 	"github.com/facecluster/facecluster/face"
 	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/gallery"
+	"github.com/facecluster/facecluster/internal/imageroot"
 	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/store"
 )
@@ -64,6 +62,7 @@ type Server struct {
 	recognizerv1.UnimplementedRecognizerServiceServer
 
 	opts    Options
+	root    *imageroot.Root // nil without an image root: only image data is accepted
 	log     *slog.Logger
 	gallery *gallery.Gallery
 	health  *health.Server
@@ -87,15 +86,12 @@ func New(o Options) (*Server, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = runtime.GOMAXPROCS(0)
 	}
+	var root *imageroot.Root
 	if o.ImageRoot != "" {
-		root, err := filepath.Abs(o.ImageRoot)
-		if err != nil {
-			return nil, fmt.Errorf("recognizer: image root: %w", err)
+		var err error
+		if root, err = imageroot.Open(o.ImageRoot, 0); err != nil {
+			return nil, fmt.Errorf("recognizer: %w", err)
 		}
-		if real, err := filepath.EvalSymlinks(root); err == nil {
-			root = real
-		}
-		o.ImageRoot = root
 	}
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
@@ -104,7 +100,7 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{
-		opts: o, log: o.Logger.With("role", "recognizer"), gallery: gallery.New(), health: health.NewServer(),
+		opts: o, root: root, log: o.Logger.With("role", "recognizer"), gallery: gallery.New(), health: health.NewServer(),
 		sem: make(chan struct{}, o.Concurrency),
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -350,42 +346,26 @@ func (s *Server) decode(src *recognizerv1.Image) (image.Image, error) {
 	}
 }
 
-// resolve confines a path reference to the image root, following symlinks before checking.
+// resolve confines a path reference to the image root, following symlinks before checking, and
+// returns the path to open.
 func (s *Server) resolve(p string) (string, error) {
-	if s.opts.ImageRoot == "" {
+	if s.root == nil {
 		return "", status.Error(codes.FailedPrecondition, "this recognizer has no image root: send image data instead of a path")
 	}
 	if p == "" {
 		return "", status.Error(codes.InvalidArgument, "image path is empty")
 	}
-	full := p
-	if !filepath.IsAbs(full) {
-		full = filepath.Join(s.opts.ImageRoot, full)
+	_, real, err := s.root.Resolve(p)
+	switch {
+	case err == nil:
+		return real, nil
+	case errors.Is(err, imageroot.ErrOutside):
+		return "", status.Errorf(codes.PermissionDenied, "image %v", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return "", status.Errorf(codes.NotFound, "image %v", err)
+	default:
+		return "", status.Errorf(codes.InvalidArgument, "image %v", err)
 	}
-	full = filepath.Clean(full)
-	real, err := filepath.EvalSymlinks(full)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", status.Errorf(codes.NotFound, "image %s does not exist", p)
-		}
-		return "", status.Errorf(codes.InvalidArgument, "image %s: %v", p, err)
-	}
-	if !within(s.opts.ImageRoot, real) {
-		return "", status.Errorf(codes.PermissionDenied, "image %s is outside the image root", p)
-	}
-	st, err := os.Stat(real)
-	if err != nil {
-		return "", status.Errorf(codes.NotFound, "image %s: %v", p, err)
-	}
-	if !st.Mode().IsRegular() {
-		return "", status.Errorf(codes.InvalidArgument, "image %s is not a regular file", p)
-	}
-	return real, nil
-}
-
-func within(root, path string) bool {
-	rel, err := filepath.Rel(root, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 func engineOptions(o *recognizerv1.DetectOptions) (face.Options, error) {

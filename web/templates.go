@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"image"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/internal/httpjson"
 )
 
 var pageNames = []string{"images", "card", "image", "upload", "people", "person", "confirm", "unknown", "status", "login", "error"}
@@ -106,9 +106,9 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
+// writeJSON answers the browser's fetch calls; no-store because each answer is about one request
+// (an upload's result, a refusal) and must never come from a cache.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, code, v)
 }

@@ -1,8 +1,9 @@
 package devcluster
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/facecluster/facecluster/internal/httpjson"
 )
 
 // ControlHandler is the cluster's control API, for `facecluster dev ctl` and scripts:
@@ -13,12 +14,12 @@ import (
 func (c *Cluster) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /members", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, c.Members())
+		httpjson.WriteIndented(w, http.StatusOK, c.Members())
 	})
 	mux.HandleFunc("POST /members/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if _, err := c.member(name); err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			httpjson.WriteIndented(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
 		}
 		var err error
@@ -32,7 +33,7 @@ func (c *Cluster) ControlHandler() http.Handler {
 		case "restart":
 			err = c.Restart(r.Context(), name)
 		default:
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "action must be stop, kill, start or restart"})
+			httpjson.WriteIndented(w, http.StatusBadRequest, map[string]string{"error": "action must be stop, kill, start or restart"})
 			return
 		}
 		c.reply(w, err, name)
@@ -40,7 +41,7 @@ func (c *Cluster) ControlHandler() http.Handler {
 	mux.HandleFunc("POST /receivers/roll", func(w http.ResponseWriter, r *http.Request) {
 		binary := r.URL.Query().Get("binary")
 		if binary == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "binary=PATH is required"})
+			httpjson.WriteIndented(w, http.StatusBadRequest, map[string]string{"error": "binary=PATH is required"})
 			return
 		}
 		c.reply(w, c.RollReceivers(r.Context(), binary), "")
@@ -50,21 +51,13 @@ func (c *Cluster) ControlHandler() http.Handler {
 
 func (c *Cluster) reply(w http.ResponseWriter, err error, name string) {
 	if err != nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		httpjson.WriteIndented(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		return
 	}
 	if name == "" {
-		writeJSON(w, http.StatusOK, c.Members("receiver"))
+		httpjson.WriteIndented(w, http.StatusOK, c.Members("receiver"))
 		return
 	}
 	m, _ := c.member(name)
-	writeJSON(w, http.StatusOK, m.status())
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	httpjson.WriteIndented(w, http.StatusOK, m.status())
 }

@@ -12,13 +12,13 @@ import (
 // convolution to a matrix product: the input patches (im2col; none for 1×1 stride-1 unpadded
 // convolutions, whose input already is the matrix) times the HWIO filter, which is already the
 // [kh·kw·in, out] matrix. The epilogue runs in the gemm's store. 3×3 stride-1 convolutions
-// with the channel counts where it is faster use Winograd F(2×2,3×3) instead (winograd.go).
+// with the channel counts where it is faster use Winograd minimal filtering instead (winograd.go).
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
 	weights                 *blas.PackedB
 	ep                      *blas.Epilogue
-	wino                    *winograd // set where Winograd F(2×2,3×3) is faster (winograd.go)
+	wino                    *winograd // set where Winograd is faster (winograd.go)
 }
 
 // NewConv2D builds a convolution from an HWIO filter [kh,kw,in,out]. scale (nil = 1) and bias
@@ -38,8 +38,8 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 		weights: blas.PackB(kh*kw*in, out, filter, out),
 		ep:      newEpilogue(out, scale, bias, act),
 	}
-	if kh == 3 && kw == 3 && stride == 1 && winogradPays(in, out) {
-		c.wino = newWinograd(filter, in, out, pad, scale, bias, act)
+	if m := winogradTile(in, out); kh == 3 && kw == 3 && stride == 1 && m > 0 {
+		c.wino = newWinograd(m, filter, in, out, pad, scale, bias, act)
 	}
 	return c
 }

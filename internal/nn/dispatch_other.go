@@ -20,8 +20,21 @@ func maxPool3Pixels(out, in0, in1, in2 *float32, n, c, stride int) {
 	panic("nn: no assembly in this build")
 }
 
-func winoBT4(o0, o1, o2, o3, i0, i1, i2, i3 *float32, n int) { panic("nn: no assembly in this build") }
-func winoAT4(o0, o1, i0, i1, i2, i3 *float32, n int)         { panic("nn: no assembly in this build") }
-func winoAT4Epilogue(o0, o1, i0, i1, i2, i3, scale, bias *float32, n int, act *[16]float32) {
+func winoBT4(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoAT2(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoBT6(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoAT4(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoAT2Epilogue(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}
+func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }

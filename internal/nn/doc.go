@@ -1,6 +1,6 @@
 // Package nn holds the tensors and layers the face networks are built from: 2-D convolution
-// (lowered to internal/blas sgemm, 3×3 stride-1 layers with 32–128 channels through Winograd
-// F(2×2,3×3), winograd.go), depthwise convolution, pooling, element-wise ops, fully
+// (lowered to internal/blas sgemm; 3×3 stride-1 layers with 32–128 channels through Winograd
+// F(4×4,3×3) or F(2×2,3×3), winograd.go), depthwise convolution, pooling, element-wise ops, fully
 // connected layers and tfjs-compatible bilinear resizing.
 //
 // Activations are NHWC with batch 1 (Tensor). Layers are built once from loaded weights, which

@@ -34,17 +34,32 @@ func maxPool2Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n in
 //go:noescape
 func maxPool3Pixels(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
 
-// winoBT4 writes (i0−i2, i1+i2, i2−i1, i1−i3) to o0..o3 for n floats (n a multiple of 8).
+// winoBT4 applies the 4×4 Winograd transform [[1 0 -1 0] [0 1 1 0] [0 -1 1 0] [0 1 0 -1]] to n channels (see asmgen).
 //
 //go:noescape
-func winoBT4(o0 *float32, o1 *float32, o2 *float32, o3 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+func winoBT4(out *float32, os int, in *float32, is int, n int)
 
-// winoAT4 writes (i0+i1+i2, i1−i2−i3) to o0, o1 for n floats (n a multiple of 8).
+// winoAT2 applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] to n channels (see asmgen).
 //
 //go:noescape
-func winoAT4(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+func winoAT2(out *float32, os int, in *float32, is int, n int)
 
-// winoAT4Epilogue is winoAT4 followed by x = min(max(x·scale+bias, alpha·(…)), hi); act holds 8 × alpha then 8 × hi.
+// winoAT2Epilogue applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] and the epilogue to n channels (see asmgen).
 //
 //go:noescape
-func winoAT4Epilogue(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, scale *float32, bias *float32, n int, act *[16]float32)
+func winoAT2Epilogue(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+
+// winoBT6 applies the 6×6 Winograd transform [[4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1]] to n channels (see asmgen).
+//
+//go:noescape
+func winoBT6(out *float32, os int, in *float32, is int, n int)
+
+// winoAT4 applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] to n channels (see asmgen).
+//
+//go:noescape
+func winoAT4(out *float32, os int, in *float32, is int, n int)
+
+// winoAT4Epilogue applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] and the epilogue to n channels (see asmgen).
+//
+//go:noescape
+func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)

@@ -371,111 +371,355 @@ done:
 	VZEROUPPER
 	RET
 
-// func winoBT4(o0 *float32, o1 *float32, o2 *float32, o3 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+// func winoBT4(out *float32, os int, in *float32, is int, n int)
 // Requires: AVX
-TEXT ·winoBT4(SB), NOSPLIT, $0-72
-	MOVQ o0+0(FP), AX
-	MOVQ o1+8(FP), CX
-	MOVQ o2+16(FP), DX
-	MOVQ o3+24(FP), BX
-	MOVQ i0+32(FP), SI
-	MOVQ i1+40(FP), DI
-	MOVQ i2+48(FP), R8
-	MOVQ i3+56(FP), R9
-	MOVQ n+64(FP), R10
-	XORQ R11, R11
-	SHLQ $0x02, R10
+TEXT ·winoBT4(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), AX
+	MOVQ os+8(FP), CX
+	MOVQ in+16(FP), DX
+	MOVQ is+24(FP), BX
+	MOVQ n+32(FP), SI
+	SHLQ $0x02, CX
+	SHLQ $0x02, BX
+	LEAQ (DX)(BX*2), DI
+	ADDQ BX, DI
+	LEAQ (AX)(CX*2), R8
+	ADDQ CX, R8
 
 loop:
-	VMOVUPS (SI)(R11*1), Y0
-	VMOVUPS (DI)(R11*1), Y1
-	VMOVUPS (R8)(R11*1), Y2
-	VMOVUPS (R9)(R11*1), Y3
-	VSUBPS  Y2, Y0, Y0
-	VMOVUPS Y0, (AX)(R11*1)
-	VADDPS  Y2, Y1, Y0
-	VMOVUPS Y0, (CX)(R11*1)
-	VSUBPS  Y1, Y2, Y0
-	VMOVUPS Y0, (DX)(R11*1)
-	VSUBPS  Y3, Y1, Y0
-	VMOVUPS Y0, (BX)(R11*1)
-	ADDQ    $0x20, R11
-	CMPQ    R11, R10
-	JL      loop
+	VMOVUPS (DX), Y0
+	VSUBPS  (DX)(BX*2), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS (DX)(BX*1), Y0
+	VADDPS  (DX)(BX*2), Y0, Y0
+	VMOVUPS Y0, (AX)(CX*1)
+	VXORPS  Y0, Y0, Y0
+	VSUBPS  (DX)(BX*1), Y0, Y0
+	VADDPS  (DX)(BX*2), Y0, Y0
+	VMOVUPS Y0, (AX)(CX*2)
+	VMOVUPS (DX)(BX*1), Y0
+	VSUBPS  (DI), Y0, Y0
+	VMOVUPS Y0, (R8)
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, R8
+	SUBQ    $0x08, SI
+	JNE     loop
 	VZEROUPPER
 	RET
 
-// func winoAT4(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, n int)
+// func winoAT2(out *float32, os int, in *float32, is int, n int)
 // Requires: AVX
-TEXT ·winoAT4(SB), NOSPLIT, $0-56
-	MOVQ o0+0(FP), AX
-	MOVQ o1+8(FP), CX
-	MOVQ i0+16(FP), DX
-	MOVQ i1+24(FP), BX
-	MOVQ i2+32(FP), SI
-	MOVQ i3+40(FP), DI
-	MOVQ n+48(FP), R8
-	XORQ R9, R9
-	SHLQ $0x02, R8
+TEXT ·winoAT2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), AX
+	MOVQ os+8(FP), CX
+	MOVQ in+16(FP), DX
+	MOVQ is+24(FP), BX
+	MOVQ n+32(FP), SI
+	SHLQ $0x02, CX
+	SHLQ $0x02, BX
+	LEAQ (DX)(BX*2), DI
+	ADDQ BX, DI
+	LEAQ (AX)(CX*2), R8
+	ADDQ CX, R8
 
 loop:
-	VMOVUPS (DX)(R9*1), Y0
-	VMOVUPS (BX)(R9*1), Y1
-	VMOVUPS (SI)(R9*1), Y2
-	VMOVUPS (DI)(R9*1), Y3
-	VADDPS  Y1, Y0, Y0
-	VADDPS  Y2, Y0, Y0
-	VSUBPS  Y2, Y1, Y1
-	VSUBPS  Y3, Y1, Y1
-	VMOVUPS Y0, (AX)(R9*1)
-	VMOVUPS Y1, (CX)(R9*1)
-	ADDQ    $0x20, R9
-	CMPQ    R9, R8
-	JL      loop
+	VMOVUPS (DX), Y0
+	VADDPS  (DX)(BX*1), Y0, Y0
+	VADDPS  (DX)(BX*2), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS (DX)(BX*1), Y0
+	VSUBPS  (DX)(BX*2), Y0, Y0
+	VSUBPS  (DI), Y0, Y0
+	VMOVUPS Y0, (AX)(CX*1)
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, R8
+	SUBQ    $0x08, SI
+	JNE     loop
 	VZEROUPPER
 	RET
 
-// func winoAT4Epilogue(o0 *float32, o1 *float32, i0 *float32, i1 *float32, i2 *float32, i3 *float32, scale *float32, bias *float32, n int, act *[16]float32)
+// func winoAT2Epilogue(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
 // Requires: AVX, FMA3
-TEXT ·winoAT4Epilogue(SB), NOSPLIT, $0-80
-	MOVQ    o0+0(FP), AX
-	MOVQ    o1+8(FP), CX
-	MOVQ    i0+16(FP), DX
-	MOVQ    i1+24(FP), BX
-	MOVQ    i2+32(FP), SI
-	MOVQ    i3+40(FP), DI
-	MOVQ    scale+48(FP), R8
-	MOVQ    bias+56(FP), R9
-	MOVQ    n+64(FP), R10
-	MOVQ    act+72(FP), R11
+TEXT ·winoAT2Epilogue(SB), NOSPLIT, $0-64
+	MOVQ    out+0(FP), AX
+	MOVQ    os+8(FP), CX
+	MOVQ    in+16(FP), DX
+	MOVQ    is+24(FP), BX
+	MOVQ    n+32(FP), SI
+	SHLQ    $0x02, CX
+	SHLQ    $0x02, BX
+	LEAQ    (DX)(BX*2), DI
+	ADDQ    BX, DI
+	LEAQ    (AX)(CX*2), R8
+	ADDQ    CX, R8
+	MOVQ    scale+40(FP), R9
+	MOVQ    bias+48(FP), R10
+	MOVQ    act+56(FP), R11
 	VMOVUPS (R11), Y0
 	VMOVUPS 32(R11), Y1
-	XORQ    R11, R11
-	SHLQ    $0x02, R10
 
 loop:
-	VMOVUPS     (DX)(R11*1), Y2
-	VMOVUPS     (BX)(R11*1), Y3
-	VMOVUPS     (SI)(R11*1), Y4
-	VMOVUPS     (DI)(R11*1), Y5
-	VADDPS      Y3, Y2, Y2
-	VADDPS      Y4, Y2, Y2
-	VSUBPS      Y4, Y3, Y3
-	VSUBPS      Y5, Y3, Y3
-	VMOVUPS     (R8)(R11*1), Y4
-	VMOVUPS     (R9)(R11*1), Y5
-	VFMADD213PS Y5, Y4, Y2
-	VMULPS      Y2, Y0, Y6
-	VMAXPS      Y6, Y2, Y2
-	VMINPS      Y1, Y2, Y2
-	VMOVUPS     Y2, (AX)(R11*1)
-	VFMADD213PS Y5, Y4, Y3
-	VMULPS      Y3, Y0, Y2
-	VMAXPS      Y2, Y3, Y3
-	VMINPS      Y1, Y3, Y3
-	VMOVUPS     Y3, (CX)(R11*1)
-	ADDQ        $0x20, R11
-	CMPQ        R11, R10
-	JL          loop
+	VMOVUPS     (R9), Y2
+	VMOVUPS     (R10), Y3
+	VMOVUPS     (DX), Y4
+	VADDPS      (DX)(BX*1), Y4, Y4
+	VADDPS      (DX)(BX*2), Y4, Y4
+	VFMADD213PS Y3, Y2, Y4
+	VMULPS      Y4, Y0, Y5
+	VMAXPS      Y5, Y4, Y4
+	VMINPS      Y1, Y4, Y4
+	VMOVUPS     Y4, (AX)
+	VMOVUPS     (DX)(BX*1), Y4
+	VSUBPS      (DX)(BX*2), Y4, Y4
+	VSUBPS      (DI), Y4, Y4
+	VFMADD213PS Y3, Y2, Y4
+	VMULPS      Y4, Y0, Y2
+	VMAXPS      Y2, Y4, Y4
+	VMINPS      Y1, Y4, Y4
+	VMOVUPS     Y4, (AX)(CX*1)
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, DI
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R9
+	ADDQ        $0x20, R10
+	SUBQ        $0x08, SI
+	JNE         loop
 	VZEROUPPER
 	RET
+
+// func winoBT6(out *float32, os int, in *float32, is int, n int)
+// Requires: AVX, FMA3
+TEXT ·winoBT6(SB), NOSPLIT, $0-40
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VBROADCASTSS winoBT6_k0<>+0(SB), Y0
+	VBROADCASTSS winoBT6_k1<>+0(SB), Y1
+	VBROADCASTSS winoBT6_k2<>+0(SB), Y2
+	VBROADCASTSS winoBT6_k3<>+0(SB), Y3
+	VBROADCASTSS winoBT6_k4<>+0(SB), Y4
+
+loop:
+	VMULPS      (DX), Y0, Y5
+	VFMADD231PS (DX)(BX*2), Y1, Y5
+	VADDPS      (DI)(BX*1), Y5, Y5
+	VMOVUPS     Y5, (AX)
+	VMULPS      (DX)(BX*1), Y2, Y5
+	VFMADD231PS (DX)(BX*2), Y2, Y5
+	VADDPS      (DI), Y5, Y5
+	VADDPS      (DI)(BX*1), Y5, Y5
+	VMOVUPS     Y5, (AX)(CX*1)
+	VMULPS      (DX)(BX*1), Y0, Y5
+	VFMADD231PS (DX)(BX*2), Y2, Y5
+	VSUBPS      (DI), Y5, Y5
+	VADDPS      (DI)(BX*1), Y5, Y5
+	VMOVUPS     Y5, (AX)(CX*2)
+	VMULPS      (DX)(BX*1), Y3, Y5
+	VSUBPS      (DX)(BX*2), Y5, Y5
+	VFMADD231PS (DI), Y4, Y5
+	VADDPS      (DI)(BX*1), Y5, Y5
+	VMOVUPS     Y5, (R8)
+	VMULPS      (DX)(BX*1), Y4, Y5
+	VSUBPS      (DX)(BX*2), Y5, Y5
+	VFMADD231PS (DI), Y3, Y5
+	VADDPS      (DI)(BX*1), Y5, Y5
+	VMOVUPS     Y5, (R8)(CX*1)
+	VMULPS      (DX)(BX*1), Y0, Y5
+	VFMADD231PS (DI), Y1, Y5
+	VADDPS      (DI)(BX*2), Y5, Y5
+	VMOVUPS     Y5, (R8)(CX*2)
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, DI
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R8
+	SUBQ        $0x08, SI
+	JNE         loop
+	VZEROUPPER
+	RET
+
+DATA winoBT6_k0<>+0(SB)/4, $0x40800000
+GLOBL winoBT6_k0<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6_k1<>+0(SB)/4, $0xc0a00000
+GLOBL winoBT6_k1<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6_k2<>+0(SB)/4, $0xc0800000
+GLOBL winoBT6_k2<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6_k3<>+0(SB)/4, $0xc0000000
+GLOBL winoBT6_k3<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6_k4<>+0(SB)/4, $0x40000000
+GLOBL winoBT6_k4<>(SB), RODATA|NOPTR, $4
+
+// func winoAT4(out *float32, os int, in *float32, is int, n int)
+// Requires: AVX, FMA3
+TEXT ·winoAT4(SB), NOSPLIT, $0-40
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VBROADCASTSS winoAT4_k0<>+0(SB), Y0
+	VBROADCASTSS winoAT4_k1<>+0(SB), Y1
+	VBROADCASTSS winoAT4_k2<>+0(SB), Y2
+	VBROADCASTSS winoAT4_k3<>+0(SB), Y3
+	VBROADCASTSS winoAT4_k4<>+0(SB), Y4
+
+loop:
+	VMOVUPS     (DX), Y5
+	VADDPS      (DX)(BX*1), Y5, Y5
+	VADDPS      (DX)(BX*2), Y5, Y5
+	VADDPS      (DI), Y5, Y5
+	VADDPS      (DI)(BX*1), Y5, Y5
+	VMOVUPS     Y5, (AX)
+	VMOVUPS     (DX)(BX*1), Y5
+	VSUBPS      (DX)(BX*2), Y5, Y5
+	VFMADD231PS (DI), Y0, Y5
+	VFMADD231PS (DI)(BX*1), Y1, Y5
+	VMOVUPS     Y5, (AX)(CX*1)
+	VMOVUPS     (DX)(BX*1), Y5
+	VADDPS      (DX)(BX*2), Y5, Y5
+	VFMADD231PS (DI), Y2, Y5
+	VFMADD231PS (DI)(BX*1), Y2, Y5
+	VMOVUPS     Y5, (AX)(CX*2)
+	VMOVUPS     (DX)(BX*1), Y5
+	VSUBPS      (DX)(BX*2), Y5, Y5
+	VFMADD231PS (DI), Y3, Y5
+	VFMADD231PS (DI)(BX*1), Y4, Y5
+	VADDPS      (DI)(BX*2), Y5, Y5
+	VMOVUPS     Y5, (R8)
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, DI
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R8
+	SUBQ        $0x08, SI
+	JNE         loop
+	VZEROUPPER
+	RET
+
+DATA winoAT4_k0<>+0(SB)/4, $0x40000000
+GLOBL winoAT4_k0<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4_k1<>+0(SB)/4, $0xc0000000
+GLOBL winoAT4_k1<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4_k2<>+0(SB)/4, $0x40800000
+GLOBL winoAT4_k2<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4_k3<>+0(SB)/4, $0x41000000
+GLOBL winoAT4_k3<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4_k4<>+0(SB)/4, $0xc1000000
+GLOBL winoAT4_k4<>(SB), RODATA|NOPTR, $4
+
+// func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+// Requires: AVX, FMA3
+TEXT ·winoAT4Epilogue(SB), NOSPLIT, $0-64
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VBROADCASTSS winoAT4Epilogue_k0<>+0(SB), Y0
+	VBROADCASTSS winoAT4Epilogue_k1<>+0(SB), Y1
+	VBROADCASTSS winoAT4Epilogue_k2<>+0(SB), Y2
+	VBROADCASTSS winoAT4Epilogue_k3<>+0(SB), Y3
+	VBROADCASTSS winoAT4Epilogue_k4<>+0(SB), Y4
+	MOVQ         scale+40(FP), R9
+	MOVQ         bias+48(FP), R10
+	MOVQ         act+56(FP), R11
+	VMOVUPS      (R11), Y5
+	VMOVUPS      32(R11), Y6
+
+loop:
+	VMOVUPS     (R9), Y7
+	VMOVUPS     (R10), Y8
+	VMOVUPS     (DX), Y9
+	VADDPS      (DX)(BX*1), Y9, Y9
+	VADDPS      (DX)(BX*2), Y9, Y9
+	VADDPS      (DI), Y9, Y9
+	VADDPS      (DI)(BX*1), Y9, Y9
+	VFMADD213PS Y8, Y7, Y9
+	VMULPS      Y9, Y5, Y10
+	VMAXPS      Y10, Y9, Y9
+	VMINPS      Y6, Y9, Y9
+	VMOVUPS     Y9, (AX)
+	VMOVUPS     (DX)(BX*1), Y9
+	VSUBPS      (DX)(BX*2), Y9, Y9
+	VFMADD231PS (DI), Y0, Y9
+	VFMADD231PS (DI)(BX*1), Y1, Y9
+	VFMADD213PS Y8, Y7, Y9
+	VMULPS      Y9, Y5, Y10
+	VMAXPS      Y10, Y9, Y9
+	VMINPS      Y6, Y9, Y9
+	VMOVUPS     Y9, (AX)(CX*1)
+	VMOVUPS     (DX)(BX*1), Y9
+	VADDPS      (DX)(BX*2), Y9, Y9
+	VFMADD231PS (DI), Y2, Y9
+	VFMADD231PS (DI)(BX*1), Y2, Y9
+	VFMADD213PS Y8, Y7, Y9
+	VMULPS      Y9, Y5, Y10
+	VMAXPS      Y10, Y9, Y9
+	VMINPS      Y6, Y9, Y9
+	VMOVUPS     Y9, (AX)(CX*2)
+	VMOVUPS     (DX)(BX*1), Y9
+	VSUBPS      (DX)(BX*2), Y9, Y9
+	VFMADD231PS (DI), Y3, Y9
+	VFMADD231PS (DI)(BX*1), Y4, Y9
+	VADDPS      (DI)(BX*2), Y9, Y9
+	VFMADD213PS Y8, Y7, Y9
+	VMULPS      Y9, Y5, Y7
+	VMAXPS      Y7, Y9, Y9
+	VMINPS      Y6, Y9, Y9
+	VMOVUPS     Y9, (R8)
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, DI
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R9
+	ADDQ        $0x20, R10
+	SUBQ        $0x08, SI
+	JNE         loop
+	VZEROUPPER
+	RET
+
+DATA winoAT4Epilogue_k0<>+0(SB)/4, $0x40000000
+GLOBL winoAT4Epilogue_k0<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4Epilogue_k1<>+0(SB)/4, $0xc0000000
+GLOBL winoAT4Epilogue_k1<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4Epilogue_k2<>+0(SB)/4, $0x40800000
+GLOBL winoAT4Epilogue_k2<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4Epilogue_k3<>+0(SB)/4, $0x41000000
+GLOBL winoAT4Epilogue_k3<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4Epilogue_k4<>+0(SB)/4, $0xc1000000
+GLOBL winoAT4Epilogue_k4<>(SB), RODATA|NOPTR, $4

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/config"
+	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/queue"
@@ -310,7 +310,7 @@ func (s *Server) addCheck(name string, fn func(context.Context) error) {
 
 // healthz says the process is alive (it answers); it does not depend on anything else.
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "roles": s.cfg.Roles})
+	httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "roles": s.cfg.Roles})
 }
 
 // readyz says whether this process should get traffic: every check of its roles passes.
@@ -347,13 +347,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, body)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, code, body)
 }
 
 // HTTPAddr is the address the HTTP listener got (useful with port 0).

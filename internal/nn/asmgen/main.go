@@ -3,6 +3,9 @@
 package main
 
 import (
+	"fmt"
+	"math"
+
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
@@ -245,107 +248,144 @@ func maxPool(name string, k int) {
 	RET()
 }
 
-// winogradTransforms emits the vector loops of the Winograd F(2×2,3×3) tile transforms
-// (../winograd.go): each applies a 4-point transform to whole channel vectors, 8 floats at a
-// time (n a multiple of 8; the caller does the tail).
+// Winograd transform matrices (Lavin & Gray 2016), as in ../winograd.go.
+var (
+	winoBT4 = [][]float64{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
+	winoAT2 = [][]float64{{1, 1, 1, 0}, {0, 1, -1, -1}}
+	winoBT6 = [][]float64{
+		{4, 0, -5, 0, 1, 0},
+		{0, -4, -4, 1, 1, 0},
+		{0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0},
+		{0, 2, -1, -2, 1, 0},
+		{0, 4, 0, -5, 0, 1},
+	}
+	winoAT4 = [][]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+)
+
+// winogradTransforms emits the vector loops of the Winograd tile transforms (../winograd.go).
 func winogradTransforms() {
-	loop := func(n Register, body func(idx Register)) {
-		idx := GP64()
-		XORQ(idx, idx)
-		SHLQ(U8(2), n) // bytes
-		Label("loop")
-		body(idx)
-		ADDQ(U8(32), idx)
-		CMPQ(idx, n)
-		JL(LabelRef("loop"))
-		VZEROUPPER()
-		RET()
-	}
-	at := func(p Register, idx Register) Mem { return Mem{Base: p, Index: idx, Scale: 1} }
-	loads := func(names ...string) []Register {
-		var r []Register
-		for _, n := range names {
-			r = append(r, Load(Param(n), GP64()))
-		}
-		return r
-	}
+	linearTransform("winoBT4", winoBT4, false)
+	linearTransform("winoAT2", winoAT2, false)
+	linearTransform("winoAT2Epilogue", winoAT2, true)
+	linearTransform("winoBT6", winoBT6, false)
+	linearTransform("winoAT4", winoAT4, false)
+	linearTransform("winoAT4Epilogue", winoAT4, true)
+}
 
-	TEXT("winoBT4", NOSPLIT, "func(o0, o1, o2, o3, i0, i1, i2, i3 *float32, n int)")
+// linearTransform emits name(out *float32, os int, in *float32, is int, n int[, scale, bias
+// *float32, act *[16]float32]): for every channel x < n (n a multiple of 8, the caller does the
+// tail), out[r·os + x] = Σ_c coef[r][c]·in[c·is + x] for r, c < 6; with ep, each result then
+// becomes min(max(y·scale[x]+bias[x], alpha·(…)), hi) (act: 8 × alpha then 8 × hi).
+// Coefficients ±1 are additions; the others are broadcast once and multiplied in with FMA.
+func linearTransform(name string, coef [][]float64, ep bool) {
+	sig := "func(out *float32, os int, in *float32, is int, n int)"
+	if ep {
+		sig = "func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc("winoBT4 writes (i0−i2, i1+i2, i2−i1, i1−i3) to o0..o3 for n floats (n a multiple of 8).")
-	o := loads("o0", "o1", "o2", "o3")
-	in := loads("i0", "i1", "i2", "i3")
+	what := fmt.Sprintf("applies the %d×%d Winograd transform %v", len(coef), len(coef[0]), coef)
+	if ep {
+		what += " and the epilogue"
+	}
+	Doc(name + " " + what + " to n channels (see asmgen).")
+	out := Load(Param("out"), GP64())
+	os := Load(Param("os"), GP64())
+	in := Load(Param("in"), GP64())
+	is := Load(Param("is"), GP64())
 	n := Load(Param("n"), GP64())
-	loop(n, func(idx Register) {
-		a, b, e, f := YMM(), YMM(), YMM(), YMM()
-		VMOVUPS(at(in[0], idx), a)
-		VMOVUPS(at(in[1], idx), b)
-		VMOVUPS(at(in[2], idx), e)
-		VMOVUPS(at(in[3], idx), f)
-		r := YMM()
-		VSUBPS(e, a, r) // a − e
-		VMOVUPS(r, at(o[0], idx))
-		r = YMM()
-		VADDPS(e, b, r)
-		VMOVUPS(r, at(o[1], idx))
-		r = YMM()
-		VSUBPS(b, e, r) // e − b
-		VMOVUPS(r, at(o[2], idx))
-		r = YMM()
-		VSUBPS(f, b, r) // b − f
-		VMOVUPS(r, at(o[3], idx))
-	})
-
-	// at4 computes (i0+i1+i2, i1−i2−i3) into two fresh registers.
-	at4 := func(in []Register, idx Register) (VecVirtual, VecVirtual) {
-		a, b, e, f := YMM(), YMM(), YMM(), YMM()
-		VMOVUPS(at(in[0], idx), a)
-		VMOVUPS(at(in[1], idx), b)
-		VMOVUPS(at(in[2], idx), e)
-		VMOVUPS(at(in[3], idx), f)
-		y0, y1 := YMM(), YMM()
-		VADDPS(b, a, y0)
-		VADDPS(e, y0, y0)
-		VSUBPS(e, b, y1)
-		VSUBPS(f, y1, y1)
-		return y0, y1
-	}
-
-	TEXT("winoAT4", NOSPLIT, "func(o0, o1, i0, i1, i2, i3 *float32, n int)")
-	Pragma("noescape")
-	Doc("winoAT4 writes (i0+i1+i2, i1−i2−i3) to o0, o1 for n floats (n a multiple of 8).")
-	o = loads("o0", "o1")
-	in = loads("i0", "i1", "i2", "i3")
-	n = Load(Param("n"), GP64())
-	loop(n, func(idx Register) {
-		y0, y1 := at4(in, idx)
-		VMOVUPS(y0, at(o[0], idx))
-		VMOVUPS(y1, at(o[1], idx))
-	})
-
-	TEXT("winoAT4Epilogue", NOSPLIT, "func(o0, o1, i0, i1, i2, i3, scale, bias *float32, n int, act *[16]float32)")
-	Pragma("noescape")
-	Doc("winoAT4Epilogue is winoAT4 followed by x = min(max(x·scale+bias, alpha·(…)), hi); act holds 8 × alpha then 8 × hi.")
-	o = loads("o0", "o1")
-	in = loads("i0", "i1", "i2", "i3")
-	sb := loads("scale", "bias")
-	n = Load(Param("n"), GP64())
-	act := Load(Param("act"), GP64())
-	alpha, hi := YMM(), YMM()
-	VMOVUPS(Mem{Base: act}, alpha)
-	VMOVUPS(Mem{Base: act, Disp: 32}, hi)
-	loop(n, func(idx Register) {
-		y0, y1 := at4(in, idx)
-		sc, bi := YMM(), YMM()
-		VMOVUPS(at(sb[0], idx), sc)
-		VMOVUPS(at(sb[1], idx), bi)
-		for i, y := range []VecVirtual{y0, y1} {
-			VFMADD213PS(bi, sc, y) // y·scale + bias
-			t := YMM()
-			VMULPS(y, alpha, t)
-			VMAXPS(t, y, y)
-			VMINPS(hi, y, y)
-			VMOVUPS(y, at(o[i], idx))
+	SHLQ(U8(2), os)
+	SHLQ(U8(2), is)
+	in3, out3 := GP64(), GP64()
+	LEAQ(Mem{Base: in, Index: is, Scale: 2}, in3)
+	ADDQ(is, in3)
+	LEAQ(Mem{Base: out, Index: os, Scale: 2}, out3)
+	ADDQ(os, out3)
+	// vector c (or row r) is at base + k·stride, base = in or in3, k < 3.
+	at := func(base, base3, stride Register, c int) Mem {
+		b := base
+		if c >= 3 {
+			b, c = base3, c-3
 		}
-	})
+		if c == 0 {
+			return Mem{Base: b}
+		}
+		return Mem{Base: b, Index: stride, Scale: uint8(c)}
+	}
+	consts := map[float64]VecVirtual{}
+	for _, row := range coef {
+		for _, v := range row {
+			if _, ok := consts[v]; !ok && v != 0 && v != 1 && v != -1 {
+				r := YMM()
+				// The bits, not F32: avo prints integral floats as integers ($(4)), which the
+				// assembler would store as the integer 4.
+				VBROADCASTSS(ConstData(fmt.Sprintf("%s_k%d", name, len(consts)), U32(math.Float32bits(float32(v)))), r)
+				consts[v] = r
+			}
+		}
+	}
+	var scale, bias Register
+	var alpha, hi VecVirtual
+	if ep {
+		scale, bias = Load(Param("scale"), GP64()), Load(Param("bias"), GP64())
+		act := Load(Param("act"), GP64())
+		alpha, hi = YMM(), YMM()
+		VMOVUPS(Mem{Base: act}, alpha)
+		VMOVUPS(Mem{Base: act, Disp: 32}, hi)
+	}
+	Label("loop")
+	var sc, bi VecVirtual
+	if ep {
+		sc, bi = YMM(), YMM()
+		VMOVUPS(Mem{Base: scale}, sc)
+		VMOVUPS(Mem{Base: bias}, bi)
+	}
+	for r, row := range coef {
+		acc := YMM()
+		first := true
+		for c, v := range row {
+			if v == 0 {
+				continue
+			}
+			src := at(in, in3, is, c)
+			switch {
+			case first && v == 1:
+				VMOVUPS(src, acc)
+			case first:
+				if _, ok := consts[v]; !ok { // −1 first: 0 − x
+					VXORPS(acc, acc, acc)
+					VSUBPS(src, acc, acc)
+					break
+				}
+				VMULPS(src, consts[v], acc)
+			case v == 1:
+				VADDPS(src, acc, acc)
+			case v == -1:
+				VSUBPS(src, acc, acc)
+			default:
+				VFMADD231PS(src, consts[v], acc)
+			}
+			first = false
+		}
+		if ep {
+			VFMADD213PS(bi, sc, acc) // acc·scale + bias
+			t := YMM()
+			VMULPS(acc, alpha, t)
+			VMAXPS(t, acc, acc)
+			VMINPS(hi, acc, acc)
+		}
+		VMOVUPS(acc, at(out, out3, os, r))
+	}
+	regs := []Register{in, in3, out, out3}
+	if ep {
+		regs = append(regs, scale, bias)
+	}
+	for _, r := range regs {
+		ADDQ(U8(32), r)
+	}
+	SUBQ(U8(8), n)
+	JNE(LabelRef("loop"))
+	VZEROUPPER()
+	RET()
 }
