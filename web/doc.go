@@ -9,6 +9,16 @@
 // per server, so any number of open pages costs one cheap query a second, and the web role works
 // when it runs apart from the processors. Thumbnails are made once and cached on disk.
 //
+// CSRF protection (security.go) is two checks on every mutating request, on purpose:
+// net/http's CrossOriginProtection refuses cross-origin browser requests by their Sec-Fetch-Site
+// or Origin header, but lets a request that carries neither through (it cannot tell an old or
+// header-stripping browser from curl). So a token must also come with the request, as the form
+// field csrf_token or the X-CSRF-Token header: an HMAC, under a per-process key, of a random
+// per-browser SameSite=Strict cookie, which a cookie planted from a sibling subdomain cannot be
+// paired with. The token half is a few lines over crypto/hmac: it reads the form under a body
+// limit (no request body is read unbounded) and leaves the parsed multipart form to the upload
+// handler, so an upload is parsed once.
+//
 // Wiring: New(Options, Deps) then Register(mux) on the process's one HTTP listener; Close ends
 // open event streams (call it before http.Server.Shutdown, which waits for them).
 package web
