@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/facecluster/facecluster/store"
 )
 
 // TestListFiltersThatCanMatchNothingAreErrors: a time range that ends before it starts, or a
 // person who does not exist, is a mistake in the request — answered as one, not with an empty
 // list that reads like "nothing happened".
 func TestListFiltersThatCanMatchNothingAreErrors(t *testing.T) {
-	h := newHarness(t, store.DriverSQLite)
+	forEachDriver(t, testListFiltersThatCanMatchNothingAreErrors)
+}
+
+func testListFiltersThatCanMatchNothingAreErrors(t *testing.T, driver string) {
+	h := newHarness(t, driver)
 	h.postJSON("/image/post", map[string]string{"path": h.file("a.jpg")})
 	var p personJSON
 	h.postJSON("/api/v1/people", map[string]string{"name": "Ann"}).json(t, &p)

@@ -11,12 +11,14 @@ import (
 	"github.com/facecluster/facecluster/store"
 )
 
-func TestRetryFailedImagesOnce(t *testing.T) {
-	data := t.TempDir()
-	if r := run(t, "migrate", "--data-dir", data, "--env-file", ""); r.code != ExitOK {
+func TestRetryFailedImagesOnce(t *testing.T) { forEachDriver(t, testRetryFailedImagesOnce) }
+
+func testRetryFailedImagesOnce(t *testing.T, driver string) {
+	db := newTestDB(t, driver)
+	if r := db.run(t, "migrate", "--env-file", ""); r.code != ExitOK {
 		t.Fatal(r.stderr)
 	}
-	st := openTestStore(t, data)
+	st := db.open(t)
 	ctx := context.Background()
 	sub, err := st.SubmitImages(ctx, []store.NewImage{{Source: "/images/a.jpg"}, {Source: "/images/b.jpg"}})
 	if err != nil {
@@ -32,7 +34,7 @@ func TestRetryFailedImagesOnce(t *testing.T) {
 
 	// nsqd down: nothing changes, and the message says why.
 	down := testutil.FreeAddr(t)
-	r := run(t, "retry", "--data-dir", data, "--env-file", "", "--nsqd-tcp-addr", down)
+	r := db.run(t, "retry", "--env-file", "", "--nsqd-tcp-addr", down)
 	if r.code != ExitError || !strings.Contains(r.stderr, "unreachable; nothing was changed") {
 		t.Fatalf("retry with nsqd down: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -45,7 +47,7 @@ func TestRetryFailedImagesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	r = run(t, "retry", "--data-dir", data, "--env-file", "", "--nsqd-tcp-addr", d.TCPAddr(), "--status", "failed")
+	r = db.run(t, "retry", "--env-file", "", "--nsqd-tcp-addr", d.TCPAddr(), "--status", "failed")
 	if r.code != ExitOK || strings.TrimSpace(r.stdout) != "1 images retried" {
 		t.Fatalf("retry: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
@@ -58,7 +60,7 @@ func TestRetryFailedImagesOnce(t *testing.T) {
 	}
 
 	for _, bad := range []string{"processing", "lost"} {
-		if r := run(t, "retry", "--data-dir", data, "--env-file", "", "--status", bad); r.code != ExitUsage {
+		if r := db.run(t, "retry", "--env-file", "", "--status", bad); r.code != ExitUsage {
 			t.Errorf("--status %s: exit %d, want %d", bad, r.code, ExitUsage)
 		}
 	}
