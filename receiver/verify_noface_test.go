@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/facecluster/facecluster/face"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/store"
 )
@@ -16,10 +15,7 @@ import (
 // whole picture taken silently as a face. Taking a picture whole as a tight crop is a choice
 // the client makes (assume_cropped), as with `facecluster compare --assume-cropped`.
 func TestVerifyWithoutAFaceSaysSo(t *testing.T) {
-	eng, err := face.Load(face.LoadOptions{ModelsDir: testutil.ModelsDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := testEngine(t)
 	h := newHarness(t, store.DriverSQLite, withRealRecognizer(t, eng))
 	crop := faceCrops(t, eng, "sample1.jpg")[0]
 	noFace, err := os.ReadFile(filepath.Join(testutil.DemoDir(t), "facemesh.png"))
