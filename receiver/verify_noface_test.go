@@ -58,10 +58,7 @@ func TestVerifyWithoutAFaceSaysSo(t *testing.T) {
 // matcher, `facecluster compare`, face-api.js's FaceMatcher): the distance is below the threshold.
 // At a threshold exactly equal to the distance the faces are not the same.
 func TestVerifySameMeansBelowTheThreshold(t *testing.T) {
-	eng, err := face.Load(face.LoadOptions{ModelsDir: testutil.ModelsDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := testEngine(t)
 	h := newHarness(t, store.DriverSQLite, withRealRecognizer(t, eng))
 	crops := faceCrops(t, eng, "sample1.jpg")
 	os.WriteFile(filepath.Join(h.root, "a.jpg"), crops[0], 0o644)
