@@ -2,7 +2,10 @@ package receiver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/facecluster/facecluster/store"
 )
@@ -14,9 +17,14 @@ type batcher struct {
 	rc      *Receiver
 	queue   chan *pending
 	maxSize int
+	timeout time.Duration // bounds recording one batch, so a hung database cannot hold a worker
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
+
+// batchTimeout bounds the store transaction of one group-commit batch (and, when that fails,
+// of the one-by-one retry). Requests time out on their own sooner; this frees the worker.
+const batchTimeout = 30 * time.Second
 
 type pending struct {
 	ctx  context.Context
@@ -29,8 +37,8 @@ type batchResult struct {
 	err error
 }
 
-func newBatcher(rc *Receiver, workers, maxSize int) *batcher {
-	b := &batcher{rc: rc, queue: make(chan *pending, 4*maxSize), maxSize: maxSize, stop: make(chan struct{})}
+func newBatcher(rc *Receiver, workers, maxSize int, timeout time.Duration) *batcher {
+	b := &batcher{rc: rc, queue: make(chan *pending, 4*maxSize), maxSize: maxSize, timeout: timeout, stop: make(chan struct{})}
 	for range workers {
 		b.wg.Add(1)
 		go b.loop()
@@ -94,12 +102,20 @@ func (b *batcher) run(batch []*pending) {
 		imgs[i] = p.img
 	}
 	// The batch is not tied to any one request's context: a client leaving must not abort the
-	// others' transaction.
-	res, err := b.rc.submit(context.Background(), imgs)
-	if err != nil && len(live) > 1 {
-		// Submit one by one so that one failing image fails only its own request.
+	// others' transaction. It is bounded instead.
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	res, err := b.rc.submit(ctx, imgs)
+	cancel()
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		// The database is stuck, not one image bad: retrying one by one would only wait longer.
+		err = fmt.Errorf("recording the images took longer than %s: %w", b.timeout, err)
+	} else if err != nil && len(live) > 1 {
+		// Submit one by one so that one failing image fails only its own request; all of them
+		// within one more timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+		defer cancel()
 		for _, p := range live {
-			r, err := b.rc.submit(context.Background(), []store.NewImage{p.img})
+			r, err := b.rc.submit(ctx, []store.NewImage{p.img})
 			if err != nil {
 				p.done <- batchResult{err: err}
 				continue

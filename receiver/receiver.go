@@ -107,7 +107,7 @@ func New(opts Options) (*Receiver, error) {
 		opts.ModelVersion = "face-api-1.7.15/recognition"
 	}
 	rc := &Receiver{opts: opts, root: root, log: opts.Logger.With("component", "receiver")}
-	rc.batch = newBatcher(rc, 4, 256)
+	rc.batch = newBatcher(rc, 4, 256, batchTimeout)
 	return rc, nil
 }
 

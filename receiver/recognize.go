@@ -125,5 +125,5 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 		sum += d * d
 	}
 	dist := math.Sqrt(sum)
-	httpjson.Write(w, http.StatusOK, map[string]any{"distance": dist, "same": dist <= threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
+	httpjson.Write(w, http.StatusOK, map[string]any{"distance": dist, "same": dist < threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
 }

@@ -53,3 +53,31 @@ func TestVerifyWithoutAFaceSaysSo(t *testing.T) {
 		t.Fatalf("verify by path with assume_cropped: %d %s", r.status, r.body)
 	}
 }
+
+// TestVerifySameMeansBelowTheThreshold: "same" is decided as everywhere else (the gallery's
+// matcher, `facecluster compare`, face-api.js's FaceMatcher): the distance is below the threshold.
+// At a threshold exactly equal to the distance the faces are not the same.
+func TestVerifySameMeansBelowTheThreshold(t *testing.T) {
+	eng := testEngine(t)
+	h := newHarness(t, store.DriverSQLite, withRealRecognizer(t, eng))
+	crops := faceCrops(t, eng, "sample1.jpg")
+	os.WriteFile(filepath.Join(h.root, "a.jpg"), crops[0], 0o644)
+	os.WriteFile(filepath.Join(h.root, "b.jpg"), crops[1], 0o644)
+	var v struct {
+		Distance float64
+		Same     bool
+	}
+	h.postJSON("/api/v1/verify", map[string]any{"a": "a.jpg", "b": "b.jpg"}).json(t, &v)
+	if v.Distance <= 0 {
+		t.Fatalf("verify: %+v", v)
+	}
+	d := v.Distance
+	h.postJSON("/api/v1/verify", map[string]any{"a": "a.jpg", "b": "b.jpg", "threshold": d}).json(t, &v)
+	if v.Distance != d || v.Same {
+		t.Fatalf("at threshold = distance %v: %+v, want not the same", d, v)
+	}
+	h.postJSON("/api/v1/verify", map[string]any{"a": "a.jpg", "b": "b.jpg", "threshold": d * 1.001}).json(t, &v)
+	if !v.Same {
+		t.Fatalf("at a threshold just above the distance %v: %+v, want the same", d, v)
+	}
+}

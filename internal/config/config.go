@@ -100,6 +100,8 @@ type Config struct {
 	APITokens          []string
 	SessionKey         string
 	ReceiverURL        string
+	StatusPeersFlag    []string
+	StatusPeers        []StatusPeer
 	Concurrency        int
 	MaxAttempts        int
 	Lease              time.Duration
@@ -161,6 +163,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringVar(&c.BlobURL, "blob-url", "", "where uploaded images are kept: file:///dir, s3://bucket or gs://bucket [file://<data-dir>/blobs]")
 		fs.StringSliceVar(&c.APITokens, "api-tokens", nil, "bearer tokens that may use the API and UI; empty leaves access control off")
 		fs.StringVar(&c.ReceiverURL, "receiver-url", "", "base URL of the receiver API the web role sends uploads and submissions to when the receiver runs elsewhere, e.g. http://receiver:8080")
+		fs.StringSliceVar(&c.StatusPeersFlag, "status-peers", nil, "name=http://host:port of each facecluster process running elsewhere whose /readyz and /metrics the web role's status page shows (a host name that resolves to several addresses, like a headless Service, is read at each), e.g. processor=http://processor:8080")
 		fs.StringVar(&c.SessionKey, "session-key", "", "secret that signs UI session cookies and CSRF tokens; give every web replica the same one [random per process]")
 		fs.IntVar(&c.Concurrency, "processor-concurrency", runtime.GOMAXPROCS(0), "images each processor handles at once")
 		fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "attempts before an image is marked failed")
@@ -368,6 +371,15 @@ func (c *Config) validate() error {
 				bad("--receiver-url %q: want http://host:port", c.ReceiverURL)
 			}
 		}
+		c.StatusPeers = c.StatusPeers[:0]
+		for _, p := range c.StatusPeersFlag {
+			peer, err := ParseStatusPeer(p)
+			if err != nil {
+				bad("--status-peers: %v", err)
+				continue
+			}
+			c.StatusPeers = append(c.StatusPeers, peer)
+		}
 		if c.SessionKey != "" && len(c.SessionKey) < 32 {
 			bad("--session-key must be at least 32 characters (got %d)", len(c.SessionKey))
 		}
@@ -511,4 +523,24 @@ func dialable(listen string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// StatusPeer is another facecluster process the web role's status page reads (--status-peers).
+type StatusPeer struct {
+	Name string // shown on the status page, e.g. "processor"
+	URL  string // HTTP base URL, without a trailing slash
+}
+
+// ParseStatusPeer reads one --status-peers entry, name=http://host:port.
+func ParseStatusPeer(s string) (StatusPeer, error) {
+	name, raw, ok := strings.Cut(strings.TrimSpace(s), "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return StatusPeer{}, fmt.Errorf("%q: want name=http://host:port", s)
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return StatusPeer{}, fmt.Errorf("%q: want name=http://host:port", s)
+	}
+	return StatusPeer{Name: name, URL: strings.TrimRight(u.String(), "/")}, nil
 }

@@ -106,6 +106,8 @@ func TestBadSettingsGetClearErrors(t *testing.T) {
 		{"missing explicit env file", []string{"--env-file", filepath.Join(dir, "none.env")}, nil, "--env-file"},
 		{"log level", []string{"--log-level", "loud"}, nil, `--log-level "loud"`},
 		{"receiver url", []string{"--receiver-url", "receiver:8080"}, nil, `--receiver-url "receiver:8080": want http://host:port`},
+		{"status peer without name", []string{"--status-peers", "http://processor:8080"}, nil, `--status-peers: "http://processor:8080": want name=http://host:port`},
+		{"status peer without scheme", []string{"--status-peers", "processor=processor:8080"}, nil, `--status-peers: "processor=processor:8080": want name=http://host:port`},
 		{"known people from env missing", nil, map[string]string{"FACECLUSTER_KNOWN_PEOPLE": filepath.Join(dir, "nope")}, "--known-people"},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,6 +171,17 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 		eventually(t, q.Name+" has 3 processors", 30*time.Second, func() bool { return nsqdClients(t, q.HTTPAddr) == 3 })
 	}
 
+	// The web role, alone in its process, shows every other member's health on its status page.
+	for _, m := range c.Members() {
+		if m.Role == "nsqlookupd" || m.Role == "nsqd" || m.Role == "web" {
+			continue
+		}
+		row := regexp.MustCompile(`<tr><td>` + regexp.QuoteMeta(m.Name) + `</td><td><span class="status [a-z_]+">healthy</span>`)
+		eventually(t, "the status page shows "+m.Name+" healthy", 10*time.Second, func() bool {
+			return row.MatchString(statusPage(t, c))
+		})
+	}
+
 	// Photos posted through the proxy go receiver → nsqd → processor → recognizer → database.
 	var ids []int64
 	for i := 1; i <= 6; i++ {
@@ -232,6 +244,8 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 		t.Fatalf("processor-1 is %s after kill", s.State)
 	}
 	eventually(t, "nsqd-0 sees the killed processor go", 30*time.Second, func() bool { return nsqdClients(t, member(c, "nsqd-0").HTTPAddr) == 2 })
+	killed := regexp.MustCompile(`<tr><td>processor-1</td><td><span class="status [a-z_]+">unhealthy</span></td><td>not answering at `)
+	eventually(t, "the status page shows processor-1 down", 10*time.Second, func() bool { return killed.MatchString(statusPage(t, c)) })
 	if err := c.StartMember(ctx, "processor-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -287,4 +301,19 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 	if _, err := os.Stat(member(c, "receiver-0").Log); err != nil {
 		t.Errorf("receiver log: %v", err)
 	}
+}
+
+// statusPage is the web UI's status page.
+func statusPage(t *testing.T, c *devcluster.Cluster) string {
+	t.Helper()
+	resp, err := http.Get(c.WebURL() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /status: %s %v", resp.Status, err)
+	}
+	return string(b)
 }

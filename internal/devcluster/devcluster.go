@@ -389,9 +389,17 @@ func (c *Cluster) plan(ctx context.Context) error {
 	m := newMember("reconciler-0", "reconciler", o.Binary)
 	m.HTTPAddr = a[0]
 	serve(m, "reconciler", "--nsqd-tcp-addr="+q.TCPAddr, "--nsqd-http-addr="+q.HTTPAddr)
+	// The web role runs alone, as on Kubernetes: its status page reads every other facecluster
+	// member's /readyz and /metrics, each by its member name.
+	var peers []string
+	for _, m := range c.members {
+		if m.binary == o.Binary && m.HTTPAddr != "" {
+			peers = append(peers, m.Name+"=http://"+m.HTTPAddr)
+		}
+	}
 	w := newMember("web-0", "web", o.Binary)
 	w.HTTPAddr = a[1]
-	serve(w, "web")
+	serve(w, "web", "--status-peers="+strings.Join(peers, ","))
 
 	c.proxy = newProxy(c.log, receivers)
 	c.proxyL, err = net.Listen("tcp", o.ProxyAddr)

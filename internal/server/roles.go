@@ -15,7 +15,6 @@ import (
 	"github.com/facecluster/facecluster/face/imageio"
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
-	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/config"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/receiver"
@@ -62,7 +61,11 @@ func (s *Server) registerRoles(ctx context.Context) error {
 		rc.Register(s.mux)
 	}
 	if cfg.Has(config.RoleWeb) {
-		deps := web.Deps{Store: s.store, Status: statusSource{s}, Pictures: web.NewPictures(s.blobs)}
+		status := statusSource{s: s}
+		if len(cfg.StatusPeers) > 0 {
+			status.peers = newPeerStatus(cfg.StatusPeers)
+		}
+		deps := web.Deps{Store: s.store, Status: status, Pictures: web.NewPictures(s.blobs)}
 		// The UI puts work in through the receiver's API: in memory when the receiver runs here,
 		// else over HTTP at --receiver-url (without either, uploading is shown as unavailable).
 		token := ""
@@ -121,8 +124,12 @@ func (s *Server) imageSource() processor.ImageSource {
 // limits uploads well below this).
 const maxEncodedImage = 32 << 20
 
-// statusSource tells the web status page what only this process knows.
-type statusSource struct{ s *Server }
+// statusSource tells the web status page what only the running processes know: this one's
+// roles, and those of the processes at --status-peers.
+type statusSource struct {
+	s     *Server
+	peers *peerStatus // nil without --status-peers
+}
 
 func (src statusSource) Status(ctx context.Context) (web.StatusReport, error) {
 	s := src.s
@@ -131,12 +138,7 @@ func (src statusSource) Status(ctx context.Context) (web.StatusReport, error) {
 		rep.QueueDepth, rep.QueueKnown = s.nsqd.Depth(), true
 	}
 	if s.breaker != nil {
-		switch st := s.breaker.State(); st {
-		case breaker.Probing:
-			rep.Breaker = "half-open"
-		default:
-			rep.Breaker = st.String()
-		}
+		rep.Breaker = breakerLabel(s.breaker.State())
 	}
 	s.mu.Lock()
 	names := make([]string, 0, len(s.checks))
@@ -154,6 +156,9 @@ func (src statusSource) Status(ctx context.Context) (web.StatusReport, error) {
 			h.Healthy, h.Detail = false, err.Error()
 		}
 		rep.Roles = append(rep.Roles, h)
+	}
+	if src.peers != nil {
+		mergePeers(&rep, src.peers.read(ctx))
 	}
 	return rep, nil
 }

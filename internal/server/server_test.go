@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,14 @@ func serve(t *testing.T, args ...string) (string, *server.Server) {
 // serveWith is serve that can skip waiting for /readyz (for a process whose dependencies are
 // down on purpose).
 func serveWith(t *testing.T, waitReady bool, args ...string) (string, *server.Server) {
+	t.Helper()
+	url, srv, _ := startServe(t, waitReady, args...)
+	return url, srv
+}
+
+// startServe is serveWith that also returns a function stopping the server before the test
+// ends (as a SIGTERM would); cleanup then has nothing left to do.
+func startServe(t *testing.T, waitReady bool, args ...string) (string, *server.Server, func()) {
 	t.Helper()
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	cfg := config.Register(fs, serveGroups)
@@ -78,17 +87,21 @@ func serveWith(t *testing.T, waitReady bool, args ...string) (string, *server.Se
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve ended with %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve ended with %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not shut down within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not shut down within 30s")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	url := "http://" + srv.HTTPAddr()
 	deadline := time.Now().Add(30 * time.Second)
 	for waitReady {
@@ -107,7 +120,7 @@ func serveWith(t *testing.T, waitReady bool, args ...string) (string, *server.Se
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return url, srv
+	return url, srv, stop
 }
 
 func copyDemo(t *testing.T, dir, name string) {

@@ -1,0 +1,343 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/facecluster/facecluster/internal/breaker"
+	"github.com/facecluster/facecluster/internal/config"
+	"github.com/facecluster/facecluster/web"
+)
+
+// peerStatus reads what the roles running in other processes (--status-peers) know, for a web
+// role that runs alone: each one's /readyz (health and its checks) and /metrics (breaker state,
+// queue depth). Peers are read concurrently with a short timeout and the result is kept for a
+// couple of seconds, so a status page reloaded often does not load the cluster, and a peer that
+// does not answer costs one timeout, not one per reload.
+type peerStatus struct {
+	peers   []config.StatusPeer
+	client  *http.Client
+	timeout time.Duration // one peer's reads
+	ttl     time.Duration // how long a reading is reused
+	resolve func(ctx context.Context, host string) ([]string, error)
+
+	mu   sync.Mutex // held while reading, so concurrent page loads share one reading
+	at   time.Time
+	last []peerReading
+}
+
+func newPeerStatus(peers []config.StatusPeer) *peerStatus {
+	return &peerStatus{
+		peers:   peers,
+		client:  &http.Client{},
+		timeout: 1500 * time.Millisecond,
+		ttl:     2 * time.Second,
+		resolve: net.DefaultResolver.LookupHost,
+	}
+}
+
+// peerReading is one process's answer.
+type peerReading struct {
+	health       web.RoleHealth
+	processor    bool // runs the processor role, so its breaker gauge means something
+	breaker      breaker.State
+	breakerKnown bool
+	queueDepth   int64
+	queueKnown   bool
+}
+
+// read returns the peers' readings, at most ttl old, in the order of --status-peers.
+func (p *peerStatus) read(ctx context.Context) []peerReading {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last != nil && time.Since(p.at) < p.ttl {
+		return p.last
+	}
+	type target struct{ name, url string }
+	var targets []target
+	for _, peer := range p.peers {
+		for _, t := range p.expand(ctx, peer) {
+			targets = append(targets, target{t[0], t[1]})
+		}
+	}
+	out := make([]peerReading, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { out[i] = p.readOne(ctx, t.name, t.url) })
+	}
+	wg.Wait()
+	p.last, p.at = out, time.Now()
+	return out
+}
+
+// expand turns a peer whose host name resolves to several addresses (a headless Service, a
+// compose service with replicas) into one target per address, named "name (address)". A name
+// that resolves to one address, or not at all, stays one target: failing to resolve is shown
+// as that peer being down.
+func (p *peerStatus) expand(ctx context.Context, peer config.StatusPeer) [][2]string {
+	one := [][2]string{{peer.Name, peer.URL}}
+	u, err := url.Parse(peer.URL)
+	if err != nil || net.ParseIP(u.Hostname()) != nil {
+		return one
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	addrs, err := p.resolve(rctx, u.Hostname())
+	if err != nil || len(addrs) < 2 {
+		return one
+	}
+	sort.Strings(addrs)
+	out := make([][2]string, 0, len(addrs))
+	for _, a := range addrs {
+		v := *u
+		v.Host = a
+		if port := u.Port(); port != "" {
+			v.Host = net.JoinHostPort(a, port)
+		} else if strings.Contains(a, ":") {
+			v.Host = "[" + a + "]"
+		}
+		out = append(out, [2]string{fmt.Sprintf("%s (%s)", peer.Name, a), v.String()})
+	}
+	return out
+}
+
+// readOne reads a peer's /readyz and /metrics concurrently.
+func (p *peerStatus) readOne(ctx context.Context, name, base string) peerReading {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var (
+		r          peerReading
+		ready      readyzBody
+		readyCode  int
+		readyErr   error
+		families   map[string]*dto.MetricFamily
+		metricsErr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { readyCode, readyErr = p.getJSON(ctx, base+"/readyz", &ready) })
+	wg.Go(func() { families, metricsErr = p.getMetrics(ctx, base+"/metrics") })
+	wg.Wait()
+
+	r.health = web.RoleHealth{Name: name}
+	switch {
+	case readyErr != nil:
+		r.health.Detail = fmt.Sprintf("not answering at %s: %s", base, humanNetError(readyErr))
+		return r
+	case readyCode == http.StatusOK:
+		r.health.Healthy = true
+	}
+	_, r.processor = ready.Checks["processor"]
+	r.health.Detail = ready.detail(readyCode)
+	if metricsErr != nil {
+		r.health.Detail += fmt.Sprintf("; metrics unreadable: %s", humanNetError(metricsErr))
+		return r
+	}
+	if v, ok := gaugeValue(families, "facecluster_breaker_state"); ok && r.processor {
+		r.breaker, r.breakerKnown = breaker.State(v), true
+	}
+	if v, ok := gaugeValue(families, "facecluster_queue_depth"); ok {
+		r.queueDepth, r.queueKnown = int64(v), true
+	}
+	return r
+}
+
+// readyzBody is what /readyz answers (internal/server's readyz).
+type readyzBody struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// detail lists the failing checks first, then the passing ones, e.g.
+// "unavailable: recognizer: no gallery yet; database ok".
+func (b readyzBody) detail(code int) string {
+	names := make([]string, 0, len(b.Checks))
+	for n := range b.Checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var bad, good []string
+	for _, n := range names {
+		if msg := b.Checks[n]; msg == "ok" {
+			good = append(good, n+" ok")
+		} else {
+			bad = append(bad, n+": "+msg)
+		}
+	}
+	parts := bad
+	if len(good) > 0 {
+		parts = append(parts, strings.Join(good, ", "))
+	}
+	status := b.Status
+	if status == "" {
+		status = fmt.Sprintf("HTTP %d", code)
+	}
+	if code == http.StatusOK && len(parts) > 0 {
+		return strings.Join(parts, "; ")
+	}
+	if len(parts) == 0 {
+		return status
+	}
+	return status + ": " + strings.Join(parts, "; ")
+}
+
+func (p *peerStatus) getJSON(ctx context.Context, u string, into any) (int, error) {
+	body, code, err := p.get(ctx, u, "application/json")
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return 0, fmt.Errorf("%s answered HTTP %d with something that is not facecluster's /readyz", u, code)
+	}
+	return code, nil
+}
+
+func (p *peerStatus) getMetrics(ctx context.Context, u string) (map[string]*dto.MetricFamily, error) {
+	body, code, err := p.get(ctx, u, "text/plain")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d", code)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("not Prometheus text: %w", err)
+	}
+	return families, nil
+}
+
+// maxPeerBody bounds what is read from a peer (a process's /metrics is a few tens of KiB).
+const maxPeerBody = 4 << 20
+
+func (p *peerStatus) get(ctx context.Context, u, accept string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerBody))
+	if err != nil {
+		return nil, 0, err
+	}
+	return body, resp.StatusCode, nil
+}
+
+func gaugeValue(families map[string]*dto.MetricFamily, name string) (float64, bool) {
+	f, ok := families[name]
+	if !ok || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetGauge() == nil {
+		return 0, false
+	}
+	return f.GetMetric()[0].GetGauge().GetValue(), true
+}
+
+// humanNetError says why a peer could not be read in words a person running the cluster
+// recognises, without Go's "Get \"…\": dial tcp …" prefixes.
+func humanNetError(err error) string {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer within the timeout"
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve"
+	case errors.As(err, &opErr) && strings.Contains(opErr.Err.Error(), "refused"):
+		return "connection refused (the process is not running or not listening)"
+	case errors.As(err, &opErr):
+		return opErr.Err.Error()
+	}
+	return err.Error()
+}
+
+// breakerLabel is how the status page names a breaker state.
+func breakerLabel(st breaker.State) string {
+	if st == breaker.Probing {
+		return "half-open"
+	}
+	return st.String()
+}
+
+// mergePeers adds the peers' readings to a report of this process: their health as roles,
+// queue depths summed, and the breakers of every processor summarised by the worst state
+// ("open on 1 of 3 processors").
+func mergePeers(rep *web.StatusReport, readings []peerReading) {
+	var states []breaker.State
+	if rep.Breaker != "" {
+		states = append(states, parseBreakerLabel(rep.Breaker)) // this process's own processor
+	}
+	for _, r := range readings {
+		rep.Roles = append(rep.Roles, r.health)
+		if r.queueKnown {
+			rep.QueueDepth += r.queueDepth
+			rep.QueueKnown = true
+		}
+		if r.breakerKnown {
+			states = append(states, r.breaker)
+		}
+	}
+	if len(states) == 0 {
+		return
+	}
+	worst := states[0]
+	for _, st := range states {
+		if severity(st) > severity(worst) {
+			worst = st
+		}
+	}
+	rep.Breaker = breakerLabel(worst)
+	if len(states) > 1 && worst != breaker.Closed {
+		rep.Breaker = fmt.Sprintf("%s on %d of %d processors", rep.Breaker, countOf(states, worst), len(states))
+	}
+}
+
+func countOf(states []breaker.State, st breaker.State) int {
+	n := 0
+	for _, s := range states {
+		if s == st {
+			n++
+		}
+	}
+	return n
+}
+
+// severity orders breaker states from healthy to unhealthy.
+func severity(st breaker.State) int {
+	switch st {
+	case breaker.Closed:
+		return 0
+	case breaker.Probing:
+		return 1
+	case breaker.Open:
+		return 2
+	}
+	return -1
+}
+
+func parseBreakerLabel(s string) breaker.State {
+	switch s {
+	case "open":
+		return breaker.Open
+	case "half-open":
+		return breaker.Probing
+	}
+	return breaker.Closed
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/facecluster/facecluster/internal/breaker"
+	"github.com/facecluster/facecluster/web"
+)
+
+// TestMergePeersSummarisesBreakersAndQueues: several processors' breakers show as the worst
+// state with how many are in it; queue depths of several nsqds add up.
+func TestMergePeersSummarisesBreakersAndQueues(t *testing.T) {
+	proc := func(st breaker.State) peerReading {
+		return peerReading{processor: true, breaker: st, breakerKnown: true}
+	}
+	queue := func(n int64) peerReading { return peerReading{queueDepth: n, queueKnown: true} }
+	tests := []struct {
+		name      string
+		local     string
+		readings  []peerReading
+		breaker   string
+		depth     int64
+		depthKnow bool
+	}{
+		{"nothing known", "", []peerReading{{}}, "", 0, false},
+		{"one closed", "", []peerReading{proc(breaker.Closed)}, "closed", 0, false},
+		{"all closed", "", []peerReading{proc(breaker.Closed), proc(breaker.Closed)}, "closed", 0, false},
+		{"one of three open", "", []peerReading{proc(breaker.Closed), proc(breaker.Open), proc(breaker.Closed)}, "open on 1 of 3 processors", 0, false},
+		{"probing beats closed", "", []peerReading{proc(breaker.Probing), proc(breaker.Closed)}, "half-open on 1 of 2 processors", 0, false},
+		{"local open counts", "open", []peerReading{proc(breaker.Open), proc(breaker.Closed)}, "open on 2 of 3 processors", 0, false},
+		{"queues add up", "", []peerReading{queue(3), queue(4), {}}, "", 7, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := web.StatusReport{Breaker: tt.local}
+			mergePeers(&rep, tt.readings)
+			if rep.Breaker != tt.breaker || rep.QueueDepth != tt.depth || rep.QueueKnown != tt.depthKnow {
+				t.Errorf("breaker %q depth %d (known %v), want %q %d (%v)", rep.Breaker, rep.QueueDepth, rep.QueueKnown, tt.breaker, tt.depth, tt.depthKnow)
+			}
+			if len(rep.Roles) != len(tt.readings) {
+				t.Errorf("%d roles listed, want %d", len(rep.Roles), len(tt.readings))
+			}
+		})
+	}
+}
