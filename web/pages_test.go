@@ -302,9 +302,10 @@ func TestStatusPage(t *testing.T) {
 	mustContain(t, r, `<rect class="bar"`, "the picture is corrupt", fmt.Sprintf(`href="/images/%d"`, id), `href="/?status=failed"`)
 
 	withSource := newTestUI(t, Options{}, Deps{Store: u.st, Status: statusFunc(func(context.Context) (StatusReport, error) {
-		return StatusReport{QueueDepth: 17, QueueKnown: true, Breaker: "open", Roles: []RoleHealth{{Name: "recognizer", Healthy: false, Detail: "connection refused"}}}, nil
+		return StatusReport{QueueDepth: 17, QueueKnown: true, Breaker: "open", Roles: []RoleHealth{{Name: "recognizer", Healthy: false, Detail: "connection refused"}},
+			ProcessingP50: 120 * time.Millisecond, ProcessingP95: 480 * time.Millisecond, ProcessingKnown: true}, nil
 	})})
-	mustContain(t, withSource.get("/status"), ">17<", ">open<", "recognizer", "unhealthy", "connection refused")
+	mustContain(t, withSource.get("/status"), ">17<", ">open<", "recognizer", "unhealthy", "connection refused", ">120ms / 480ms<")
 
 	// Retry all failed from the images page.
 	images := u.get("/")

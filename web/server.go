@@ -98,7 +98,11 @@ type StatusReport struct {
 	QueueDepth int64
 	QueueKnown bool
 	Breaker    string // "closed", "open", "half-open"; empty when no processor runs here
-	Roles      []RoleHealth
+	// Processing time per image (claim to outcome) over the processors' lifetimes, estimated
+	// from their latency histograms; zero Known when no processor reports one.
+	ProcessingP50, ProcessingP95 time.Duration
+	ProcessingKnown              bool
+	Roles                        []RoleHealth
 }
 
 // RoleHealth is one role's health.

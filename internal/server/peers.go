@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +63,7 @@ type peerReading struct {
 	breakerKnown bool
 	queueDepth   int64
 	queueKnown   bool
+	processing   latencyHistogram // facecluster_processing_duration_seconds, every outcome
 }
 
 // peerSnapshot is one reading of every peer, and of the queue through nsqlookupd.
@@ -160,6 +163,7 @@ func (p *peerStatus) readOne(ctx context.Context, name, base string) peerReading
 	if v, ok := gaugeValue(families, "facecluster_breaker_state"); ok && r.processor {
 		r.breaker, r.breakerKnown = breaker.State(v), true
 	}
+	r.processing = processingHistogram(families)
 	if v, ok := gaugeValue(families, "facecluster_queue_depth"); ok {
 		r.queueDepth, r.queueKnown = int64(v), true
 	}
@@ -291,13 +295,18 @@ func breakerLabel(st breaker.State) string {
 // the queue depth (from nsqlookupd's nsqds when it answers, as it covers embedded nsqds too,
 // else the peers' queue gauges summed), and the breakers of every processor summarised by the
 // worst state ("open on 1 of 3 processors").
-func mergePeers(rep *web.StatusReport, snap peerSnapshot) {
+func mergePeers(rep *web.StatusReport, snap peerSnapshot, local latencyHistogram) {
 	readings := snap.readings
 	defer func() {
 		if snap.depthKnown {
 			rep.QueueDepth, rep.QueueKnown = snap.depth, true
 		}
 	}()
+	processing := local
+	for _, r := range readings {
+		processing.add(r.processing)
+	}
+	setProcessing(rep, processing)
 	var states []breaker.State
 	if rep.Breaker != "" {
 		states = append(states, parseBreakerLabel(rep.Breaker)) // this process's own processor
@@ -433,4 +442,98 @@ func (p *peerStatus) nsqdDepth(ctx context.Context) (int64, bool) {
 	}
 	wg.Wait()
 	return total, known
+}
+
+// localProcessing is this process's processing histogram (empty without the processor role).
+func (s *Server) localProcessing() latencyHistogram {
+	if s.processor == nil {
+		return latencyHistogram{}
+	}
+	families, err := s.metrics.Registry.Gather()
+	if err != nil {
+		return latencyHistogram{}
+	}
+	byName := make(map[string]*dto.MetricFamily, len(families))
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	return processingHistogram(byName)
+}
+
+// latencyHistogram is a cumulative Prometheus histogram: counts of observations ≤ each bound.
+type latencyHistogram struct {
+	bounds []float64 // seconds, ascending, +Inf excluded
+	counts []uint64  // cumulative, len(bounds)
+	total  uint64
+}
+
+// processingHistogram sums facecluster_processing_duration_seconds over its outcome labels.
+func processingHistogram(families map[string]*dto.MetricFamily) latencyHistogram {
+	var h latencyHistogram
+	f, ok := families["facecluster_processing_duration_seconds"]
+	if !ok {
+		return h
+	}
+	for _, m := range f.GetMetric() {
+		ph := m.GetHistogram()
+		if ph == nil {
+			continue
+		}
+		one := latencyHistogram{total: ph.GetSampleCount()}
+		for _, b := range ph.GetBucket() {
+			if math.IsInf(b.GetUpperBound(), 1) {
+				continue
+			}
+			one.bounds = append(one.bounds, b.GetUpperBound())
+			one.counts = append(one.counts, b.GetCumulativeCount())
+		}
+		h.add(one)
+	}
+	return h
+}
+
+// add sums o into h; histograms with other bounds than h's are left out (every facecluster
+// process uses the same, from internal/metrics).
+func (h *latencyHistogram) add(o latencyHistogram) {
+	if o.total == 0 {
+		return
+	}
+	if h.total == 0 && len(h.bounds) == 0 {
+		h.bounds, h.counts = slices.Clone(o.bounds), make([]uint64, len(o.bounds))
+	}
+	if !slices.Equal(h.bounds, o.bounds) {
+		return
+	}
+	for i := range o.counts {
+		h.counts[i] += o.counts[i]
+	}
+	h.total += o.total
+}
+
+// quantile estimates the q-quantile by linear interpolation inside its bucket, as Prometheus's
+// histogram_quantile does; beyond the last bound it answers the last bound.
+func (h latencyHistogram) quantile(q float64) time.Duration {
+	rank := q * float64(h.total)
+	lower, below := 0.0, uint64(0)
+	for i, bound := range h.bounds {
+		if float64(h.counts[i]) >= rank {
+			in := h.counts[i] - below
+			frac := 1.0
+			if in > 0 {
+				frac = (rank - float64(below)) / float64(in)
+			}
+			return time.Duration((lower + (bound-lower)*frac) * float64(time.Second))
+		}
+		lower, below = bound, h.counts[i]
+	}
+	return time.Duration(lower * float64(time.Second))
+}
+
+func setProcessing(rep *web.StatusReport, h latencyHistogram) {
+	if h.total == 0 {
+		return
+	}
+	rep.ProcessingP50 = h.quantile(0.5).Round(time.Millisecond)
+	rep.ProcessingP95 = h.quantile(0.95).Round(time.Millisecond)
+	rep.ProcessingKnown = true
 }

@@ -158,7 +158,9 @@ func (src statusSource) Status(ctx context.Context) (web.StatusReport, error) {
 		rep.Roles = append(rep.Roles, h)
 	}
 	if src.peers != nil {
-		mergePeers(&rep, src.peers.read(ctx))
+		mergePeers(&rep, src.peers.read(ctx), s.localProcessing())
+	} else {
+		setProcessing(&rep, s.localProcessing())
 	}
 	return rep, nil
 }

@@ -21,6 +21,7 @@ func TestWebAloneShowsTheOtherRolesStatus(t *testing.T) {
 	dsn := testutil.MySQLDSN(t)
 	root := t.TempDir()
 	copyDemo(t, root, "sample1.jpg")
+	copyDemo(t, root, "sample2.jpg")
 	db := []string{"--db-driver", "mysql", "--db-dsn", dsn, "--image-root", root}
 	nsqdTCP, grpcAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	lookupTCP, lookupHTTP := testutil.FreeAddr(t), testutil.FreeAddr(t)
@@ -46,6 +47,9 @@ func TestWebAloneShowsTheOtherRolesStatus(t *testing.T) {
 	if b := statValue(page, "Recognizer breaker"); b != "closed" {
 		t.Errorf("breaker shown %q, want closed", b)
 	}
+	if p := statValue(page, "Processing p50 / p95"); p != "—" {
+		t.Errorf("processing time shown %q before any image, want —", p)
+	}
 	if q := statValue(page, "Queue depth"); q != "0" {
 		t.Errorf("queue depth shown %q, want 0 (read from the receiver's nsqd)", q)
 	}
@@ -53,11 +57,24 @@ func TestWebAloneShowsTheOtherRolesStatus(t *testing.T) {
 		t.Errorf("the receiver's checks are not listed:\n%s", rolesTable(page))
 	}
 
-	stopRecognizer()
+	// One image processed: the processing time, from the processor's histogram.
 	if code, sub := postJSON(t, receiverURL+"/image/post", map[string]string{"path": "sample1.jpg"}); code != http.StatusAccepted {
 		t.Fatalf("POST /image/post = %d %v", code, sub)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	processing := regexp.MustCompile(`^[0-9.]+m?s / [0-9.]+m?s$`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !processing.MatchString(statValue(statusPage(t, webURL), "Processing p50 / p95")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processing time shown %q after an image was processed", statValue(statusPage(t, webURL), "Processing p50 / p95"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	stopRecognizer()
+	if code, sub := postJSON(t, receiverURL+"/image/post", map[string]string{"path": "sample2.jpg"}); code != http.StatusAccepted {
+		t.Fatalf("POST /image/post = %d %v", code, sub)
+	}
+	deadline = time.Now().Add(20 * time.Second)
 	for {
 		page = statusPage(t, webURL)
 		down := roleHealth(page, "recognizer") == "unhealthy" &&
