@@ -212,6 +212,47 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 	}
 }
 
+// TestConcurrentRetriesOfAnUploadCreateOneImage: a client whose upload timed out retries it
+// many times at once with its Idempotency-Key (each retry may carry different bytes): one image
+// is created, every answer names it.
+func TestConcurrentRetriesOfAnUploadCreateOneImage(t *testing.T) {
+	forEachDriver(t, testConcurrentRetriesOfAnUpload)
+}
+
+func testConcurrentRetriesOfAnUpload(t *testing.T, driver string) {
+	h := newHarness(t, driver)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ids := map[int64]int{}
+	created := 0
+	for i := range 16 {
+		ct, body := multipartBody(t, []part{{"file", "door.png", pngBytes(t, 8+i, 8)}}, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := h.do("POST", "/api/v1/images/upload", ct, body, "Idempotency-Key", "upload-7")
+			if r.status != http.StatusAccepted {
+				t.Errorf("status %d: %s", r.status, r.body)
+				return
+			}
+			var up struct{ Images []submittedJSON }
+			r.json(t, &up)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, s := range up.Images {
+				ids[s.ID]++
+				if s.Created {
+					created++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ids) != 1 || created != 1 || h.imageCount() != 1 {
+		t.Fatalf("ids %v, created %d times, %d rows; want one image created once", ids, created, h.imageCount())
+	}
+}
+
 func TestUploadsAndBlobURLs(t *testing.T) { forEachDriver(t, testUploadsAndBlobURLs) }
 
 func testUploadsAndBlobURLs(t *testing.T, driver string) {

@@ -332,7 +332,7 @@ func (s *Store) GetImage(ctx context.Context, id int64) (*Image, error) {
 	}
 	faces, err := s.facesOf(ctx, []int64{id})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: get image %d: %w", id, err)
 	}
 	im.Faces = faces[id]
 	return &im, nil

@@ -112,7 +112,7 @@ func (s *Server) startQueue() error {
 	if cfg.Has(config.RoleNSQLookupd) {
 		l, err := queue.StartLookupd(queue.LookupdOptions{TCPAddr: cfg.NSQLookupdTCPAddrs[0], HTTPAddr: cfg.NSQLookupdHTTPAddrs[0], Logger: s.log})
 		if err != nil {
-			return err
+			return fmt.Errorf("start the embedded nsqlookupd (role nsqlookupd): %w", err)
 		}
 		s.lookupd = l
 		// A port chosen by the system (":0", in tests) is the one everyone else must use.
@@ -125,7 +125,7 @@ func (s *Server) startQueue() error {
 			LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("start the embedded nsqd (role nsqd): %w", err)
 		}
 		s.nsqd = d
 		cfg.NSQDTCPAddr, cfg.NSQDHTTPAddr = d.TCPAddr(), d.HTTPAddr()
@@ -145,12 +145,12 @@ func (s *Server) openStore(ctx context.Context) error {
 	}
 	st, err := store.Open(ctx, store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: s.log})
 	if err != nil {
-		return err
+		return fmt.Errorf("open the database (--db-driver %s): %w", cfg.DBDriver, err)
 	}
 	s.store = st
 	if cfg.Migrate {
 		if err := st.Migrate(ctx); err != nil {
-			return err
+			return fmt.Errorf("migrate the database at start (--migrate; or run facecluster migrate): %w", err)
 		}
 	}
 	s.addCheck("database", st.Ping)
