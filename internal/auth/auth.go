@@ -12,13 +12,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/facecluster/facecluster/internal/httpjson"
 )
 
 // CookieName is the session cookie's name.
@@ -104,13 +105,11 @@ func (a *Auth) RequireAPI(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="facecluster"`)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
 		msg := "missing or invalid API token: send Authorization: Bearer <token>"
 		if _, ok := bearer(r); !ok && r.Header.Get("Authorization") != "" {
 			msg = "unsupported Authorization scheme: send Authorization: Bearer <token>"
 		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": msg})
 	})
 }
 

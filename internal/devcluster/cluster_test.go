@@ -182,6 +182,10 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 		})
 	}
 
+	// The queue depth, from the separate nsqd programs the nsqlookupd lists.
+	depth := regexp.MustCompile(`Queue depth</div><div class="v">[0-9]+</div>`)
+	eventually(t, "the status page shows the queue depth", 10*time.Second, func() bool { return depth.MatchString(statusPage(t, c)) })
+
 	// Photos posted through the proxy go receiver → nsqd → processor → recognizer → database.
 	var ids []int64
 	for i := 1; i <= 6; i++ {

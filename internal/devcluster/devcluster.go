@@ -390,7 +390,8 @@ func (c *Cluster) plan(ctx context.Context) error {
 	m.HTTPAddr = a[0]
 	serve(m, "reconciler", "--nsqd-tcp-addr="+q.TCPAddr, "--nsqd-http-addr="+q.HTTPAddr)
 	// The web role runs alone, as on Kubernetes: its status page reads every other facecluster
-	// member's /readyz and /metrics, each by its member name.
+	// member's /readyz and /metrics, each by its member name, and the queue depth of the nsqds
+	// through the nsqlookupd.
 	var peers []string
 	for _, m := range c.members {
 		if m.binary == o.Binary && m.HTTPAddr != "" {
@@ -399,7 +400,7 @@ func (c *Cluster) plan(ctx context.Context) error {
 	}
 	w := newMember("web-0", "web", o.Binary)
 	w.HTTPAddr = a[1]
-	serve(w, "web", "--status-peers="+strings.Join(peers, ","))
+	serve(w, "web", "--status-peers="+strings.Join(peers, ","), "--nsqlookupd-http-addrs="+strings.Join(lookupHTTP, ","))
 
 	c.proxy = newProxy(c.log, receivers)
 	c.proxyL, err = net.Listen("tcp", o.ProxyAddr)

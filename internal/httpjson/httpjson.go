@@ -1,6 +1,6 @@
-// Package httpjson writes JSON answers for the HTTP handlers of the receiver, the web UI, the
-// health endpoints and the dev cluster's control API, so all of them answer the same way:
-// Content-Type application/json, the status code, then the encoded value.
+// Package httpjson writes JSON answers for the HTTP handlers of the receiver, the web UI, the API
+// token check, the health endpoints and the dev cluster's control API, so all of them answer the
+// same way: Content-Type application/json, the status code, then the encoded value.
 //
 // It is a few lines over encoding/json; it exists so that those handlers share one definition
 // instead of each carrying its own copy.

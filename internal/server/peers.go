@@ -20,6 +20,7 @@ import (
 
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/config"
+	"github.com/facecluster/facecluster/queue"
 	"github.com/facecluster/facecluster/web"
 )
 
@@ -30,6 +31,7 @@ import (
 // does not answer costs one timeout, not one per reload.
 type peerStatus struct {
 	peers   []config.StatusPeer
+	lookupd []string // nsqlookupd HTTP addresses, for the depth of nsqds that are separate programs
 	client  *http.Client
 	timeout time.Duration // one peer's reads
 	ttl     time.Duration // how long a reading is reused
@@ -37,12 +39,13 @@ type peerStatus struct {
 
 	mu   sync.Mutex // held while reading, so concurrent page loads share one reading
 	at   time.Time
-	last []peerReading
+	last peerSnapshot
 }
 
-func newPeerStatus(peers []config.StatusPeer) *peerStatus {
+func newPeerStatus(peers []config.StatusPeer, lookupd []string) *peerStatus {
 	return &peerStatus{
 		peers:   peers,
+		lookupd: lookupd,
 		client:  &http.Client{},
 		timeout: 1500 * time.Millisecond,
 		ttl:     2 * time.Second,
@@ -60,11 +63,18 @@ type peerReading struct {
 	queueKnown   bool
 }
 
-// read returns the peers' readings, at most ttl old, in the order of --status-peers.
-func (p *peerStatus) read(ctx context.Context) []peerReading {
+// peerSnapshot is one reading of every peer, and of the queue through nsqlookupd.
+type peerSnapshot struct {
+	readings   []peerReading // in the order of --status-peers
+	depth      int64         // summed over the nsqds nsqlookupd knows
+	depthKnown bool
+}
+
+// read returns the peers' readings, at most ttl old.
+func (p *peerStatus) read(ctx context.Context) peerSnapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.last != nil && time.Since(p.at) < p.ttl {
+	if !p.at.IsZero() && time.Since(p.at) < p.ttl {
 		return p.last
 	}
 	type target struct{ name, url string }
@@ -74,14 +84,15 @@ func (p *peerStatus) read(ctx context.Context) []peerReading {
 			targets = append(targets, target{t[0], t[1]})
 		}
 	}
-	out := make([]peerReading, len(targets))
+	snap := peerSnapshot{readings: make([]peerReading, len(targets))}
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		wg.Go(func() { out[i] = p.readOne(ctx, t.name, t.url) })
+		wg.Go(func() { snap.readings[i] = p.readOne(ctx, t.name, t.url) })
 	}
+	wg.Go(func() { snap.depth, snap.depthKnown = p.nsqdDepth(ctx) })
 	wg.Wait()
-	p.last, p.at = out, time.Now()
-	return out
+	p.last, p.at = snap, time.Now()
+	return snap
 }
 
 // expand turns a peer whose host name resolves to several addresses (a headless Service, a
@@ -277,9 +288,16 @@ func breakerLabel(st breaker.State) string {
 }
 
 // mergePeers adds the peers' readings to a report of this process: their health as roles,
-// queue depths summed, and the breakers of every processor summarised by the worst state
-// ("open on 1 of 3 processors").
-func mergePeers(rep *web.StatusReport, readings []peerReading) {
+// the queue depth (from nsqlookupd's nsqds when it answers, as it covers embedded nsqds too,
+// else the peers' queue gauges summed), and the breakers of every processor summarised by the
+// worst state ("open on 1 of 3 processors").
+func mergePeers(rep *web.StatusReport, snap peerSnapshot) {
+	readings := snap.readings
+	defer func() {
+		if snap.depthKnown {
+			rep.QueueDepth, rep.QueueKnown = snap.depth, true
+		}
+	}()
 	var states []breaker.State
 	if rep.Breaker != "" {
 		states = append(states, parseBreakerLabel(rep.Breaker)) // this process's own processor
@@ -340,4 +358,79 @@ func parseBreakerLabel(s string) breaker.State {
 		return breaker.Probing
 	}
 	return breaker.Closed
+}
+
+// nsqdDepth is what waits for processors in every nsqd that nsqlookupd knows has the images
+// topic: the topic's own depth plus the processors' channel's depth and deferred messages, as
+// queue.NSQD.Depth counts an embedded one. It is how the page knows the depth where nsqd is a
+// separate program (the Kubernetes and compose sidecars). Hand-written: go-nsq has no client for
+// nsqlookupd's /lookup or nsqd's /stats, and nsq's own is internal to its module.
+func (p *peerStatus) nsqdDepth(ctx context.Context) (int64, bool) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	nsqds := map[string]bool{}
+	answered := false
+	for _, l := range p.lookupd {
+		var lookup struct {
+			Producers []struct {
+				BroadcastAddress string `json:"broadcast_address"`
+				HTTPPort         int    `json:"http_port"`
+			} `json:"producers"`
+		}
+		body, code, err := p.get(ctx, "http://"+l+"/lookup?topic="+url.QueryEscape(queue.Topic), "application/vnd.nsq; version=1.0")
+		if err != nil || (code != http.StatusOK && code != http.StatusNotFound) {
+			continue
+		}
+		answered = true // 404: the topic does not exist yet, so nothing waits
+		if code == http.StatusOK && json.Unmarshal(body, &lookup) == nil {
+			for _, pr := range lookup.Producers {
+				nsqds[net.JoinHostPort(pr.BroadcastAddress, fmt.Sprint(pr.HTTPPort))] = true
+			}
+		}
+	}
+	if !answered {
+		return 0, false
+	}
+	var (
+		mu    sync.Mutex
+		total int64
+		known = true
+		wg    sync.WaitGroup
+	)
+	for addr := range nsqds {
+		wg.Go(func() {
+			var stats struct {
+				Topics []struct {
+					Name     string `json:"topic_name"`
+					Depth    int64  `json:"depth"`
+					Channels []struct {
+						Name     string `json:"channel_name"`
+						Depth    int64  `json:"depth"`
+						Deferred int64  `json:"deferred_count"`
+					} `json:"channels"`
+				} `json:"topics"`
+			}
+			u := "http://" + addr + "/stats?format=json&topic=" + url.QueryEscape(queue.Topic)
+			body, code, err := p.get(ctx, u, "application/vnd.nsq; version=1.0")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || code != http.StatusOK || json.Unmarshal(body, &stats) != nil {
+				known = false // one nsqd unread: a partial sum would understate the queue
+				return
+			}
+			for _, t := range stats.Topics {
+				if t.Name != queue.Topic {
+					continue
+				}
+				total += t.Depth
+				for _, c := range t.Channels {
+					if c.Name == queue.Channel {
+						total += c.Depth + c.Deferred
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return total, known
 }

@@ -30,10 +30,16 @@ func TestMergePeersSummarisesBreakersAndQueues(t *testing.T) {
 		{"local open counts", "open", []peerReading{proc(breaker.Open), proc(breaker.Closed)}, "open on 2 of 3 processors", 0, false},
 		{"queues add up", "", []peerReading{queue(3), queue(4), {}}, "", 7, true},
 	}
+	// nsqlookupd's count covers every nsqd, embedded ones too: it replaces the gauges' sum.
+	rep := web.StatusReport{QueueDepth: 2, QueueKnown: true}
+	mergePeers(&rep, peerSnapshot{readings: []peerReading{queue(3)}, depth: 9, depthKnown: true})
+	if rep.QueueDepth != 9 || !rep.QueueKnown {
+		t.Errorf("with nsqlookupd's depth 9 the page shows %d (known %v)", rep.QueueDepth, rep.QueueKnown)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := web.StatusReport{Breaker: tt.local}
-			mergePeers(&rep, tt.readings)
+			mergePeers(&rep, peerSnapshot{readings: tt.readings})
 			if rep.Breaker != tt.breaker || rep.QueueDepth != tt.depth || rep.QueueKnown != tt.depthKnow {
 				t.Errorf("breaker %q depth %d (known %v), want %q %d (%v)", rep.Breaker, rep.QueueDepth, rep.QueueKnown, tt.breaker, tt.depth, tt.depthKnow)
 			}

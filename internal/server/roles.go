@@ -63,7 +63,7 @@ func (s *Server) registerRoles(ctx context.Context) error {
 	if cfg.Has(config.RoleWeb) {
 		status := statusSource{s: s}
 		if len(cfg.StatusPeers) > 0 {
-			status.peers = newPeerStatus(cfg.StatusPeers)
+			status.peers = newPeerStatus(cfg.StatusPeers, cfg.NSQLookupdHTTPAddrs)
 		}
 		deps := web.Deps{Store: s.store, Status: status, Pictures: web.NewPictures(s.blobs)}
 		// The UI puts work in through the receiver's API: in memory when the receiver runs here,
