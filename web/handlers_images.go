@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -247,9 +248,21 @@ func (s *Server) imageFile(w http.ResponseWriter, r *http.Request) {
 		s.pictureFailed(w, r, fmt.Errorf("image %d: source is %s, not a picture", id, ctype))
 		return
 	}
+	// The header must be one a decoder reads, within the pixel limit: a decompression bomb (or a
+	// picture no decoder knows) gets the placeholder, not its bytes for the browser to choke on.
+	var seen bytes.Buffer
+	cfg, _, err := image.DecodeConfig(io.TeeReader(io.MultiReader(bytes.NewReader(head[:n]), rc), &seen))
+	if err != nil {
+		s.pictureFailed(w, r, fmt.Errorf("image %d: %w", id, err))
+		return
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > s.opts.MaxPixels {
+		s.pictureFailed(w, r, fmt.Errorf("image %d: %d×%d pixels, over the limit of %d", id, cfg.Width, cfg.Height, s.opts.MaxPixels))
+		return
+	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Cache-Control", "private, max-age=3600")
-	_, _ = w.Write(head[:n])
+	_, _ = w.Write(seen.Bytes())
 	_, _ = io.Copy(w, rc)
 }
 

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"encoding/binary"
 	"encoding/xml"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"os"
 	"strings"
@@ -39,4 +41,41 @@ func TestUnreadablePictureShowsAPlaceholder(t *testing.T) {
 		}
 		mustNotContain(t, r, u.dir)
 	}
+}
+
+// TestFullPictureOfADecompressionBombIsNotServed: the detail page's full-size picture of an image
+// whose header claims 100000×100000 pixels (it failed: over the pixel limit) is the placeholder,
+// not the bytes for the browser to choke on.
+func TestFullPictureOfADecompressionBombIsNotServed(t *testing.T) {
+	u := newTestUI(t, Options{}, Deps{})
+	id := u.seedImage("bomb.png", nil)
+	p, err := u.st.GetImage(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.Source, pngHeader(100000, 100000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := u.get(fmt.Sprintf("/images/%d/file", id))
+	if r.code != http.StatusNotFound || r.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(r.body, "no preview") {
+		t.Fatalf("full picture of a 100000×100000 PNG: %d %s, want the 404 placeholder", r.code, r.header.Get("Content-Type"))
+	}
+	// Within the limit, the same kind of file is served as it is.
+	small := u.seedImage("small.png", nil)
+	p, _ = u.st.GetImage(t.Context(), small)
+	os.WriteFile(p.Source, pngHeader(100, 80), 0o644)
+	if r := u.get(fmt.Sprintf("/images/%d/file", small)); r.code != http.StatusOK || r.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("full picture of a 100×80 PNG: %d %s, want it served", r.code, r.header.Get("Content-Type"))
+	}
+}
+
+// pngHeader is the start of a PNG (signature and IHDR) claiming w×h pixels, nothing decodable after.
+func pngHeader(w, h uint32) []byte {
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	chunk := append([]byte("IHDR"), ihdr...)
+	b := append([]byte("\x89PNG\r\n\x1a\n"), binary.BigEndian.AppendUint32(nil, uint32(len(ihdr)))...)
+	b = append(b, chunk...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(chunk))
 }

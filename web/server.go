@@ -39,6 +39,9 @@ type Options struct {
 	ThumbSize int
 	// MaxUploadBytes bounds one uploaded file (default 32 MiB).
 	MaxUploadBytes int64
+	// MaxPixels: a picture whose header claims more pixels is not served full size (default
+	// 40 000 000, serve passes --max-image-pixels).
+	MaxPixels int64
 	// PollInterval is how often the live-update poller asks the store for changes (default 1s).
 	PollInterval time.Duration
 	// AccessTokens turns access control on: the UI then asks for one of these tokens (the API's
@@ -167,6 +170,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	if opts.ThumbSize <= 0 {
 		opts.ThumbSize = 360
+	}
+	if opts.MaxPixels <= 0 {
+		opts.MaxPixels = 40_000_000
 	}
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = 32 << 20

@@ -122,6 +122,11 @@ func TestOpensAfterThresholdProbesBacksOffAndCloses(t *testing.T) {
 		t.Fatalf("cool-down after closing = %s, want it reset to 40ms", b.CoolDown())
 	}
 
+	// OnStateChange runs after the state changed, without locks: wait for it to be told too.
+	waitFor(t, "the closing transition to be reported", func() bool {
+		got := tr.snapshot()
+		return len(got) > 0 && got[len(got)-1] == "probing->closed"
+	})
 	got := tr.snapshot()
 	want := []string{"closed->open", "open->probing", "probing->open", "open->probing", "probing->open"}
 	for i, w := range want {

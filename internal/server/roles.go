@@ -82,6 +82,7 @@ func (s *Server) registerRoles(ctx context.Context) error {
 			CacheDir:     filepath.Join(cfg.DataDir, "thumbs"),
 			AccessTokens: cfg.APITokens,
 			SessionKey:   []byte(cfg.SessionKey),
+			MaxPixels:    cfg.MaxImagePixels,
 			// The same decoding as the engine's (EXIF orientation applied), so boxes line up.
 			Decode: func(r io.Reader) (image.Image, error) {
 				img, _, err := imageio.Decode(r, s.limits())
