@@ -56,3 +56,37 @@ func TestWebStatusPageReadsEveryRolesPods(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSendsWorkToTheReceivers: a web Deployment runs without a receiver of its own, so its
+// uploads, pasted paths and enrolment go to FACECLUSTER_RECEIVER_URL, which must name the
+// receiver Service on a port that Service exposes.
+func TestWebSendsWorkToTheReceivers(t *testing.T) {
+	for _, r := range renderAll(t) {
+		web, _ := r.find("Deployment", "web").(*appsv1.Deployment)
+		if web == nil {
+			t.Fatalf("%s: no web Deployment", r.Overlay)
+		}
+		raw := envValue(containerNamed(t, web.Spec.Template.Spec.Containers, "facecluster"), "FACECLUSTER_RECEIVER_URL")
+		u, err := url.Parse(raw)
+		if raw == "" || err != nil || u.Scheme != "http" {
+			t.Errorf("%s: web's FACECLUSTER_RECEIVER_URL = %q, want http://receiver[:port]", r.Overlay, raw)
+			continue
+		}
+		port := 80
+		if p := u.Port(); p != "" {
+			port, _ = strconv.Atoi(p)
+		}
+		svc, _ := r.find("Service", u.Hostname()).(*corev1.Service)
+		if svc == nil || svc.Spec.Selector["app.kubernetes.io/component"] != "receiver" {
+			t.Errorf("%s: FACECLUSTER_RECEIVER_URL %q does not name the receiver Service", r.Overlay, raw)
+			continue
+		}
+		exposed := false
+		for _, sp := range svc.Spec.Ports {
+			exposed = exposed || int(sp.Port) == port
+		}
+		if !exposed {
+			t.Errorf("%s: Service %s has no port %d for FACECLUSTER_RECEIVER_URL", r.Overlay, svc.Name, port)
+		}
+	}
+}

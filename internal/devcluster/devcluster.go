@@ -398,15 +398,17 @@ func (c *Cluster) plan(ctx context.Context) error {
 			peers = append(peers, m.Name+"=http://"+m.HTTPAddr)
 		}
 	}
-	w := newMember("web-0", "web", o.Binary)
-	w.HTTPAddr = a[1]
-	serve(w, "web", "--status-peers="+strings.Join(peers, ","), "--nsqlookupd-http-addrs="+strings.Join(lookupHTTP, ","))
-
+	// Uploads and submissions from the UI go through the receivers' load balancer, as they go
+	// through the receiver Service on Kubernetes.
 	c.proxy = newProxy(c.log, receivers)
 	c.proxyL, err = net.Listen("tcp", o.ProxyAddr)
 	if err != nil {
 		return fmt.Errorf("devcluster: proxy on %s: %w", o.ProxyAddr, err)
 	}
+	w := newMember("web-0", "web", o.Binary)
+	w.HTTPAddr = a[1]
+	serve(w, "web", "--status-peers="+strings.Join(peers, ","), "--nsqlookupd-http-addrs="+strings.Join(lookupHTTP, ","),
+		"--receiver-url=http://"+c.proxyL.Addr().String())
 	return nil
 }
 
