@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -214,15 +216,27 @@ func (c *Cluster) startRole(ctx context.Context, role string) error {
 	return errors.Join(errs...)
 }
 
-// freePort returns a TCP port that was free on ip a moment ago.
+// Members' ports are planned before the members start, some of them many seconds later. A port
+// the kernel hands out for ":0" could meanwhile be handed to any other program asking for ":0"
+// (a test of another package, say), so the cluster picks its ports below Linux's ephemeral range
+// (32768–60999 by default), where only programs that name a port bind.
+const (
+	plannedPortLow  = 20000
+	plannedPortHigh = 32000
+)
+
+// freePort returns a TCP port outside the ephemeral range that was free on ip a moment ago.
 func freePort(ip string) (string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return "", err
+	var err error
+	for range 200 {
+		port := strconv.Itoa(plannedPortLow + rand.IntN(plannedPortHigh-plannedPortLow))
+		var l net.Listener
+		if l, err = net.Listen("tcp", net.JoinHostPort(ip, port)); err == nil {
+			l.Close()
+			return port, nil
+		}
 	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port, nil
+	return "", err
 }
 
 func loopback() (string, error) {
