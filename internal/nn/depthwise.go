@@ -162,29 +162,9 @@ func (d *DepthwiseConv2D) pixelGo(dst, src *Tensor, oy, ox int) {
 
 // applyGo is the portable depthwise convolution (any kernel size and channel count).
 func (d *DepthwiseConv2D) applyGo(dst, src *Tensor, oh, ow int) {
-	C := d.c
-	clear(dst.Data)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
-			acc := dst.Data[(oy*ow+ox)*C : (oy*ow+ox+1)*C]
-			for ky := 0; ky < d.kh; ky++ {
-				iy := oy*d.stride - d.pad.Top + ky
-				if iy < 0 || iy >= src.H {
-					continue
-				}
-				for kx := 0; kx < d.kw; kx++ {
-					ix := ox*d.stride - d.pad.Left + kx
-					if ix < 0 || ix >= src.W {
-						continue
-					}
-					in := src.Data[(iy*src.W+ix)*C : (iy*src.W+ix+1)*C]
-					f := d.filter[(ky*d.kw+kx)*C : (ky*d.kw+kx+1)*C]
-					for i := range acc {
-						acc[i] += in[i] * f[i]
-					}
-				}
-			}
+			d.pixelGo(dst, src, oy, ox)
 		}
 	}
-	epilogue(dst.Data, C, d.scale, d.bias, d.act)
 }
