@@ -329,16 +329,11 @@ func (s *Server) removeExample(w http.ResponseWriter, r *http.Request) {
 // assignFace handles "this is X" (optionally also enrolling the face as an example of X).
 func (s *Server) assignFace(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	id, ok := pathID(r)
+	f, ok := s.faceFromPath(w, r, "Naming the face")
 	if !ok {
-		s.notFound(w, r, "this face")
 		return
 	}
-	f, err := s.deps.Store.GetFace(ctx, id)
-	if err != nil {
-		s.fail(w, r, err, "Naming the face")
-		return
-	}
+	id := f.ID
 	back := localBack(r.PostFormValue("back"), fmt.Sprintf("/images/%d#face-%d", f.ImageID, id))
 	personID, err := strconv.ParseInt(r.PostFormValue("person"), 10, 64)
 	if err != nil || personID <= 0 {
@@ -375,16 +370,11 @@ func (s *Server) enrolFace(r *http.Request, f store.Face, personID int64) error 
 }
 
 func (s *Server) unassignFace(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
+	f, ok := s.faceFromPath(w, r, "Correcting the face")
 	if !ok {
-		s.notFound(w, r, "this face")
 		return
 	}
-	f, err := s.deps.Store.GetFace(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err, "Correcting the face")
-		return
-	}
+	id := f.ID
 	if err := s.deps.Store.AssignFace(r.Context(), id, 0); err != nil {
 		s.fail(w, r, err, "Correcting the face")
 		return
@@ -399,16 +389,11 @@ func (s *Server) unassignFace(w http.ResponseWriter, r *http.Request) {
 // newPersonFromFace creates a person, names the face and enrols it as their first example.
 func (s *Server) newPersonFromFace(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	id, ok := pathID(r)
+	f, ok := s.faceFromPath(w, r, "Creating a person from the face")
 	if !ok {
-		s.notFound(w, r, "this face")
 		return
 	}
-	f, err := s.deps.Store.GetFace(ctx, id)
-	if err != nil {
-		s.fail(w, r, err, "Creating a person from the face")
-		return
-	}
+	id := f.ID
 	back := localBack(r.PostFormValue("back"), fmt.Sprintf("/images/%d#face-%d", f.ImageID, id))
 	if len(f.Descriptor) == 0 {
 		redirect(w, r, back, "This face has no descriptor to learn from; re-run the image first.", true)
@@ -474,4 +459,20 @@ func (s *Server) unknownPage(w http.ResponseWriter, r *http.Request) {
 		data.More = fmt.Sprintf("/unknown?before=%d", next)
 	}
 	s.render(w, r, http.StatusOK, "unknown", page{Title: "Unknown faces", Nav: "unknown", Data: data})
+}
+
+// faceFromPath reads the face the request's path names, answering the request itself (not
+// found, or what went wrong while doing action) when it cannot.
+func (s *Server) faceFromPath(w http.ResponseWriter, r *http.Request, action string) (store.Face, bool) {
+	id, ok := pathID(r)
+	if !ok {
+		s.notFound(w, r, "this face")
+		return store.Face{}, false
+	}
+	f, err := s.deps.Store.GetFace(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err, action)
+		return store.Face{}, false
+	}
+	return f, true
 }
