@@ -11,7 +11,8 @@ type DepthwiseConv2D struct {
 	scale, bias       []float32
 	act               Activation
 	packed            []float32   // per 8-channel slice: 9 taps, scale, bias (3×3, C%8 == 0)
-	actVec            [16]float32 // 8 × alpha, 8 × hi: the activation for the assembly kernel
+	packed16          []float32   // the same per 16-channel slice, zero-padded (3×3): AVX-512
+	actVec            [16]float32 // 8 × alpha, 8 × hi: the activation for the assembly kernels
 }
 
 // NewDepthwiseConv2D builds a depthwise convolution from a filter [kh,kw,C,1]. scale (nil = 1)
@@ -34,29 +35,38 @@ func NewDepthwiseConv2D(filter []float32, kh, kw, channels, stride int, pad Padd
 	for i := range 8 {
 		d.actVec[i], d.actVec[8+i] = alpha, hi
 	}
-	if kh == 3 && kw == 3 && channels%8 == 0 {
-		d.packed = make([]float32, 0, channels/8*11*8)
-		for ch := 0; ch < channels; ch += 8 {
+	if kh == 3 && kw == 3 {
+		if channels%8 == 0 {
+			d.packed = d.pack3x3(8)
+		}
+		d.packed16 = d.pack3x3(16)
+	}
+	return d
+}
+
+// pack3x3 lays out a 3×3 filter for the assembly kernels: per slice of `width` channels, the
+// nine taps, the scale and the bias (11 vectors), channels past C zero.
+func (d *DepthwiseConv2D) pack3x3(width int) []float32 {
+	C := d.c
+	slices := (C + width - 1) / width
+	p := make([]float32, slices*11*width)
+	for s := range slices {
+		v := p[s*11*width : (s+1)*11*width]
+		for i := range min(width, C-s*width) {
+			ch := s*width + i
 			for t := range 9 {
-				d.packed = append(d.packed, filter[t*channels+ch:t*channels+ch+8]...)
+				v[t*width+i] = d.filter[t*C+ch]
 			}
-			for i := ch; i < ch+8; i++ {
-				v := float32(1)
-				if scale != nil {
-					v = scale[i]
-				}
-				d.packed = append(d.packed, v)
+			v[9*width+i] = 1
+			if d.scale != nil {
+				v[9*width+i] = d.scale[ch]
 			}
-			for i := ch; i < ch+8; i++ {
-				var v float32
-				if bias != nil {
-					v = bias[i]
-				}
-				d.packed = append(d.packed, v)
+			if d.bias != nil {
+				v[10*width+i] = d.bias[ch]
 			}
 		}
 	}
-	return d
+	return p
 }
 
 // OutputShape returns the output height, width and channels for an h×w input.
@@ -82,17 +92,20 @@ func (d *DepthwiseConv2D) ApplyTo(dst, src *Tensor) {
 	if dst.H != oh || dst.W != ow || dst.C != d.c {
 		panic(fmt.Sprintf("nn: DepthwiseConv2D: destination %s, want %dx%dx%d", dst.Shape(), oh, ow, d.c))
 	}
-	if useAsm && d.packed != nil {
-		d.apply3x3Asm(dst, src, oh, ow)
-		return
+	switch {
+	case useAVX512 && d.packed16 != nil && (d.stride == 1 || d.stride == 2):
+		d.apply3x3Asm(dst, src, oh, ow, true)
+	case useAsm && d.packed != nil:
+		d.apply3x3Asm(dst, src, oh, ow, false)
+	default:
+		d.applyGo(dst, src, oh, ow)
 	}
-	d.applyGo(dst, src, oh, ow)
 }
 
-// apply3x3Asm runs the assembly row kernel over the output pixels whose 3×3 window lies inside
-// the input horizontally (rows above/below the input read a zero row) and computes the few
-// border pixels in Go, so that the input is never copied.
-func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int) {
+// apply3x3Asm runs an assembly row kernel (AVX-512 with avx512, else AVX2) over the output
+// pixels whose 3×3 window lies inside the input horizontally (rows above/below the input read a
+// zero row) and computes the few border pixels in Go, so that the input is never copied.
+func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int, avx512 bool) {
 	C, p, s := d.c, d.pad, d.stride
 	rowLen := src.W * C
 	zp := scratch.Get().(*[]float32)
@@ -122,8 +135,15 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int) {
 			last := off + ((x1-x0-1)*s+2)*C + C - 1 // the kernel's last read in each row
 			_, _, _ = rows[0][last], rows[1][last], rows[2][last]
 			_ = dst.Data[(oy*ow+x1)*C-1]
-			dw3x3Pixels(&dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off],
-				&d.packed[0], x1-x0, C, s, &d.actVec)
+			out, in0, in1, in2 := &dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off]
+			switch {
+			case avx512 && s == 1:
+				dw3x3S1AVX512(out, in0, in1, in2, &d.packed16[0], x1-x0, C, &d.actVec)
+			case avx512:
+				dw3x3S2AVX512(out, in0, in1, in2, &d.packed16[0], x1-x0, C, &d.actVec)
+			default:
+				dw3x3Pixels(out, in0, in1, in2, &d.packed[0], x1-x0, C, s, &d.actVec)
+			}
 		}
 		for ox := 0; ox < min(x0, ow); ox++ {
 			d.pixelGo(dst, src, oy, ox)

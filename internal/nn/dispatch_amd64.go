@@ -4,6 +4,10 @@ package nn
 
 import "golang.org/x/sys/cpu"
 
-// useAsm selects the generated AVX2+FMA kernels when the CPU has both (tests switch it off to
-// check the portable path too).
-var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// useAsm selects the generated assembly kernels when the CPU has AVX2 and FMA; useAVX512 (only
+// ever true with useAsm) selects their AVX-512 variants, which also take channel counts that are
+// not multiples of 8. Tests switch them off to check the AVX2 and portable paths too.
+var (
+	useAsm    = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	useAVX512 = useAsm && cpu.X86.HasAVX512F && cpu.X86.HasBMI2
+)

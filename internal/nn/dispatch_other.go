@@ -2,8 +2,11 @@
 
 package nn
 
-// useAsm is false: this build has no assembly kernels.
-var useAsm = false
+// useAsm and useAVX512 are false: this build has no assembly kernels.
+var (
+	useAsm    = false
+	useAVX512 = false
+)
 
 func dw3x3Pixels(out, in0, in1, in2, w *float32, n, c, stride int, act *[16]float32) {
 	panic("nn: no assembly depthwise kernel in this build")
@@ -36,5 +39,42 @@ func winoAT2Epilogue(out *float32, os int, in *float32, is int, n int, scale, bi
 	panic("nn: no assembly in this build")
 }
 func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}
+
+func dw3x3S1AVX512(out, in0, in1, in2, w *float32, n, c int, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}
+func dw3x3S2AVX512(out, in0, in1, in2, w *float32, n, c int, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}
+
+func addVecAVX512(dst, a, b *float32, n int)     { panic("nn: no assembly in this build") }
+func reluVecAVX512(dst, a, b *float32, n int)    { panic("nn: no assembly in this build") }
+func addReLUVecAVX512(dst, a, b *float32, n int) { panic("nn: no assembly in this build") }
+
+func maxPool2PixelsAVX512(out, in0, in1, in2 *float32, n, c, stride int) {
+	panic("nn: no assembly in this build")
+}
+func maxPool3PixelsAVX512(out, in0, in1, in2 *float32, n, c, stride int) {
+	panic("nn: no assembly in this build")
+}
+
+func winoBT4AVX512(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoAT2AVX512(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoBT6AVX512(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoAT4AVX512(out *float32, os int, in *float32, is int, n int) {
+	panic("nn: no assembly in this build")
+}
+func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}
+func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }

@@ -63,3 +63,68 @@ func winoAT4(out *float32, os int, in *float32, is int, n int)
 //
 //go:noescape
 func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+
+// dw3x3S1AVX512 computes all channels of n output pixels of a stride-1 3×3 depthwise convolution row, any channel count, with its fused epilogue (AVX-512, see asmgen).
+//
+//go:noescape
+func dw3x3S1AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, act *[16]float32)
+
+// dw3x3S2AVX512 computes all channels of n output pixels of a stride-2 3×3 depthwise convolution row, any channel count, with its fused epilogue (AVX-512, see asmgen).
+//
+//go:noescape
+func dw3x3S2AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, act *[16]float32)
+
+// addVecAVX512 writes a+b to dst for any n floats (AVX-512).
+//
+//go:noescape
+func addVecAVX512(dst *float32, a *float32, b *float32, n int)
+
+// reluVecAVX512 writes max(a, 0) to dst for any n floats (AVX-512).
+//
+//go:noescape
+func reluVecAVX512(dst *float32, a *float32, b *float32, n int)
+
+// addReLUVecAVX512 writes max(a+b, 0) to dst for any n floats (AVX-512).
+//
+//go:noescape
+func addReLUVecAVX512(dst *float32, a *float32, b *float32, n int)
+
+// maxPool2PixelsAVX512 computes n output pixels of a 2×2 max pool over in-bounds windows, any channel count (AVX-512).
+//
+//go:noescape
+func maxPool2PixelsAVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+
+// maxPool3PixelsAVX512 computes n output pixels of a 3×3 max pool over in-bounds windows, any channel count (AVX-512).
+//
+//go:noescape
+func maxPool3PixelsAVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+
+// winoBT4AVX512 applies the 4×4 Winograd transform [[1 0 -1 0] [0 1 1 0] [0 -1 1 0] [0 1 0 -1]] to any n channels (AVX-512, see asmgen).
+//
+//go:noescape
+func winoBT4AVX512(out *float32, os int, in *float32, is int, n int)
+
+// winoAT2AVX512 applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] to any n channels (AVX-512, see asmgen).
+//
+//go:noescape
+func winoAT2AVX512(out *float32, os int, in *float32, is int, n int)
+
+// winoAT2EpilogueAVX512 applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] and the epilogue to any n channels (AVX-512, see asmgen).
+//
+//go:noescape
+func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+
+// winoBT6AVX512 applies the 6×6 Winograd transform [[4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1]] to any n channels (AVX-512, see asmgen).
+//
+//go:noescape
+func winoBT6AVX512(out *float32, os int, in *float32, is int, n int)
+
+// winoAT4AVX512 applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] to any n channels (AVX-512, see asmgen).
+//
+//go:noescape
+func winoAT4AVX512(out *float32, os int, in *float32, is int, n int)
+
+// winoAT4EpilogueAVX512 applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] and the epilogue to any n channels (AVX-512, see asmgen).
+//
+//go:noescape
+func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)

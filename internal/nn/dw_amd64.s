@@ -723,3 +723,1709 @@ GLOBL winoAT4Epilogue_k3<>(SB), RODATA|NOPTR, $4
 
 DATA winoAT4Epilogue_k4<>+0(SB)/4, $0xc1000000
 GLOBL winoAT4Epilogue_k4<>(SB), RODATA|NOPTR, $4
+
+// func dw3x3S1AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, act *[16]float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·dw3x3S1AVX512(SB), NOSPLIT, $0-64
+	MOVQ         act+56(FP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 32(AX), Z1
+	MOVQ         out+0(FP), AX
+	MOVQ         in0+8(FP), CX
+	MOVQ         in1+16(FP), DX
+	MOVQ         in2+24(FP), BX
+	MOVQ         w+32(FP), SI
+	MOVQ         n+40(FP), DI
+	MOVQ         c+48(FP), R8
+	MOVQ         R8, R9
+	ANDQ         $0x0f, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R10
+	KMOVW        R10, K1
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+
+quad:
+	CMPQ DI, $0x04
+	JL   single
+	MOVQ SI, R11
+	MOVQ R8, R12
+
+qfull:
+	CMPQ        R12, $0x40
+	JL          qtail
+	VMOVUPS     (R11), Z2
+	VMOVUPS     64(R11), Z3
+	VMOVUPS     128(R11), Z4
+	VMOVUPS     192(R11), Z5
+	VMOVUPS     256(R11), Z6
+	VMOVUPS     320(R11), Z7
+	VMOVUPS     384(R11), Z8
+	VMOVUPS     448(R11), Z9
+	VMOVUPS     512(R11), Z10
+	VMOVUPS     (CX), Z11
+	VMULPS      Z11, Z2, Z11
+	VMOVUPS     (CX)(R8*1), Z12
+	VFMADD231PS Z12, Z3, Z11
+	VMULPS      Z12, Z2, Z12
+	VMOVUPS     (CX)(R8*2), Z13
+	VFMADD231PS Z13, Z4, Z11
+	VFMADD231PS Z13, Z3, Z12
+	VMULPS      Z13, Z2, Z13
+	VMOVUPS     (CX)(R9*1), Z14
+	VFMADD231PS Z14, Z4, Z12
+	VFMADD231PS Z14, Z3, Z13
+	VMULPS      Z14, Z2, Z2
+	VMOVUPS     (CX)(R8*4), Z14
+	VFMADD231PS Z14, Z4, Z13
+	VFMADD231PS Z14, Z3, Z2
+	VMOVUPS     (CX)(R10*1), Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS     (DX), Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS     (DX)(R8*1), Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMULPS      Z4, Z5, Z4
+	VMOVUPS     (DX)(R8*2), Z14
+	VFMADD231PS Z14, Z7, Z3
+	VFMADD231PS Z14, Z6, Z4
+	VMULPS      Z14, Z5, Z14
+	VMOVUPS     (DX)(R9*1), Z15
+	VFMADD231PS Z15, Z7, Z4
+	VFMADD231PS Z15, Z6, Z14
+	VMULPS      Z15, Z5, Z5
+	VMOVUPS     (DX)(R8*4), Z15
+	VFMADD231PS Z15, Z7, Z14
+	VFMADD231PS Z15, Z6, Z5
+	VMOVUPS     (DX)(R10*1), Z6
+	VFMADD231PS Z6, Z7, Z5
+	VMOVUPS     (BX), Z6
+	VMULPS      Z6, Z8, Z6
+	VMOVUPS     (BX)(R8*1), Z7
+	VFMADD231PS Z7, Z9, Z6
+	VMULPS      Z7, Z8, Z7
+	VMOVUPS     (BX)(R8*2), Z15
+	VFMADD231PS Z15, Z10, Z6
+	VFMADD231PS Z15, Z9, Z7
+	VMULPS      Z15, Z8, Z15
+	VMOVUPS     (BX)(R9*1), Z16
+	VFMADD231PS Z16, Z10, Z7
+	VFMADD231PS Z16, Z9, Z15
+	VMULPS      Z16, Z8, Z8
+	VMOVUPS     (BX)(R8*4), Z16
+	VFMADD231PS Z16, Z10, Z15
+	VFMADD231PS Z16, Z9, Z8
+	VMOVUPS     (BX)(R10*1), Z9
+	VFMADD231PS Z9, Z10, Z8
+	VMOVUPS     576(R11), Z9
+	VMOVUPS     640(R11), Z10
+	VADDPS      Z3, Z11, Z11
+	VADDPS      Z6, Z11, Z11
+	VFMADD213PS Z10, Z9, Z11
+	VMULPS      Z11, Z0, Z3
+	VMAXPS      Z3, Z11, Z11
+	VMINPS      Z1, Z11, Z11
+	VMOVUPS     Z11, (AX)
+	VADDPS      Z4, Z12, Z12
+	VADDPS      Z7, Z12, Z12
+	VFMADD213PS Z10, Z9, Z12
+	VMULPS      Z12, Z0, Z3
+	VMAXPS      Z3, Z12, Z12
+	VMINPS      Z1, Z12, Z12
+	VMOVUPS     Z12, (AX)(R8*1)
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z15, Z13, Z13
+	VFMADD213PS Z10, Z9, Z13
+	VMULPS      Z13, Z0, Z3
+	VMAXPS      Z3, Z13, Z13
+	VMINPS      Z1, Z13, Z13
+	VMOVUPS     Z13, (AX)(R8*2)
+	VADDPS      Z5, Z2, Z2
+	VADDPS      Z8, Z2, Z2
+	VFMADD213PS Z10, Z9, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, (AX)(R9*1)
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	ADDQ        $0x000002c0, R11
+	SUBQ        $0x40, R12
+	JMP         qfull
+
+qtail:
+	TESTQ       R12, R12
+	JE          qend
+	VMOVUPS     (R11), Z2
+	VMOVUPS     64(R11), Z3
+	VMOVUPS     128(R11), Z4
+	VMOVUPS     192(R11), Z5
+	VMOVUPS     256(R11), Z6
+	VMOVUPS     320(R11), Z7
+	VMOVUPS     384(R11), Z8
+	VMOVUPS     448(R11), Z9
+	VMOVUPS     512(R11), Z10
+	VMOVUPS.Z   (CX), K1, Z11
+	VMULPS      Z11, Z2, Z11
+	VMOVUPS.Z   (CX)(R8*1), K1, Z12
+	VFMADD231PS Z12, Z3, Z11
+	VMULPS      Z12, Z2, Z12
+	VMOVUPS.Z   (CX)(R8*2), K1, Z13
+	VFMADD231PS Z13, Z4, Z11
+	VFMADD231PS Z13, Z3, Z12
+	VMULPS      Z13, Z2, Z13
+	VMOVUPS.Z   (CX)(R9*1), K1, Z14
+	VFMADD231PS Z14, Z4, Z12
+	VFMADD231PS Z14, Z3, Z13
+	VMULPS      Z14, Z2, Z2
+	VMOVUPS.Z   (CX)(R8*4), K1, Z14
+	VFMADD231PS Z14, Z4, Z13
+	VFMADD231PS Z14, Z3, Z2
+	VMOVUPS.Z   (CX)(R10*1), K1, Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS.Z   (DX), K1, Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS.Z   (DX)(R8*1), K1, Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMULPS      Z4, Z5, Z4
+	VMOVUPS.Z   (DX)(R8*2), K1, Z14
+	VFMADD231PS Z14, Z7, Z3
+	VFMADD231PS Z14, Z6, Z4
+	VMULPS      Z14, Z5, Z14
+	VMOVUPS.Z   (DX)(R9*1), K1, Z15
+	VFMADD231PS Z15, Z7, Z4
+	VFMADD231PS Z15, Z6, Z14
+	VMULPS      Z15, Z5, Z5
+	VMOVUPS.Z   (DX)(R8*4), K1, Z15
+	VFMADD231PS Z15, Z7, Z14
+	VFMADD231PS Z15, Z6, Z5
+	VMOVUPS.Z   (DX)(R10*1), K1, Z6
+	VFMADD231PS Z6, Z7, Z5
+	VMOVUPS.Z   (BX), K1, Z6
+	VMULPS      Z6, Z8, Z6
+	VMOVUPS.Z   (BX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z9, Z6
+	VMULPS      Z7, Z8, Z7
+	VMOVUPS.Z   (BX)(R8*2), K1, Z15
+	VFMADD231PS Z15, Z10, Z6
+	VFMADD231PS Z15, Z9, Z7
+	VMULPS      Z15, Z8, Z15
+	VMOVUPS.Z   (BX)(R9*1), K1, Z16
+	VFMADD231PS Z16, Z10, Z7
+	VFMADD231PS Z16, Z9, Z15
+	VMULPS      Z16, Z8, Z8
+	VMOVUPS.Z   (BX)(R8*4), K1, Z16
+	VFMADD231PS Z16, Z10, Z15
+	VFMADD231PS Z16, Z9, Z8
+	VMOVUPS.Z   (BX)(R10*1), K1, Z9
+	VFMADD231PS Z9, Z10, Z8
+	VMOVUPS     576(R11), Z9
+	VMOVUPS     640(R11), Z10
+	VADDPS      Z3, Z11, Z11
+	VADDPS      Z6, Z11, Z11
+	VFMADD213PS Z10, Z9, Z11
+	VMULPS      Z11, Z0, Z3
+	VMAXPS      Z3, Z11, Z11
+	VMINPS      Z1, Z11, Z11
+	VMOVUPS     Z11, K1, (AX)
+	VADDPS      Z4, Z12, Z12
+	VADDPS      Z7, Z12, Z12
+	VFMADD213PS Z10, Z9, Z12
+	VMULPS      Z12, Z0, Z3
+	VMAXPS      Z3, Z12, Z12
+	VMINPS      Z1, Z12, Z12
+	VMOVUPS     Z12, K1, (AX)(R8*1)
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z15, Z13, Z13
+	VFMADD213PS Z10, Z9, Z13
+	VMULPS      Z13, Z0, Z3
+	VMAXPS      Z3, Z13, Z13
+	VMINPS      Z1, Z13, Z13
+	VMOVUPS     Z13, K1, (AX)(R8*2)
+	VADDPS      Z5, Z2, Z2
+	VADDPS      Z8, Z2, Z2
+	VFMADD213PS Z10, Z9, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, K1, (AX)(R9*1)
+	ADDQ        R12, AX
+	ADDQ        R12, CX
+	ADDQ        R12, DX
+	ADDQ        R12, BX
+
+qend:
+	ADDQ R9, CX
+	ADDQ R9, DX
+	ADDQ R9, BX
+	ADDQ R9, AX
+	SUBQ $0x04, DI
+	JMP  quad
+
+single:
+	TESTQ DI, DI
+	JE    done
+	MOVQ  SI, R11
+	MOVQ  R8, R12
+
+sfull:
+	CMPQ        R12, $0x40
+	JL          stail
+	VMOVUPS     (R11), Z2
+	VMOVUPS     64(R11), Z3
+	VMOVUPS     128(R11), Z4
+	VMOVUPS     192(R11), Z5
+	VMOVUPS     256(R11), Z6
+	VMOVUPS     320(R11), Z7
+	VMOVUPS     384(R11), Z8
+	VMOVUPS     448(R11), Z9
+	VMOVUPS     512(R11), Z10
+	VMOVUPS     (CX), Z11
+	VMULPS      Z11, Z2, Z2
+	VMOVUPS     (CX)(R8*1), Z11
+	VFMADD231PS Z11, Z3, Z2
+	VMOVUPS     (CX)(R8*2), Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS     (DX), Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS     (DX)(R8*1), Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMOVUPS     (DX)(R8*2), Z4
+	VFMADD231PS Z4, Z7, Z3
+	VMOVUPS     (BX), Z4
+	VMULPS      Z4, Z8, Z4
+	VMOVUPS     (BX)(R8*1), Z5
+	VFMADD231PS Z5, Z9, Z4
+	VMOVUPS     (BX)(R8*2), Z5
+	VFMADD231PS Z5, Z10, Z4
+	VMOVUPS     576(R11), Z5
+	VMOVUPS     640(R11), Z6
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VFMADD213PS Z6, Z5, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, (AX)
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	ADDQ        $0x000002c0, R11
+	SUBQ        $0x40, R12
+	JMP         sfull
+
+stail:
+	TESTQ       R12, R12
+	JE          send
+	VMOVUPS     (R11), Z2
+	VMOVUPS     64(R11), Z3
+	VMOVUPS     128(R11), Z4
+	VMOVUPS     192(R11), Z5
+	VMOVUPS     256(R11), Z6
+	VMOVUPS     320(R11), Z7
+	VMOVUPS     384(R11), Z8
+	VMOVUPS     448(R11), Z9
+	VMOVUPS     512(R11), Z10
+	VMOVUPS.Z   (CX), K1, Z11
+	VMULPS      Z11, Z2, Z2
+	VMOVUPS.Z   (CX)(R8*1), K1, Z11
+	VFMADD231PS Z11, Z3, Z2
+	VMOVUPS.Z   (CX)(R8*2), K1, Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS.Z   (DX), K1, Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS.Z   (DX)(R8*1), K1, Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMOVUPS.Z   (DX)(R8*2), K1, Z4
+	VFMADD231PS Z4, Z7, Z3
+	VMOVUPS.Z   (BX), K1, Z4
+	VMULPS      Z4, Z8, Z4
+	VMOVUPS.Z   (BX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z9, Z4
+	VMOVUPS.Z   (BX)(R8*2), K1, Z5
+	VFMADD231PS Z5, Z10, Z4
+	VMOVUPS     576(R11), Z5
+	VMOVUPS     640(R11), Z6
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VFMADD213PS Z6, Z5, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, K1, (AX)
+	ADDQ        R12, AX
+	ADDQ        R12, CX
+	ADDQ        R12, DX
+	ADDQ        R12, BX
+
+send:
+	DECQ DI
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func dw3x3S2AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, act *[16]float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·dw3x3S2AVX512(SB), NOSPLIT, $0-64
+	MOVQ         act+56(FP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 32(AX), Z1
+	MOVQ         out+0(FP), AX
+	MOVQ         in0+8(FP), CX
+	MOVQ         in1+16(FP), DX
+	MOVQ         in2+24(FP), BX
+	MOVQ         w+32(FP), SI
+	MOVQ         n+40(FP), DI
+	MOVQ         c+48(FP), R8
+	MOVQ         R8, R9
+	ANDQ         $0x0f, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R10
+	KMOVW        R10, K1
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+
+quad:
+	CMPQ DI, $0x04
+	JL   single
+	MOVQ SI, R12
+	MOVQ R8, R13
+
+qfull:
+	CMPQ        R13, $0x40
+	JL          qtail
+	VMOVUPS     (R12), Z2
+	VMOVUPS     64(R12), Z3
+	VMOVUPS     128(R12), Z4
+	VMOVUPS     192(R12), Z5
+	VMOVUPS     256(R12), Z6
+	VMOVUPS     320(R12), Z7
+	VMOVUPS     384(R12), Z8
+	VMOVUPS     448(R12), Z9
+	VMOVUPS     512(R12), Z10
+	VMOVUPS     (CX), Z11
+	VMULPS      Z11, Z2, Z11
+	VMOVUPS     (CX)(R8*1), Z12
+	VFMADD231PS Z12, Z3, Z11
+	VMOVUPS     (CX)(R8*2), Z12
+	VFMADD231PS Z12, Z4, Z11
+	VMULPS      Z12, Z2, Z12
+	VMOVUPS     (CX)(R9*1), Z13
+	VFMADD231PS Z13, Z3, Z12
+	VMOVUPS     (CX)(R8*4), Z13
+	VFMADD231PS Z13, Z4, Z12
+	VMULPS      Z13, Z2, Z13
+	VMOVUPS     (CX)(R10*1), Z14
+	VFMADD231PS Z14, Z3, Z13
+	VMOVUPS     (CX)(R9*2), Z14
+	VFMADD231PS Z14, Z4, Z13
+	VMULPS      Z14, Z2, Z2
+	VMOVUPS     (CX)(R11*1), Z14
+	VFMADD231PS Z14, Z3, Z2
+	VMOVUPS     (CX)(R8*8), Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS     (DX), Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS     (DX)(R8*1), Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMOVUPS     (DX)(R8*2), Z4
+	VFMADD231PS Z4, Z7, Z3
+	VMULPS      Z4, Z5, Z4
+	VMOVUPS     (DX)(R9*1), Z14
+	VFMADD231PS Z14, Z6, Z4
+	VMOVUPS     (DX)(R8*4), Z14
+	VFMADD231PS Z14, Z7, Z4
+	VMULPS      Z14, Z5, Z14
+	VMOVUPS     (DX)(R10*1), Z15
+	VFMADD231PS Z15, Z6, Z14
+	VMOVUPS     (DX)(R9*2), Z15
+	VFMADD231PS Z15, Z7, Z14
+	VMULPS      Z15, Z5, Z5
+	VMOVUPS     (DX)(R11*1), Z15
+	VFMADD231PS Z15, Z6, Z5
+	VMOVUPS     (DX)(R8*8), Z6
+	VFMADD231PS Z6, Z7, Z5
+	VMOVUPS     (BX), Z6
+	VMULPS      Z6, Z8, Z6
+	VMOVUPS     (BX)(R8*1), Z7
+	VFMADD231PS Z7, Z9, Z6
+	VMOVUPS     (BX)(R8*2), Z7
+	VFMADD231PS Z7, Z10, Z6
+	VMULPS      Z7, Z8, Z7
+	VMOVUPS     (BX)(R9*1), Z15
+	VFMADD231PS Z15, Z9, Z7
+	VMOVUPS     (BX)(R8*4), Z15
+	VFMADD231PS Z15, Z10, Z7
+	VMULPS      Z15, Z8, Z15
+	VMOVUPS     (BX)(R10*1), Z16
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS     (BX)(R9*2), Z16
+	VFMADD231PS Z16, Z10, Z15
+	VMULPS      Z16, Z8, Z8
+	VMOVUPS     (BX)(R11*1), Z16
+	VFMADD231PS Z16, Z9, Z8
+	VMOVUPS     (BX)(R8*8), Z9
+	VFMADD231PS Z9, Z10, Z8
+	VMOVUPS     576(R12), Z9
+	VMOVUPS     640(R12), Z10
+	VADDPS      Z3, Z11, Z11
+	VADDPS      Z6, Z11, Z11
+	VFMADD213PS Z10, Z9, Z11
+	VMULPS      Z11, Z0, Z3
+	VMAXPS      Z3, Z11, Z11
+	VMINPS      Z1, Z11, Z11
+	VMOVUPS     Z11, (AX)
+	VADDPS      Z4, Z12, Z12
+	VADDPS      Z7, Z12, Z12
+	VFMADD213PS Z10, Z9, Z12
+	VMULPS      Z12, Z0, Z3
+	VMAXPS      Z3, Z12, Z12
+	VMINPS      Z1, Z12, Z12
+	VMOVUPS     Z12, (AX)(R8*1)
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z15, Z13, Z13
+	VFMADD213PS Z10, Z9, Z13
+	VMULPS      Z13, Z0, Z3
+	VMAXPS      Z3, Z13, Z13
+	VMINPS      Z1, Z13, Z13
+	VMOVUPS     Z13, (AX)(R8*2)
+	VADDPS      Z5, Z2, Z2
+	VADDPS      Z8, Z2, Z2
+	VFMADD213PS Z10, Z9, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, (AX)(R9*1)
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	ADDQ        $0x000002c0, R12
+	SUBQ        $0x40, R13
+	JMP         qfull
+
+qtail:
+	TESTQ       R13, R13
+	JE          qend
+	VMOVUPS     (R12), Z2
+	VMOVUPS     64(R12), Z3
+	VMOVUPS     128(R12), Z4
+	VMOVUPS     192(R12), Z5
+	VMOVUPS     256(R12), Z6
+	VMOVUPS     320(R12), Z7
+	VMOVUPS     384(R12), Z8
+	VMOVUPS     448(R12), Z9
+	VMOVUPS     512(R12), Z10
+	VMOVUPS.Z   (CX), K1, Z11
+	VMULPS      Z11, Z2, Z11
+	VMOVUPS.Z   (CX)(R8*1), K1, Z12
+	VFMADD231PS Z12, Z3, Z11
+	VMOVUPS.Z   (CX)(R8*2), K1, Z12
+	VFMADD231PS Z12, Z4, Z11
+	VMULPS      Z12, Z2, Z12
+	VMOVUPS.Z   (CX)(R9*1), K1, Z13
+	VFMADD231PS Z13, Z3, Z12
+	VMOVUPS.Z   (CX)(R8*4), K1, Z13
+	VFMADD231PS Z13, Z4, Z12
+	VMULPS      Z13, Z2, Z13
+	VMOVUPS.Z   (CX)(R10*1), K1, Z14
+	VFMADD231PS Z14, Z3, Z13
+	VMOVUPS.Z   (CX)(R9*2), K1, Z14
+	VFMADD231PS Z14, Z4, Z13
+	VMULPS      Z14, Z2, Z2
+	VMOVUPS.Z   (CX)(R11*1), K1, Z14
+	VFMADD231PS Z14, Z3, Z2
+	VMOVUPS.Z   (CX)(R8*8), K1, Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS.Z   (DX), K1, Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS.Z   (DX)(R8*1), K1, Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMOVUPS.Z   (DX)(R8*2), K1, Z4
+	VFMADD231PS Z4, Z7, Z3
+	VMULPS      Z4, Z5, Z4
+	VMOVUPS.Z   (DX)(R9*1), K1, Z14
+	VFMADD231PS Z14, Z6, Z4
+	VMOVUPS.Z   (DX)(R8*4), K1, Z14
+	VFMADD231PS Z14, Z7, Z4
+	VMULPS      Z14, Z5, Z14
+	VMOVUPS.Z   (DX)(R10*1), K1, Z15
+	VFMADD231PS Z15, Z6, Z14
+	VMOVUPS.Z   (DX)(R9*2), K1, Z15
+	VFMADD231PS Z15, Z7, Z14
+	VMULPS      Z15, Z5, Z5
+	VMOVUPS.Z   (DX)(R11*1), K1, Z15
+	VFMADD231PS Z15, Z6, Z5
+	VMOVUPS.Z   (DX)(R8*8), K1, Z6
+	VFMADD231PS Z6, Z7, Z5
+	VMOVUPS.Z   (BX), K1, Z6
+	VMULPS      Z6, Z8, Z6
+	VMOVUPS.Z   (BX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z9, Z6
+	VMOVUPS.Z   (BX)(R8*2), K1, Z7
+	VFMADD231PS Z7, Z10, Z6
+	VMULPS      Z7, Z8, Z7
+	VMOVUPS.Z   (BX)(R9*1), K1, Z15
+	VFMADD231PS Z15, Z9, Z7
+	VMOVUPS.Z   (BX)(R8*4), K1, Z15
+	VFMADD231PS Z15, Z10, Z7
+	VMULPS      Z15, Z8, Z15
+	VMOVUPS.Z   (BX)(R10*1), K1, Z16
+	VFMADD231PS Z16, Z9, Z15
+	VMOVUPS.Z   (BX)(R9*2), K1, Z16
+	VFMADD231PS Z16, Z10, Z15
+	VMULPS      Z16, Z8, Z8
+	VMOVUPS.Z   (BX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z9, Z8
+	VMOVUPS.Z   (BX)(R8*8), K1, Z9
+	VFMADD231PS Z9, Z10, Z8
+	VMOVUPS     576(R12), Z9
+	VMOVUPS     640(R12), Z10
+	VADDPS      Z3, Z11, Z11
+	VADDPS      Z6, Z11, Z11
+	VFMADD213PS Z10, Z9, Z11
+	VMULPS      Z11, Z0, Z3
+	VMAXPS      Z3, Z11, Z11
+	VMINPS      Z1, Z11, Z11
+	VMOVUPS     Z11, K1, (AX)
+	VADDPS      Z4, Z12, Z12
+	VADDPS      Z7, Z12, Z12
+	VFMADD213PS Z10, Z9, Z12
+	VMULPS      Z12, Z0, Z3
+	VMAXPS      Z3, Z12, Z12
+	VMINPS      Z1, Z12, Z12
+	VMOVUPS     Z12, K1, (AX)(R8*1)
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z15, Z13, Z13
+	VFMADD213PS Z10, Z9, Z13
+	VMULPS      Z13, Z0, Z3
+	VMAXPS      Z3, Z13, Z13
+	VMINPS      Z1, Z13, Z13
+	VMOVUPS     Z13, K1, (AX)(R8*2)
+	VADDPS      Z5, Z2, Z2
+	VADDPS      Z8, Z2, Z2
+	VFMADD213PS Z10, Z9, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, K1, (AX)(R9*1)
+	ADDQ        R13, AX
+	ADDQ        R13, CX
+	ADDQ        R13, DX
+	ADDQ        R13, BX
+
+qend:
+	ADDQ R11, CX
+	ADDQ R11, DX
+	ADDQ R11, BX
+	ADDQ R9, AX
+	SUBQ $0x04, DI
+	JMP  quad
+
+single:
+	TESTQ DI, DI
+	JE    done
+	MOVQ  SI, R12
+	MOVQ  R8, R13
+
+sfull:
+	CMPQ        R13, $0x40
+	JL          stail
+	VMOVUPS     (R12), Z2
+	VMOVUPS     64(R12), Z3
+	VMOVUPS     128(R12), Z4
+	VMOVUPS     192(R12), Z5
+	VMOVUPS     256(R12), Z6
+	VMOVUPS     320(R12), Z7
+	VMOVUPS     384(R12), Z8
+	VMOVUPS     448(R12), Z9
+	VMOVUPS     512(R12), Z10
+	VMOVUPS     (CX), Z11
+	VMULPS      Z11, Z2, Z2
+	VMOVUPS     (CX)(R8*1), Z11
+	VFMADD231PS Z11, Z3, Z2
+	VMOVUPS     (CX)(R8*2), Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS     (DX), Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS     (DX)(R8*1), Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMOVUPS     (DX)(R8*2), Z4
+	VFMADD231PS Z4, Z7, Z3
+	VMOVUPS     (BX), Z4
+	VMULPS      Z4, Z8, Z4
+	VMOVUPS     (BX)(R8*1), Z5
+	VFMADD231PS Z5, Z9, Z4
+	VMOVUPS     (BX)(R8*2), Z5
+	VFMADD231PS Z5, Z10, Z4
+	VMOVUPS     576(R12), Z5
+	VMOVUPS     640(R12), Z6
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VFMADD213PS Z6, Z5, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, (AX)
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	ADDQ        $0x000002c0, R12
+	SUBQ        $0x40, R13
+	JMP         sfull
+
+stail:
+	TESTQ       R13, R13
+	JE          send
+	VMOVUPS     (R12), Z2
+	VMOVUPS     64(R12), Z3
+	VMOVUPS     128(R12), Z4
+	VMOVUPS     192(R12), Z5
+	VMOVUPS     256(R12), Z6
+	VMOVUPS     320(R12), Z7
+	VMOVUPS     384(R12), Z8
+	VMOVUPS     448(R12), Z9
+	VMOVUPS     512(R12), Z10
+	VMOVUPS.Z   (CX), K1, Z11
+	VMULPS      Z11, Z2, Z2
+	VMOVUPS.Z   (CX)(R8*1), K1, Z11
+	VFMADD231PS Z11, Z3, Z2
+	VMOVUPS.Z   (CX)(R8*2), K1, Z3
+	VFMADD231PS Z3, Z4, Z2
+	VMOVUPS.Z   (DX), K1, Z3
+	VMULPS      Z3, Z5, Z3
+	VMOVUPS.Z   (DX)(R8*1), K1, Z4
+	VFMADD231PS Z4, Z6, Z3
+	VMOVUPS.Z   (DX)(R8*2), K1, Z4
+	VFMADD231PS Z4, Z7, Z3
+	VMOVUPS.Z   (BX), K1, Z4
+	VMULPS      Z4, Z8, Z4
+	VMOVUPS.Z   (BX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z9, Z4
+	VMOVUPS.Z   (BX)(R8*2), K1, Z5
+	VFMADD231PS Z5, Z10, Z4
+	VMOVUPS     576(R12), Z5
+	VMOVUPS     640(R12), Z6
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	VFMADD213PS Z6, Z5, Z2
+	VMULPS      Z2, Z0, Z3
+	VMAXPS      Z3, Z2, Z2
+	VMINPS      Z1, Z2, Z2
+	VMOVUPS     Z2, K1, (AX)
+	ADDQ        R13, AX
+	ADDQ        R13, CX
+	ADDQ        R13, DX
+	ADDQ        R13, BX
+
+send:
+	ADDQ R8, CX
+	ADDQ R8, DX
+	ADDQ R8, BX
+	DECQ DI
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func addVecAVX512(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·addVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+by64:
+	CMPQ    BX, $0x40
+	JL      by16
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	VMOVUPS 64(CX), Z0
+	VMOVUPS 64(DX), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, 64(AX)
+	VMOVUPS 128(CX), Z0
+	VMOVUPS 128(DX), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, 128(AX)
+	VMOVUPS 192(CX), Z0
+	VMOVUPS 192(DX), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x40, BX
+	JMP     by64
+
+by16:
+	CMPQ    BX, $0x10
+	JL      tail
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x10, BX
+	JMP     by16
+
+tail:
+	TESTQ     BX, BX
+	JE        done
+	ANDQ      $0x0f, BX
+	MOVL      $0x0000ffff, SI
+	BZHIL     BX, SI, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func reluVecAVX512(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·reluVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+by64:
+	CMPQ    BX, $0x40
+	JL      by16
+	VMOVUPS (CX), Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMOVUPS 64(CX), Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS 128(CX), Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 128(AX)
+	VMOVUPS 192(CX), Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x40, BX
+	JMP     by64
+
+by16:
+	CMPQ    BX, $0x10
+	JL      tail
+	VMOVUPS (CX), Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x10, BX
+	JMP     by16
+
+tail:
+	TESTQ     BX, BX
+	JE        done
+	MOVQ      BX, DX
+	ANDQ      $0x0f, DX
+	MOVL      $0x0000ffff, BX
+	BZHIL     DX, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (CX), K1, Z1
+	VMAXPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func addReLUVecAVX512(dst *float32, a *float32, b *float32, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·addReLUVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+by64:
+	CMPQ    BX, $0x40
+	JL      by16
+	VMOVUPS (CX), Z1
+	VMOVUPS (DX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 64(DX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS 128(CX), Z1
+	VMOVUPS 128(DX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 128(AX)
+	VMOVUPS 192(CX), Z1
+	VMOVUPS 192(DX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x40, BX
+	JMP     by64
+
+by16:
+	CMPQ    BX, $0x10
+	JL      tail
+	VMOVUPS (CX), Z1
+	VMOVUPS (DX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x10, BX
+	JMP     by16
+
+tail:
+	TESTQ     BX, BX
+	JE        done
+	ANDQ      $0x0f, BX
+	MOVL      $0x0000ffff, SI
+	BZHIL     BX, SI, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (CX), K1, Z1
+	VMOVUPS.Z (DX), K1, Z2
+	VADDPS    Z2, Z1, Z1
+	VMAXPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPool2PixelsAVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2PixelsAVX512(SB), NOSPLIT, $0-56
+	MOVQ  out+0(FP), AX
+	MOVQ  in0+8(FP), CX
+	MOVQ  in1+16(FP), DX
+	MOVQ  n+32(FP), BX
+	MOVQ  c+40(FP), SI
+	MOVQ  SI, DI
+	ANDQ  $0x0f, DI
+	MOVL  $0x0000ffff, R8
+	BZHIL DI, R8, R8
+	KMOVW R8, K1
+	SHLQ  $0x02, SI
+	MOVQ  stride+48(FP), DI
+	DECQ  DI
+	IMULQ SI, DI
+
+pixel:
+	TESTQ BX, BX
+	JE    done
+	MOVQ  SI, R8
+
+chfull:
+	CMPQ    R8, $0x40
+	JL      chtail
+	VMOVUPS (CX), Z0
+	VMAXPS  (CX)(SI*1), Z0, Z0
+	VMAXPS  (DX), Z0, Z0
+	VMAXPS  (DX)(SI*1), Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, AX
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	SUBQ    $0x40, R8
+	JMP     chfull
+
+chtail:
+	TESTQ     R8, R8
+	JE        chend
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (CX)(SI*1), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (DX)(SI*1), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      R8, AX
+	ADDQ      R8, CX
+	ADDQ      R8, DX
+
+chend:
+	ADDQ DI, CX
+	ADDQ DI, DX
+	DECQ BX
+	JMP  pixel
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPool3PixelsAVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, n int, c int, stride int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool3PixelsAVX512(SB), NOSPLIT, $0-56
+	MOVQ  out+0(FP), AX
+	MOVQ  in0+8(FP), CX
+	MOVQ  in1+16(FP), DX
+	MOVQ  in2+24(FP), BX
+	MOVQ  n+32(FP), SI
+	MOVQ  c+40(FP), DI
+	MOVQ  DI, R8
+	ANDQ  $0x0f, R8
+	MOVL  $0x0000ffff, R9
+	BZHIL R8, R9, R9
+	KMOVW R9, K1
+	SHLQ  $0x02, DI
+	MOVQ  stride+48(FP), R8
+	DECQ  R8
+	IMULQ DI, R8
+
+pixel:
+	TESTQ SI, SI
+	JE    done
+	MOVQ  DI, R9
+
+chfull:
+	CMPQ    R9, $0x40
+	JL      chtail
+	VMOVUPS (CX), Z0
+	VMAXPS  (CX)(DI*1), Z0, Z0
+	VMAXPS  (CX)(DI*2), Z0, Z0
+	VMAXPS  (DX), Z0, Z0
+	VMAXPS  (DX)(DI*1), Z0, Z0
+	VMAXPS  (DX)(DI*2), Z0, Z0
+	VMAXPS  (BX), Z0, Z0
+	VMAXPS  (BX)(DI*1), Z0, Z0
+	VMAXPS  (BX)(DI*2), Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, AX
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	SUBQ    $0x40, R9
+	JMP     chfull
+
+chtail:
+	TESTQ     R9, R9
+	JE        chend
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (CX)(DI*1), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (CX)(DI*2), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (DX)(DI*1), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (DX)(DI*2), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (BX), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (BX)(DI*1), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS.Z (BX)(DI*2), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      R9, AX
+	ADDQ      R9, CX
+	ADDQ      R9, DX
+	ADDQ      R9, BX
+
+chend:
+	ADDQ R8, CX
+	ADDQ R8, DX
+	ADDQ R8, BX
+	DECQ SI
+	JMP  pixel
+
+done:
+	VZEROUPPER
+	RET
+
+// func winoBT4AVX512(out *float32, os int, in *float32, is int, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoBT4AVX512(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   os+8(FP), CX
+	MOVQ   in+16(FP), DX
+	MOVQ   is+24(FP), BX
+	MOVQ   n+32(FP), SI
+	MOVQ   SI, DI
+	ANDQ   $0x0f, DI
+	MOVL   $0x0000ffff, R8
+	BZHIL  DI, R8, R8
+	KMOVW  R8, K1
+	SHLQ   $0x02, CX
+	SHLQ   $0x02, BX
+	SHLQ   $0x02, SI
+	LEAQ   (DX)(BX*2), DI
+	ADDQ   BX, DI
+	LEAQ   (AX)(CX*2), R8
+	ADDQ   CX, R8
+	VPXORD Z0, Z0, Z0
+
+chfull:
+	CMPQ    SI, $0x40
+	JL      chtail
+	VMOVUPS (DX), Z1
+	VMOVUPS (DX)(BX*1), Z2
+	VMOVUPS (DX)(BX*2), Z3
+	VMOVUPS (DI), Z4
+	VMOVAPS Z1, Z1
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z1, (AX)
+	VMOVAPS Z2, Z1
+	VADDPS  Z3, Z1, Z1
+	VMOVUPS Z1, (AX)(CX*1)
+	VSUBPS  Z2, Z0, Z1
+	VADDPS  Z3, Z1, Z1
+	VMOVUPS Z1, (AX)(CX*2)
+	VMOVAPS Z2, Z1
+	VSUBPS  Z4, Z1, Z1
+	VMOVUPS Z1, (R8)
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, AX
+	ADDQ    $0x40, R8
+	SUBQ    $0x40, SI
+	JMP     chfull
+
+chtail:
+	TESTQ     SI, SI
+	JE        chend
+	VMOVUPS.Z (DX), K1, Z1
+	VMOVUPS.Z (DX)(BX*1), K1, Z2
+	VMOVUPS.Z (DX)(BX*2), K1, Z3
+	VMOVUPS.Z (DI), K1, Z4
+	VMOVAPS   Z1, Z1
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)
+	VMOVAPS   Z2, Z1
+	VADDPS    Z3, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)(CX*1)
+	VSUBPS    Z2, Z0, Z0
+	VADDPS    Z3, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)(CX*2)
+	VMOVAPS   Z2, Z0
+	VSUBPS    Z4, Z0, Z0
+	VMOVUPS   Z0, K1, (R8)
+	ADDQ      SI, DX
+	ADDQ      SI, DI
+	ADDQ      SI, AX
+	ADDQ      SI, R8
+
+chend:
+	VZEROUPPER
+	RET
+
+// func winoAT2AVX512(out *float32, os int, in *float32, is int, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoAT2AVX512(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   os+8(FP), CX
+	MOVQ   in+16(FP), DX
+	MOVQ   is+24(FP), BX
+	MOVQ   n+32(FP), SI
+	MOVQ   SI, DI
+	ANDQ   $0x0f, DI
+	MOVL   $0x0000ffff, R8
+	BZHIL  DI, R8, R8
+	KMOVW  R8, K1
+	SHLQ   $0x02, CX
+	SHLQ   $0x02, BX
+	SHLQ   $0x02, SI
+	LEAQ   (DX)(BX*2), DI
+	ADDQ   BX, DI
+	LEAQ   (AX)(CX*2), R8
+	ADDQ   CX, R8
+	VPXORD Z0, Z0, Z0
+
+chfull:
+	CMPQ    SI, $0x40
+	JL      chtail
+	VMOVUPS (DX), Z0
+	VMOVUPS (DX)(BX*1), Z1
+	VMOVUPS (DX)(BX*2), Z2
+	VMOVUPS (DI), Z3
+	VMOVAPS Z0, Z0
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VMOVUPS Z0, (AX)
+	VMOVAPS Z1, Z0
+	VSUBPS  Z2, Z0, Z0
+	VSUBPS  Z3, Z0, Z0
+	VMOVUPS Z0, (AX)(CX*1)
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, AX
+	ADDQ    $0x40, R8
+	SUBQ    $0x40, SI
+	JMP     chfull
+
+chtail:
+	TESTQ     SI, SI
+	JE        chend
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (DX)(BX*1), K1, Z1
+	VMOVUPS.Z (DX)(BX*2), K1, Z2
+	VMOVUPS.Z (DI), K1, Z3
+	VMOVAPS   Z0, Z0
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z2, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+	VMOVAPS   Z1, Z0
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z3, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)(CX*1)
+	ADDQ      SI, DX
+	ADDQ      SI, DI
+	ADDQ      SI, AX
+	ADDQ      SI, R8
+
+chend:
+	VZEROUPPER
+	RET
+
+// func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoAT2EpilogueAVX512(SB), NOSPLIT, $0-64
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         SI, DI
+	ANDQ         $0x0f, DI
+	MOVL         $0x0000ffff, R8
+	BZHIL        DI, R8, R8
+	KMOVW        R8, K1
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VPXORD       Z0, Z0, Z0
+	MOVQ         scale+40(FP), R9
+	MOVQ         bias+48(FP), R10
+	MOVQ         act+56(FP), R11
+	VBROADCASTSS (R11), Z0
+	VBROADCASTSS 32(R11), Z1
+
+chfull:
+	CMPQ        SI, $0x40
+	JL          chtail
+	VMOVUPS     (R9), Z2
+	VMOVUPS     (R10), Z3
+	VMOVUPS     (DX), Z4
+	VMOVUPS     (DX)(BX*1), Z5
+	VMOVUPS     (DX)(BX*2), Z6
+	VMOVUPS     (DI), Z7
+	VMOVAPS     Z4, Z4
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z6, Z4, Z4
+	VFMADD213PS Z3, Z2, Z4
+	VMULPS      Z4, Z0, Z8
+	VMAXPS      Z8, Z4, Z4
+	VMINPS      Z1, Z4, Z4
+	VMOVUPS     Z4, (AX)
+	VMOVAPS     Z5, Z4
+	VSUBPS      Z6, Z4, Z4
+	VSUBPS      Z7, Z4, Z4
+	VFMADD213PS Z3, Z2, Z4
+	VMULPS      Z4, Z0, Z2
+	VMAXPS      Z2, Z4, Z4
+	VMINPS      Z1, Z4, Z4
+	VMOVUPS     Z4, (AX)(CX*1)
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	SUBQ        $0x40, SI
+	JMP         chfull
+
+chtail:
+	TESTQ       SI, SI
+	JE          chend
+	VMOVUPS.Z   (R9), K1, Z2
+	VMOVUPS.Z   (R10), K1, Z3
+	VMOVUPS.Z   (DX), K1, Z4
+	VMOVUPS.Z   (DX)(BX*1), K1, Z5
+	VMOVUPS.Z   (DX)(BX*2), K1, Z6
+	VMOVUPS.Z   (DI), K1, Z7
+	VMOVAPS     Z4, Z4
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z6, Z4, Z4
+	VFMADD213PS Z3, Z2, Z4
+	VMULPS      Z4, Z0, Z8
+	VMAXPS      Z8, Z4, Z4
+	VMINPS      Z1, Z4, Z4
+	VMOVUPS     Z4, K1, (AX)
+	VMOVAPS     Z5, Z4
+	VSUBPS      Z6, Z4, Z4
+	VSUBPS      Z7, Z4, Z4
+	VFMADD213PS Z3, Z2, Z4
+	VMULPS      Z4, Z0, Z0
+	VMAXPS      Z0, Z4, Z4
+	VMINPS      Z1, Z4, Z4
+	VMOVUPS     Z4, K1, (AX)(CX*1)
+	ADDQ        SI, DX
+	ADDQ        SI, DI
+	ADDQ        SI, AX
+	ADDQ        SI, R8
+	ADDQ        SI, R9
+	ADDQ        SI, R10
+
+chend:
+	VZEROUPPER
+	RET
+
+// func winoBT6AVX512(out *float32, os int, in *float32, is int, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoBT6AVX512(SB), NOSPLIT, $0-40
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         SI, DI
+	ANDQ         $0x0f, DI
+	MOVL         $0x0000ffff, R8
+	BZHIL        DI, R8, R8
+	KMOVW        R8, K1
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VBROADCASTSS winoBT6AVX512_k0<>+0(SB), Z0
+	VBROADCASTSS winoBT6AVX512_k1<>+0(SB), Z1
+	VBROADCASTSS winoBT6AVX512_k2<>+0(SB), Z2
+	VBROADCASTSS winoBT6AVX512_k3<>+0(SB), Z3
+	VBROADCASTSS winoBT6AVX512_k4<>+0(SB), Z4
+	VPXORD       Z5, Z5, Z5
+
+chfull:
+	CMPQ        SI, $0x40
+	JL          chtail
+	VMOVUPS     (DX), Z5
+	VMOVUPS     (DX)(BX*1), Z6
+	VMOVUPS     (DX)(BX*2), Z7
+	VMOVUPS     (DI), Z8
+	VMOVUPS     (DI)(BX*1), Z9
+	VMOVUPS     (DI)(BX*2), Z10
+	VMULPS      Z5, Z0, Z5
+	VFMADD231PS Z7, Z1, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, (AX)
+	VMULPS      Z6, Z2, Z5
+	VFMADD231PS Z7, Z2, Z5
+	VADDPS      Z8, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, (AX)(CX*1)
+	VMULPS      Z6, Z0, Z5
+	VFMADD231PS Z7, Z2, Z5
+	VSUBPS      Z8, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, (AX)(CX*2)
+	VMULPS      Z6, Z3, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z4, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, (R8)
+	VMULPS      Z6, Z4, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z3, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, (R8)(CX*1)
+	VMULPS      Z6, Z0, Z5
+	VFMADD231PS Z8, Z1, Z5
+	VADDPS      Z10, Z5, Z5
+	VMOVUPS     Z5, (R8)(CX*2)
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, R8
+	SUBQ        $0x40, SI
+	JMP         chfull
+
+chtail:
+	TESTQ       SI, SI
+	JE          chend
+	VMOVUPS.Z   (DX), K1, Z5
+	VMOVUPS.Z   (DX)(BX*1), K1, Z6
+	VMOVUPS.Z   (DX)(BX*2), K1, Z7
+	VMOVUPS.Z   (DI), K1, Z8
+	VMOVUPS.Z   (DI)(BX*1), K1, Z9
+	VMOVUPS.Z   (DI)(BX*2), K1, Z10
+	VMULPS      Z5, Z0, Z5
+	VFMADD231PS Z7, Z1, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, K1, (AX)
+	VMULPS      Z6, Z2, Z5
+	VFMADD231PS Z7, Z2, Z5
+	VADDPS      Z8, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, K1, (AX)(CX*1)
+	VMULPS      Z6, Z0, Z5
+	VFMADD231PS Z7, Z2, Z5
+	VSUBPS      Z8, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, K1, (AX)(CX*2)
+	VMULPS      Z6, Z3, Z2
+	VSUBPS      Z7, Z2, Z2
+	VFMADD231PS Z8, Z4, Z2
+	VADDPS      Z9, Z2, Z2
+	VMOVUPS     Z2, K1, (R8)
+	VMULPS      Z6, Z4, Z2
+	VSUBPS      Z7, Z2, Z2
+	VFMADD231PS Z8, Z3, Z2
+	VADDPS      Z9, Z2, Z2
+	VMOVUPS     Z2, K1, (R8)(CX*1)
+	VMULPS      Z6, Z0, Z0
+	VFMADD231PS Z8, Z1, Z0
+	VADDPS      Z10, Z0, Z0
+	VMOVUPS     Z0, K1, (R8)(CX*2)
+	ADDQ        SI, DX
+	ADDQ        SI, DI
+	ADDQ        SI, AX
+	ADDQ        SI, R8
+
+chend:
+	VZEROUPPER
+	RET
+
+DATA winoBT6AVX512_k0<>+0(SB)/4, $0x40800000
+GLOBL winoBT6AVX512_k0<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6AVX512_k1<>+0(SB)/4, $0xc0a00000
+GLOBL winoBT6AVX512_k1<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6AVX512_k2<>+0(SB)/4, $0xc0800000
+GLOBL winoBT6AVX512_k2<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6AVX512_k3<>+0(SB)/4, $0xc0000000
+GLOBL winoBT6AVX512_k3<>(SB), RODATA|NOPTR, $4
+
+DATA winoBT6AVX512_k4<>+0(SB)/4, $0x40000000
+GLOBL winoBT6AVX512_k4<>(SB), RODATA|NOPTR, $4
+
+// func winoAT4AVX512(out *float32, os int, in *float32, is int, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoAT4AVX512(SB), NOSPLIT, $0-40
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         SI, DI
+	ANDQ         $0x0f, DI
+	MOVL         $0x0000ffff, R8
+	BZHIL        DI, R8, R8
+	KMOVW        R8, K1
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VBROADCASTSS winoAT4AVX512_k0<>+0(SB), Z0
+	VBROADCASTSS winoAT4AVX512_k1<>+0(SB), Z1
+	VBROADCASTSS winoAT4AVX512_k2<>+0(SB), Z2
+	VBROADCASTSS winoAT4AVX512_k3<>+0(SB), Z3
+	VBROADCASTSS winoAT4AVX512_k4<>+0(SB), Z4
+	VPXORD       Z5, Z5, Z5
+
+chfull:
+	CMPQ        SI, $0x40
+	JL          chtail
+	VMOVUPS     (DX), Z5
+	VMOVUPS     (DX)(BX*1), Z6
+	VMOVUPS     (DX)(BX*2), Z7
+	VMOVUPS     (DI), Z8
+	VMOVUPS     (DI)(BX*1), Z9
+	VMOVUPS     (DI)(BX*2), Z10
+	VMOVAPS     Z5, Z5
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z7, Z5, Z5
+	VADDPS      Z8, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, (AX)
+	VMOVAPS     Z6, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z0, Z5
+	VFMADD231PS Z9, Z1, Z5
+	VMOVUPS     Z5, (AX)(CX*1)
+	VMOVAPS     Z6, Z5
+	VADDPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z2, Z5
+	VFMADD231PS Z9, Z2, Z5
+	VMOVUPS     Z5, (AX)(CX*2)
+	VMOVAPS     Z6, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z3, Z5
+	VFMADD231PS Z9, Z4, Z5
+	VADDPS      Z10, Z5, Z5
+	VMOVUPS     Z5, (R8)
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, R8
+	SUBQ        $0x40, SI
+	JMP         chfull
+
+chtail:
+	TESTQ       SI, SI
+	JE          chend
+	VMOVUPS.Z   (DX), K1, Z5
+	VMOVUPS.Z   (DX)(BX*1), K1, Z6
+	VMOVUPS.Z   (DX)(BX*2), K1, Z7
+	VMOVUPS.Z   (DI), K1, Z8
+	VMOVUPS.Z   (DI)(BX*1), K1, Z9
+	VMOVUPS.Z   (DI)(BX*2), K1, Z10
+	VMOVAPS     Z5, Z5
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z7, Z5, Z5
+	VADDPS      Z8, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, K1, (AX)
+	VMOVAPS     Z6, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z0, Z5
+	VFMADD231PS Z9, Z1, Z5
+	VMOVUPS     Z5, K1, (AX)(CX*1)
+	VMOVAPS     Z6, Z0
+	VADDPS      Z7, Z0, Z0
+	VFMADD231PS Z8, Z2, Z0
+	VFMADD231PS Z9, Z2, Z0
+	VMOVUPS     Z0, K1, (AX)(CX*2)
+	VMOVAPS     Z6, Z0
+	VSUBPS      Z7, Z0, Z0
+	VFMADD231PS Z8, Z3, Z0
+	VFMADD231PS Z9, Z4, Z0
+	VADDPS      Z10, Z0, Z0
+	VMOVUPS     Z0, K1, (R8)
+	ADDQ        SI, DX
+	ADDQ        SI, DI
+	ADDQ        SI, AX
+	ADDQ        SI, R8
+
+chend:
+	VZEROUPPER
+	RET
+
+DATA winoAT4AVX512_k0<>+0(SB)/4, $0x40000000
+GLOBL winoAT4AVX512_k0<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4AVX512_k1<>+0(SB)/4, $0xc0000000
+GLOBL winoAT4AVX512_k1<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4AVX512_k2<>+0(SB)/4, $0x40800000
+GLOBL winoAT4AVX512_k2<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4AVX512_k3<>+0(SB)/4, $0x41000000
+GLOBL winoAT4AVX512_k3<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4AVX512_k4<>+0(SB)/4, $0xc1000000
+GLOBL winoAT4AVX512_k4<>(SB), RODATA|NOPTR, $4
+
+// func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoAT4EpilogueAVX512(SB), NOSPLIT, $0-64
+	MOVQ         out+0(FP), AX
+	MOVQ         os+8(FP), CX
+	MOVQ         in+16(FP), DX
+	MOVQ         is+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         SI, DI
+	ANDQ         $0x0f, DI
+	MOVL         $0x0000ffff, R8
+	BZHIL        DI, R8, R8
+	KMOVW        R8, K1
+	SHLQ         $0x02, CX
+	SHLQ         $0x02, BX
+	SHLQ         $0x02, SI
+	LEAQ         (DX)(BX*2), DI
+	ADDQ         BX, DI
+	LEAQ         (AX)(CX*2), R8
+	ADDQ         CX, R8
+	VBROADCASTSS winoAT4EpilogueAVX512_k0<>+0(SB), Z0
+	VBROADCASTSS winoAT4EpilogueAVX512_k1<>+0(SB), Z1
+	VBROADCASTSS winoAT4EpilogueAVX512_k2<>+0(SB), Z2
+	VBROADCASTSS winoAT4EpilogueAVX512_k3<>+0(SB), Z3
+	VBROADCASTSS winoAT4EpilogueAVX512_k4<>+0(SB), Z4
+	VPXORD       Z5, Z5, Z5
+	MOVQ         scale+40(FP), R9
+	MOVQ         bias+48(FP), R10
+	MOVQ         act+56(FP), R11
+	VBROADCASTSS (R11), Z5
+	VBROADCASTSS 32(R11), Z6
+
+chfull:
+	CMPQ        SI, $0x40
+	JL          chtail
+	VMOVUPS     (R9), Z7
+	VMOVUPS     (R10), Z8
+	VMOVUPS     (DX), Z9
+	VMOVUPS     (DX)(BX*1), Z10
+	VMOVUPS     (DX)(BX*2), Z11
+	VMOVUPS     (DI), Z12
+	VMOVUPS     (DI)(BX*1), Z13
+	VMOVUPS     (DI)(BX*2), Z14
+	VMOVAPS     Z9, Z9
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z11, Z9, Z9
+	VADDPS      Z12, Z9, Z9
+	VADDPS      Z13, Z9, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z15
+	VMAXPS      Z15, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, (AX)
+	VMOVAPS     Z10, Z9
+	VSUBPS      Z11, Z9, Z9
+	VFMADD231PS Z12, Z0, Z9
+	VFMADD231PS Z13, Z1, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z15
+	VMAXPS      Z15, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, (AX)(CX*1)
+	VMOVAPS     Z10, Z9
+	VADDPS      Z11, Z9, Z9
+	VFMADD231PS Z12, Z2, Z9
+	VFMADD231PS Z13, Z2, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z15
+	VMAXPS      Z15, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, (AX)(CX*2)
+	VMOVAPS     Z10, Z9
+	VSUBPS      Z11, Z9, Z9
+	VFMADD231PS Z12, Z3, Z9
+	VFMADD231PS Z13, Z4, Z9
+	VADDPS      Z14, Z9, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z7
+	VMAXPS      Z7, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, (R8)
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	SUBQ        $0x40, SI
+	JMP         chfull
+
+chtail:
+	TESTQ       SI, SI
+	JE          chend
+	VMOVUPS.Z   (R9), K1, Z7
+	VMOVUPS.Z   (R10), K1, Z8
+	VMOVUPS.Z   (DX), K1, Z9
+	VMOVUPS.Z   (DX)(BX*1), K1, Z10
+	VMOVUPS.Z   (DX)(BX*2), K1, Z11
+	VMOVUPS.Z   (DI), K1, Z12
+	VMOVUPS.Z   (DI)(BX*1), K1, Z13
+	VMOVUPS.Z   (DI)(BX*2), K1, Z14
+	VMOVAPS     Z9, Z9
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z11, Z9, Z9
+	VADDPS      Z12, Z9, Z9
+	VADDPS      Z13, Z9, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z15
+	VMAXPS      Z15, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, K1, (AX)
+	VMOVAPS     Z10, Z9
+	VSUBPS      Z11, Z9, Z9
+	VFMADD231PS Z12, Z0, Z9
+	VFMADD231PS Z13, Z1, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z0
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, K1, (AX)(CX*1)
+	VMOVAPS     Z10, Z0
+	VADDPS      Z11, Z0, Z0
+	VFMADD231PS Z12, Z2, Z0
+	VFMADD231PS Z13, Z2, Z0
+	VFMADD213PS Z8, Z7, Z0
+	VMULPS      Z0, Z5, Z1
+	VMAXPS      Z1, Z0, Z0
+	VMINPS      Z6, Z0, Z0
+	VMOVUPS     Z0, K1, (AX)(CX*2)
+	VMOVAPS     Z10, Z0
+	VSUBPS      Z11, Z0, Z0
+	VFMADD231PS Z12, Z3, Z0
+	VFMADD231PS Z13, Z4, Z0
+	VADDPS      Z14, Z0, Z0
+	VFMADD213PS Z8, Z7, Z0
+	VMULPS      Z0, Z5, Z1
+	VMAXPS      Z1, Z0, Z0
+	VMINPS      Z6, Z0, Z0
+	VMOVUPS     Z0, K1, (R8)
+	ADDQ        SI, DX
+	ADDQ        SI, DI
+	ADDQ        SI, AX
+	ADDQ        SI, R8
+	ADDQ        SI, R9
+	ADDQ        SI, R10
+
+chend:
+	VZEROUPPER
+	RET
+
+DATA winoAT4EpilogueAVX512_k0<>+0(SB)/4, $0x40000000
+GLOBL winoAT4EpilogueAVX512_k0<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4EpilogueAVX512_k1<>+0(SB)/4, $0xc0000000
+GLOBL winoAT4EpilogueAVX512_k1<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4EpilogueAVX512_k2<>+0(SB)/4, $0x40800000
+GLOBL winoAT4EpilogueAVX512_k2<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4EpilogueAVX512_k3<>+0(SB)/4, $0x41000000
+GLOBL winoAT4EpilogueAVX512_k3<>(SB), RODATA|NOPTR, $4
+
+DATA winoAT4EpilogueAVX512_k4<>+0(SB)/4, $0xc1000000
+GLOBL winoAT4EpilogueAVX512_k4<>(SB), RODATA|NOPTR, $4

@@ -70,6 +70,37 @@ func naiveConv(src *Tensor, filter []float32, kh, kw, out, stride int, p Padding
 	return dst
 }
 
+// kernelPath is one selection of kernels: portable Go, AVX2+FMA or AVX-512.
+type kernelPath struct {
+	name        string
+	asm, avx512 bool
+}
+
+// kernelPaths lists the paths this build and CPU can run, the portable one first.
+func kernelPaths() []kernelPath {
+	paths := []kernelPath{{"go", false, false}}
+	if useAsm {
+		paths = append(paths, kernelPath{"avx2", true, false})
+	}
+	if useAVX512 {
+		paths = append(paths, kernelPath{"avx512", true, true})
+	}
+	return paths
+}
+
+// forEachPath runs f as a subtest under every kernel path this machine has (the AVX2 path too
+// where the CPU also has AVX-512), restoring the selection afterwards.
+func forEachPath(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	paths := kernelPaths()
+	savedAsm, saved512 := useAsm, useAVX512
+	defer func() { useAsm, useAVX512 = savedAsm, saved512 }()
+	for _, p := range paths {
+		useAsm, useAVX512 = p.asm, p.avx512
+		t.Run(p.name, f)
+	}
+}
+
 func assertTensorClose(t *testing.T, got, want *Tensor, tol float64) {
 	t.Helper()
 	if !got.sameShape(want) {
@@ -150,12 +181,30 @@ func TestConv2DMatchesDirectConvolution(t *testing.T) {
 	}
 }
 
+// depthwiseCases add, to convCases, shapes that exercise the depthwise kernels' channel tails
+// (C not a multiple of 16 or 8), their groups of four pixels and single pixels, and strides.
+var depthwiseCases = []convCase{
+	{"3x3 same s1 C13 row of 9", 3, 9, 13, 13, 3, 3, 1, SamePadding},
+	{"3x3 same s2 C17", 9, 12, 17, 17, 3, 3, 2, SamePadding},
+	{"3x3 valid s1 C40", 5, 11, 40, 40, 3, 3, 1, valid},
+	{"3x3 same s2 C24 wide", 4, 21, 24, 24, 3, 3, 2, SamePadding},
+	{"3x3 valid s3 C20", 10, 13, 20, 20, 3, 3, 3, valid},
+	{"3x3 same s1 1x1 C33", 1, 1, 33, 33, 3, 3, 1, SamePadding},
+	{"3x3 same s2 1x1 C7", 1, 1, 7, 7, 3, 3, 2, SamePadding},
+	{"3x3 explicit s1 C1", 6, 7, 1, 1, 3, 3, 1, explicit(Padding{Top: 0, Bottom: 2, Left: 2, Right: 0})},
+	{"3x3 explicit s2 C48", 7, 10, 48, 48, 3, 3, 2, explicit(Padding{Top: 1, Bottom: 0, Left: 0, Right: 1})},
+	{"3x3 same s1 C64 row of 7", 2, 7, 64, 64, 3, 3, 1, SamePadding},
+}
+
 func TestDepthwiseMatchesDirectConvolution(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	acts := []Activation{ActReLU6, ActNone, ActLeaky, ActReLU}
-	for ci, c := range convCases {
+	for ci, c := range append(append([]convCase(nil), convCases...), depthwiseCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			src := randTensor(r, c.h, c.w, c.in)
+			for i := range src.Data {
+				src.Data[i] *= 8 // reach past ReLU6's ceiling
+			}
 			filter := randSlice(r, c.kh*c.kw*c.in)
 			pad := c.pad(c.h, c.w, c.kh, c.kw, c.stride)
 			var scale, bias []float32
@@ -165,10 +214,15 @@ func TestDepthwiseMatchesDirectConvolution(t *testing.T) {
 			act := acts[ci%len(acts)]
 			dw := NewDepthwiseConv2D(filter, c.kh, c.kw, c.in, c.stride, pad, scale, bias, act)
 			want := naiveConv(src, filter, c.kh, c.kw, c.in, c.stride, pad, scale, bias, act, true)
-			assertTensorClose(t, dw.Apply(src), want, 1e-4)
-			d := dw.Apply(src)
-			dw.applyGo(d, src, d.H, d.W) // the portable path too
-			assertTensorClose(t, d, want, 1e-4)
+			forEachPath(t, func(t *testing.T) {
+				oh, ow, oc := dw.OutputShape(c.h, c.w)
+				d := NewTensor(oh, ow, oc)
+				for i := range d.Data {
+					d.Data[i] = 42 // stale contents must not leak into the result
+				}
+				dw.ApplyTo(d, src)
+				assertTensorClose(t, d, want, 1e-4)
+			})
 		})
 	}
 }
@@ -238,8 +292,6 @@ func TestMaxPoolPaddingNeverWins(t *testing.T) {
 
 func TestMaxPoolMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
-	saved := useAsm
-	defer func() { useAsm = saved }()
 	cases := []struct {
 		h, w, c, k, stride int
 		same               bool
@@ -247,6 +299,8 @@ func TestMaxPoolMatchesNaive(t *testing.T) {
 		{9, 7, 8, 3, 2, false}, {10, 10, 16, 2, 2, true}, {7, 9, 24, 2, 2, true}, {6, 5, 8, 2, 1, true},
 		{13, 13, 32, 2, 1, true}, {5, 4, 8, 3, 1, true}, {8, 8, 5, 3, 2, true}, {2, 3, 8, 3, 2, true},
 		{1, 1, 8, 2, 2, true}, {11, 12, 16, 3, 2, true},
+		// Channel tails for the AVX-512 kernels (and the portable path for AVX2).
+		{9, 7, 13, 3, 2, false}, {10, 11, 35, 2, 2, true}, {6, 5, 1, 2, 1, true}, {7, 8, 40, 3, 1, false},
 	}
 	for _, c := range cases {
 		src := randTensor(r, c.h, c.w, c.c)
@@ -272,10 +326,11 @@ func TestMaxPoolMatchesNaive(t *testing.T) {
 				}
 			}
 		}
-		for _, asm := range []bool{saved, false} {
-			useAsm = asm
-			assertTensorClose(t, MaxPool(src, c.k, c.stride, pad), want, 0)
-		}
+		t.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d", c.h, c.w, c.c, c.k, c.stride), func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				assertTensorClose(t, MaxPool(src, c.k, c.stride, pad), want, 0)
+			})
+		})
 	}
 }
 
@@ -318,13 +373,10 @@ func TestAddReLUGlobalMean(t *testing.T) {
 }
 
 func TestElementwiseLengths(t *testing.T) {
-	// Lengths around the assembly's 8- and 32-float steps, both paths.
+	// Lengths around the assembly's 8-, 16-, 32- and 64-float steps, every path.
 	r := rand.New(rand.NewPCG(15, 16))
-	saved := useAsm
-	defer func() { useAsm = saved }()
-	for _, asm := range []bool{saved, false} {
-		useAsm = asm
-		for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 40, 77, 1000} {
+	forEachPath(t, func(t *testing.T) {
+		for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 64, 65, 77, 80, 1000} {
 			a, b := randTensor(r, 1, n, 1), randTensor(r, 1, n, 1)
 			sum, sumRelu, relu := NewTensor(1, n, 1), NewTensor(1, n, 1), NewTensor(1, n, 1)
 			copy(relu.Data, a.Data)
@@ -334,11 +386,11 @@ func TestElementwiseLengths(t *testing.T) {
 			for i := range n {
 				s := a.Data[i] + b.Data[i]
 				if sum.Data[i] != s || sumRelu.Data[i] != max(s, 0) || relu.Data[i] != max(a.Data[i], 0) {
-					t.Fatalf("asm=%v n=%d i=%d: Add %v AddReLU %v ReLU %v for a=%v b=%v", asm, n, i, sum.Data[i], sumRelu.Data[i], relu.Data[i], a.Data[i], b.Data[i])
+					t.Fatalf("n=%d i=%d: Add %v AddReLU %v ReLU %v for a=%v b=%v", n, i, sum.Data[i], sumRelu.Data[i], relu.Data[i], a.Data[i], b.Data[i])
 				}
 			}
 		}
-	}
+	})
 }
 
 func TestFullyConnected(t *testing.T) {

@@ -11,7 +11,16 @@ func MaxPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 	oh, ow := checkWindow("MaxPool", src, k, k, stride, pad)
 	C := src.C
 	dst := NewTensor(oh, ow, C)
-	asm := useAsm && C%8 == 0 && (k == 2 || k == 3)
+	asm := (useAVX512 || useAsm && C%8 == 0) && (k == 2 || k == 3)
+	pool := maxPool2Pixels
+	switch {
+	case useAVX512 && k == 3:
+		pool = maxPool3PixelsAVX512
+	case useAVX512:
+		pool = maxPool2PixelsAVX512
+	case k == 3:
+		pool = maxPool3Pixels
+	}
 	// Output columns whose windows lie inside the input horizontally.
 	x0 := (pad.Left + stride - 1) / stride
 	x1 := min(ow, max(x0, (src.W-k+pad.Left)/stride+1))
@@ -30,13 +39,11 @@ func MaxPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 			last := off + (k-1)*rowLen + ((x1-x0-1)*stride+k-1)*C + C - 1
 			_ = src.Data[last] // the kernel's last read
 			_ = dst.Data[(oy*ow+x1)*C-1]
-			in2 := &src.Data[off] // unused by the 2×2 kernel
+			in2 := &src.Data[off] // unused by the 2×2 kernels
 			if k == 3 {
 				in2 = &src.Data[off+2*rowLen]
-				maxPool3Pixels(&dst.Data[(oy*ow+x0)*C], &src.Data[off], &src.Data[off+rowLen], in2, x1-x0, C, stride)
-			} else {
-				maxPool2Pixels(&dst.Data[(oy*ow+x0)*C], &src.Data[off], &src.Data[off+rowLen], in2, x1-x0, C, stride)
 			}
+			pool(&dst.Data[(oy*ow+x0)*C], &src.Data[off], &src.Data[off+rowLen], in2, x1-x0, C, stride)
 			ox = x1
 		}
 		for ; ox < ow; ox++ {
@@ -118,8 +125,8 @@ func checkSameShape(op string, dst, a, b *Tensor) {
 	}
 }
 
-// elementwise computes dst = a (+ b) (then max(·, 0)): the bulk in assembly where available,
-// the tail (and other architectures) in Go.
+// elementwise computes dst = a (+ b) (then max(·, 0)): in assembly where available (all of it
+// with AVX-512, the bulk with AVX2), the tail (and other architectures) in Go.
 func elementwise(dst, a, b []float32, add, relu bool) {
 	n := len(a)
 	dst = dst[:n]
@@ -127,7 +134,18 @@ func elementwise(dst, a, b []float32, add, relu bool) {
 		b = b[:n]
 	}
 	done := 0
-	if useAsm && n >= 8 {
+	switch {
+	case useAVX512 && n > 0:
+		done = n
+		switch {
+		case add && relu:
+			addReLUVecAVX512(&dst[0], &a[0], &b[0], done)
+		case add:
+			addVecAVX512(&dst[0], &a[0], &b[0], done)
+		default:
+			reluVecAVX512(&dst[0], &a[0], &a[0], done)
+		}
+	case useAsm && n >= 8:
 		done = n &^ 7
 		switch {
 		case add && relu:

@@ -21,7 +21,7 @@ import (
 // the element-wise stage becomes a² gemms of (tiles × in) · (in × out) through internal/blas,
 // and the output transform applies Conv2D's epilogue (x·scale+bias, then the activation).
 // Tiles are processed in blocks whose transformed inputs and products stay in L2. The
-// transforms run over whole channel vectors (avo-generated AVX loops, see asmgen).
+// transforms run over whole channel vectors (avo-generated AVX2 or AVX-512 loops, see asmgen).
 //
 // A winograd is immutable after construction and safe for concurrent use.
 type winograd struct {
@@ -47,16 +47,20 @@ type winoScheme struct {
 // coef[r][c]·(in vector c).
 type winoTransform struct {
 	coef  [][]float32
-	asm   func(out *float32, os int, in *float32, is int, n int)
+	asm   func(out *float32, os int, in *float32, is int, n int) // AVX2: n a multiple of 8
 	asmEp func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)
+	// The AVX-512 variants, any n.
+	asm512   func(out *float32, os int, in *float32, is int, n int)
+	asmEp512 func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)
 }
 
 var (
 	winoF2 = &winoScheme{m: 2, a: 4,
 		g: [][]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
 		bt: winoTransform{coef: [][]float32{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
-			asm: winoBT4},
-		at: winoTransform{coef: [][]float32{{1, 1, 1, 0}, {0, 1, -1, -1}}, asm: winoAT2, asmEp: winoAT2Epilogue},
+			asm: winoBT4, asm512: winoBT4AVX512},
+		at: winoTransform{coef: [][]float32{{1, 1, 1, 0}, {0, 1, -1, -1}},
+			asm: winoAT2, asmEp: winoAT2Epilogue, asm512: winoAT2AVX512, asmEp512: winoAT2EpilogueAVX512},
 	}
 	winoF4 = &winoScheme{m: 4, a: 6,
 		g: [][]float64{
@@ -74,9 +78,9 @@ var (
 			{0, -2, -1, 2, 1, 0},
 			{0, 2, -1, -2, 1, 0},
 			{0, 4, 0, -5, 0, 1},
-		}, asm: winoBT6},
+		}, asm: winoBT6, asm512: winoBT6AVX512},
 		at: winoTransform{coef: [][]float32{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}},
-			asm: winoAT4, asmEp: winoAT4Epilogue},
+			asm: winoAT4, asmEp: winoAT4Epilogue, asm512: winoAT4AVX512, asmEp512: winoAT4EpilogueAVX512},
 	}
 )
 
@@ -269,7 +273,11 @@ func (w *winograd) outputTile(s *winogradScratch, mt []float32, dst *Tensor, oy0
 func (t *winoTransform) apply(out []float32, os int, in []float32, is int, n int) {
 	t.check(out, os, in, is, n)
 	done := 0
-	if useAsm && n >= 8 {
+	switch {
+	case useAVX512 && n > 0:
+		done = n
+		t.asm512(&out[0], os, &in[0], is, n)
+	case useAsm && n >= 8:
 		done = n &^ 7
 		t.asm(&out[0], os, &in[0], is, done)
 	}
@@ -292,7 +300,11 @@ func (t *winoTransform) applyEpilogue(w *winograd, out []float32, os int, in []f
 	n := w.out
 	t.check(out, os, in, is, n)
 	done := 0
-	if useAsm && n >= 8 {
+	switch {
+	case useAVX512 && n > 0:
+		done = n
+		t.asmEp512(&out[0], os, &in[0], is, n, &w.scale[0], &w.bias[0], &w.act)
+	case useAsm && n >= 8:
 		done = n &^ 7
 		t.asmEp(&out[0], os, &in[0], is, done, &w.scale[0], &w.bias[0], &w.act)
 	}

@@ -1,5 +1,6 @@
-// Command asmgen generates the AVX2+FMA assembly of package nn (the depthwise convolution row
-// kernel) with avo (github.com/mmcloughlin/avo). Run it through `go generate ./internal/nn`.
+// Command asmgen generates the assembly of package nn with avo (github.com/mmcloughlin/avo):
+// AVX2+FMA kernels (this file) and their AVX-512 variants (avx512.go), which package nn picks
+// at run time. Run it through `go generate ./internal/nn`.
 package main
 
 import (
@@ -29,6 +30,22 @@ func main() {
 	maxPool("maxPool2Pixels", 2)
 	maxPool("maxPool3Pixels", 3)
 	winogradTransforms()
+
+	depthwise3x3Pixels512("dw3x3S1AVX512", 1)
+	depthwise3x3Pixels512("dw3x3S2AVX512", 2)
+	elementwise512("addVecAVX512", true, false)
+	elementwise512("reluVecAVX512", false, true)
+	elementwise512("addReLUVecAVX512", true, true)
+	maxPool512("maxPool2PixelsAVX512", 2)
+	maxPool512("maxPool3PixelsAVX512", 3)
+	for _, t := range []struct {
+		name string
+		coef [][]float64
+		ep   bool
+	}{{"winoBT4", winoBT4, false}, {"winoAT2", winoAT2, false}, {"winoAT2Epilogue", winoAT2, true},
+		{"winoBT6", winoBT6, false}, {"winoAT4", winoAT4, false}, {"winoAT4Epilogue", winoAT4, true}} {
+		linearTransform512(t.name+"AVX512", t.coef, t.ep)
+	}
 	Generate()
 }
 

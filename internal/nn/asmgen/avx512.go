@@ -1,0 +1,423 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX-512 kernels (AVX512F + BMI2) work on 16 floats per ZMM register and take any channel
+// count: the last, partial 16-float slice runs under a K mask (zeroing loads, masked stores),
+// so no Go tail loop is needed.
+
+// tailMask sets k to the low n&15 bits (the lanes of a partial last slice) of the float count n.
+func tailMask(n Register, k Register) {
+	rem, ones := GP64(), GP32()
+	MOVQ(n, rem)
+	ANDQ(U8(15), rem)
+	MOVL(U32(0xFFFF), ones)
+	BZHIL(rem.As32(), ones, ones) // keep bits below rem
+	KMOVW(ones, k)
+}
+
+// vload loads a vector, under the zeroing mask k when masked.
+func vload(m Mem, dst VecVirtual, k Register, masked bool) {
+	if masked {
+		VMOVUPS_Z(m, k, dst)
+	} else {
+		VMOVUPS(m, dst)
+	}
+}
+
+// vstore stores a vector, only the lanes in k when masked.
+func vstore(src VecVirtual, m Mem, k Register, masked bool) {
+	if masked {
+		VMOVUPS(src, k, m)
+	} else {
+		VMOVUPS(src, m)
+	}
+}
+
+// elementwise512 is elementwise for any n: 64 floats per iteration, then 16, then a masked tail.
+func elementwise512(name string, add, relu bool) {
+	TEXT(name, NOSPLIT, "func(dst, a, b *float32, n int)")
+	Pragma("noescape")
+	what := map[[2]bool]string{{true, false}: "a+b", {false, true}: "max(a, 0)", {true, true}: "max(a+b, 0)"}[[2]bool{add, relu}]
+	Doc(name + " writes " + what + " to dst for any n floats (AVX-512).")
+	dst := Load(Param("dst"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	n := Load(Param("n"), GP64())
+	zero := ZMM()
+	VPXORD(zero, zero, zero)
+	k := K()
+	op := func(disp int, masked bool) {
+		x := ZMM()
+		vload(Mem{Base: a, Disp: disp}, x, k, masked)
+		if add {
+			y := ZMM()
+			vload(Mem{Base: b, Disp: disp}, y, k, masked)
+			VADDPS(y, x, x)
+		}
+		if relu {
+			VMAXPS(zero, x, x)
+		}
+		vstore(x, Mem{Base: dst, Disp: disp}, k, masked)
+	}
+	body := func(vectors int, label, next string) {
+		Label(label)
+		CMPQ(n, U8(16*vectors))
+		JL(LabelRef(next))
+		for v := range vectors {
+			op(64*v, false)
+		}
+		for _, r := range []Register{dst, a, b} {
+			ADDQ(U32(64*vectors), r)
+		}
+		SUBQ(U8(16*vectors), n)
+		JMP(LabelRef(label))
+	}
+	body(4, "by64", "by16")
+	body(1, "by16", "tail")
+	Label("tail")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	tailMask(n, k)
+	op(0, true)
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// slices emits the channel loop of one pixel (group): body over whole 16-float slices while at
+// least cb bytes... remain, then once under the mask for a partial slice. cnt counts the bytes
+// left; ptrs advance by the bytes done, so that after the loop each has advanced cb (the bytes of
+// C floats). w (if not nil) advances wstep per slice, the partial one included.
+func slices(cb, cnt Register, ptrs []Register, w Register, wstep int, body func(masked bool), id string) {
+	MOVQ(cb, cnt)
+	Label(id + "full")
+	CMPQ(cnt, U8(64))
+	JL(LabelRef(id + "tail"))
+	body(false)
+	for _, r := range ptrs {
+		ADDQ(U8(64), r)
+	}
+	if w != nil {
+		ADDQ(U32(wstep), w)
+	}
+	SUBQ(U8(64), cnt)
+	JMP(LabelRef(id + "full"))
+	Label(id + "tail")
+	TESTQ(cnt, cnt)
+	JE(LabelRef(id + "end"))
+	body(true)
+	for _, r := range ptrs {
+		ADDQ(cnt, r)
+	}
+	Label(id + "end")
+}
+
+// maxPool512 is maxPool for any channel count.
+func maxPool512(name string, k int) {
+	TEXT(name, NOSPLIT, "func(out, in0, in1, in2 *float32, n, c, stride int)")
+	Pragma("noescape")
+	Doc(name + " computes n output pixels of a " + []string{"", "", "2×2", "3×3"}[k] + " max pool over in-bounds windows, any channel count (AVX-512).")
+	out := Load(Param("out"), GP64())
+	in := []Register{Load(Param("in0"), GP64()), Load(Param("in1"), GP64())}
+	if k == 3 {
+		in = append(in, Load(Param("in2"), GP64()))
+	}
+	n := Load(Param("n"), GP64())
+	c := Load(Param("c"), GP64())
+	mask := K()
+	tailMask(c, mask)
+	cb := c
+	SHLQ(U8(2), cb)
+	step := Load(Param("stride"), GP64())
+	DECQ(step)
+	IMULQ(cb, step) // after a pixel's channels, inputs advance (stride-1)·C more
+	cnt := GP64()
+	Label("pixel")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	slices(cb, cnt, append([]Register{out}, in...), nil, 0, func(masked bool) {
+		acc := ZMM()
+		vload(Mem{Base: in[0]}, acc, mask, masked)
+		for ky := range k {
+			for kx := range k {
+				if ky == 0 && kx == 0 {
+					continue
+				}
+				m := Mem{Base: in[ky]}
+				if kx > 0 {
+					m = Mem{Base: in[ky], Index: cb, Scale: uint8(kx)}
+				}
+				if masked {
+					x := ZMM()
+					vload(m, x, mask, true)
+					VMAXPS(x, acc, acc)
+				} else {
+					VMAXPS(m, acc, acc)
+				}
+			}
+		}
+		vstore(acc, Mem{Base: out}, mask, masked)
+	}, "ch")
+	for _, r := range in {
+		ADDQ(step, r)
+	}
+	DECQ(n)
+	JMP(LabelRef("pixel"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// depthwise3x3Pixels512 emits name(out, in0, in1, in2, w *float32, n, c int, act *[16]float32):
+// n output pixels of one row of a 3×3 depthwise convolution with the given stride (1 or 2, fixed
+// at generation), any channel count. Pixels go in groups of four that load each input vector
+// once per row of taps and use it for every pixel whose window covers it (6 loads per tap row
+// instead of 12 for stride 1, 9 for stride 2), with the nine filter vectors held in registers;
+// the remaining pixels one by one. Channels are innermost as in dw3x3Pixels. w holds, per
+// 16-channel slice (the last one zero-padded), the nine taps then the scale and the bias
+// (11 × 16 floats); act holds 8 × alpha then 8 × hi.
+func depthwise3x3Pixels512(name string, stride int) {
+	TEXT(name, NOSPLIT, "func(out, in0, in1, in2, w *float32, n, c int, act *[16]float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s computes all channels of n output pixels of a stride-%d 3×3 depthwise convolution row, any channel count, with its fused epilogue (AVX-512, see asmgen).", name, stride))
+	act := Load(Param("act"), GP64())
+	alpha, hi := ZMM(), ZMM()
+	VBROADCASTSS(Mem{Base: act}, alpha)
+	VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
+	out := Load(Param("out"), GP64())
+	in := []Register{Load(Param("in0"), GP64()), Load(Param("in1"), GP64()), Load(Param("in2"), GP64())}
+	wbase := Load(Param("w"), GP64())
+	n := Load(Param("n"), GP64())
+	c1 := Load(Param("c"), GP64())
+	mask := K()
+	tailMask(c1, mask)
+	SHLQ(U8(2), c1) // bytes per pixel
+	c3, c5, c7 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: c1, Index: c1, Scale: 2}, c3)
+	LEAQ(Mem{Base: c1, Index: c1, Scale: 4}, c5)
+	LEAQ(Mem{Base: c3, Index: c1, Scale: 4}, c7)
+	// col is input column j (pixels) of row base r.
+	col := func(r Register, j int) Mem {
+		switch j {
+		case 0:
+			return Mem{Base: r}
+		case 1, 2, 4, 8:
+			return Mem{Base: r, Index: c1, Scale: uint8(j)}
+		case 3:
+			return Mem{Base: r, Index: c3, Scale: 1}
+		case 5:
+			return Mem{Base: r, Index: c5, Scale: 1}
+		case 6:
+			return Mem{Base: r, Index: c3, Scale: 2}
+		case 7:
+			return Mem{Base: r, Index: c7, Scale: 1}
+		}
+		panic("column")
+	}
+	w, cnt := GP64(), GP64()
+
+	group := func(np int, label string) {
+		MOVQ(wbase, w)
+		slices(c1, cnt, append([]Register{out}, in...), w, 11*64, func(masked bool) {
+			var taps [9]VecVirtual
+			for t := range taps {
+				taps[t] = ZMM()
+				VMOVUPS(Mem{Base: w, Disp: 64 * t}, taps[t]) // padded: never masked
+			}
+			acc := make([][3]VecVirtual, np)
+			for p := range acc {
+				for ky := range 3 {
+					acc[p][ky] = ZMM()
+				}
+			}
+			for ky := range 3 {
+				for j := 0; j <= (np-1)*stride+2; j++ {
+					x := ZMM()
+					vload(col(in[ky], j), x, mask, masked)
+					for p := range np {
+						kx := j - p*stride
+						if kx < 0 || kx > 2 {
+							continue
+						}
+						if kx == 0 {
+							VMULPS(x, taps[ky*3], acc[p][ky])
+						} else {
+							VFMADD231PS(x, taps[ky*3+kx], acc[p][ky])
+						}
+					}
+				}
+			}
+			sc, bi := ZMM(), ZMM()
+			VMOVUPS(Mem{Base: w, Disp: 64 * 9}, sc)
+			VMOVUPS(Mem{Base: w, Disp: 64 * 10}, bi)
+			for p := range np {
+				a := acc[p][0]
+				VADDPS(acc[p][1], a, a)
+				VADDPS(acc[p][2], a, a)
+				VFMADD213PS(bi, sc, a)
+				t := ZMM()
+				VMULPS(a, alpha, t)
+				VMAXPS(t, a, a)
+				VMINPS(hi, a, a)
+				vstore(a, col(out, p), mask, masked)
+			}
+		}, label)
+		// The slice loop moved every pointer on by one pixel (C floats): inputs on to the next
+		// group's first window (np·stride pixels in all), out past the group's np pixels.
+		for _, r := range in {
+			switch np*stride - 1 {
+			case 0:
+			case 1:
+				ADDQ(c1, r)
+			case 3:
+				ADDQ(c3, r)
+			case 7:
+				ADDQ(c7, r)
+			default:
+				panic("step")
+			}
+		}
+		if np == 4 {
+			ADDQ(c3, out)
+		}
+	}
+
+	Label("quad")
+	CMPQ(n, U8(4))
+	JL(LabelRef("single"))
+	group(4, "q")
+	SUBQ(U8(4), n)
+	JMP(LabelRef("quad"))
+	Label("single")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	group(1, "s")
+	DECQ(n)
+	JMP(LabelRef("single"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// linearTransform512 is linearTransform for any n (16 channels per iteration, masked tail).
+func linearTransform512(name string, coef [][]float64, ep bool) {
+	sig := "func(out *float32, os int, in *float32, is int, n int)"
+	if ep {
+		sig = "func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	what := fmt.Sprintf("applies the %d×%d Winograd transform %v", len(coef), len(coef[0]), coef)
+	if ep {
+		what += " and the epilogue"
+	}
+	Doc(name + " " + what + " to any n channels (AVX-512, see asmgen).")
+	out := Load(Param("out"), GP64())
+	os := Load(Param("os"), GP64())
+	in := Load(Param("in"), GP64())
+	is := Load(Param("is"), GP64())
+	n := Load(Param("n"), GP64())
+	mask := K()
+	tailMask(n, mask)
+	SHLQ(U8(2), os)
+	SHLQ(U8(2), is)
+	SHLQ(U8(2), n) // bytes
+	in3, out3 := GP64(), GP64()
+	LEAQ(Mem{Base: in, Index: is, Scale: 2}, in3)
+	ADDQ(is, in3)
+	LEAQ(Mem{Base: out, Index: os, Scale: 2}, out3)
+	ADDQ(os, out3)
+	at := func(base, base3, stride Register, c int) Mem {
+		b := base
+		if c >= 3 {
+			b, c = base3, c-3
+		}
+		if c == 0 {
+			return Mem{Base: b}
+		}
+		return Mem{Base: b, Index: stride, Scale: uint8(c)}
+	}
+	consts := map[float64]VecVirtual{}
+	for _, row := range coef {
+		for _, v := range row {
+			if _, ok := consts[v]; !ok && v != 0 && v != 1 && v != -1 {
+				r := ZMM()
+				VBROADCASTSS(ConstData(fmt.Sprintf("%s_k%d", name, len(consts)), U32(math.Float32bits(float32(v)))), r)
+				consts[v] = r
+			}
+		}
+	}
+	zero := ZMM()
+	VPXORD(zero, zero, zero)
+	var scale, bias Register
+	var alpha, hi VecVirtual
+	if ep {
+		scale, bias = Load(Param("scale"), GP64()), Load(Param("bias"), GP64())
+		act := Load(Param("act"), GP64())
+		alpha, hi = ZMM(), ZMM()
+		VBROADCASTSS(Mem{Base: act}, alpha)
+		VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
+	}
+	ptrs := []Register{in, in3, out, out3}
+	if ep {
+		ptrs = append(ptrs, scale, bias)
+	}
+	cnt := GP64()
+	slices(n, cnt, ptrs, nil, 0, func(masked bool) {
+		var sc, bi VecVirtual
+		if ep {
+			sc, bi = ZMM(), ZMM()
+			vload(Mem{Base: scale}, sc, mask, masked)
+			vload(Mem{Base: bias}, bi, mask, masked)
+		}
+		// Each input vector is loaded once (the rows share them).
+		xs := make([]VecVirtual, len(coef[0]))
+		for c := range xs {
+			xs[c] = ZMM()
+			vload(at(in, in3, is, c), xs[c], mask, masked)
+		}
+		for r, row := range coef {
+			acc := ZMM()
+			first := true
+			for c, v := range row {
+				if v == 0 {
+					continue
+				}
+				x := xs[c]
+				switch {
+				case first && v == 1:
+					VMOVAPS(x, acc)
+				case first && v == -1:
+					VSUBPS(x, zero, acc)
+				case first:
+					VMULPS(x, consts[v], acc)
+				case v == 1:
+					VADDPS(x, acc, acc)
+				case v == -1:
+					VSUBPS(x, acc, acc)
+				default:
+					VFMADD231PS(x, consts[v], acc)
+				}
+				first = false
+			}
+			if ep {
+				VFMADD213PS(bi, sc, acc)
+				t := ZMM()
+				VMULPS(acc, alpha, t)
+				VMAXPS(t, acc, acc)
+				VMINPS(hi, acc, acc)
+			}
+			vstore(acc, at(out, out3, os, r), mask, masked)
+		}
+	}, "ch")
+	VZEROUPPER()
+	RET()
+}
