@@ -104,16 +104,43 @@ func (d *DepthwiseConv2D) ApplyTo(dst, src *Tensor) {
 
 // apply3x3Asm runs an assembly row kernel (AVX-512 with avx512, else AVX2) over the output
 // pixels whose 3×3 window lies inside the input horizontally (rows above/below the input read a
-// zero row) and computes the few border pixels in Go, so that the input is never copied.
+// zero row), so that the input is never copied; the few border pixels go through the same
+// kernel one by one from a copy of their window with zeros in the padding.
 func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int, avx512 bool) {
 	C, p, s := d.c, d.pad, d.stride
 	rowLen := src.W * C
 	zp := scratch.Get().(*[]float32)
-	if cap(*zp) < rowLen {
-		*zp = make([]float32, rowLen)
+	if cap(*zp) < rowLen+9*C {
+		*zp = make([]float32, rowLen+9*C)
 	}
 	zero := (*zp)[:rowLen]
 	clear(zero)
+	win := (*zp)[rowLen : rowLen+9*C] // a border pixel's window: 3 rows of 3 pixels
+	kernel := func(out, in0, in1, in2 *float32, n int) {
+		switch {
+		case avx512 && s == 1:
+			dw3x3S1AVX512(out, in0, in1, in2, &d.packed16[0], n, C, &d.actVec)
+		case avx512:
+			dw3x3S2AVX512(out, in0, in1, in2, &d.packed16[0], n, C, &d.actVec)
+		default:
+			dw3x3Pixels(out, in0, in1, in2, &d.packed[0], n, C, s, &d.actVec)
+		}
+	}
+	border := func(oy, ox int) {
+		for ky := range 3 {
+			for kx := range 3 {
+				px := win[(ky*3+kx)*C : (ky*3+kx+1)*C]
+				y, x := oy*s-p.Top+ky, ox*s-p.Left+kx
+				if y < 0 || y >= src.H || x < 0 || x >= src.W {
+					clear(px)
+					continue
+				}
+				copy(px, src.Data[(y*src.W+x)*C:])
+			}
+		}
+		_ = dst.Data[(oy*ow+ox+1)*C-1]
+		kernel(&dst.Data[(oy*ow+ox)*C], &win[0], &win[3*C], &win[6*C], 1)
+	}
 	// Interior columns: ox*s - Left >= 0 and ox*s - Left + 2 <= W-1.
 	x0 := (p.Left + s - 1) / s
 	x1 := min(ow, (src.W-3+p.Left)/s+1) // exclusive
@@ -135,21 +162,13 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int, avx512 bool)
 			last := off + ((x1-x0-1)*s+2)*C + C - 1 // the kernel's last read in each row
 			_, _, _ = rows[0][last], rows[1][last], rows[2][last]
 			_ = dst.Data[(oy*ow+x1)*C-1]
-			out, in0, in1, in2 := &dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off]
-			switch {
-			case avx512 && s == 1:
-				dw3x3S1AVX512(out, in0, in1, in2, &d.packed16[0], x1-x0, C, &d.actVec)
-			case avx512:
-				dw3x3S2AVX512(out, in0, in1, in2, &d.packed16[0], x1-x0, C, &d.actVec)
-			default:
-				dw3x3Pixels(out, in0, in1, in2, &d.packed[0], x1-x0, C, s, &d.actVec)
-			}
+			kernel(&dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off], x1-x0)
 		}
 		for ox := 0; ox < min(x0, ow); ox++ {
-			d.pixelGo(dst, src, oy, ox)
+			border(oy, ox)
 		}
 		for ox := max(x1, x0); ox < ow; ox++ {
-			d.pixelGo(dst, src, oy, ox)
+			border(oy, ox)
 		}
 	}
 	scratch.Put(zp)
