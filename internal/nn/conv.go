@@ -12,14 +12,22 @@ import (
 // convolution to a matrix product: the input patches (im2col; none for 1×1 stride-1 unpadded
 // convolutions, whose input already is the matrix) times the HWIO filter, which is already the
 // [kh·kw·in, out] matrix. The epilogue runs in the gemm's store. 3×3 stride-1 convolutions
-// with the channel counts where it is faster use Winograd minimal filtering instead (winograd.go).
+// with the channel counts where it is faster use Winograd minimal filtering instead (winograd.go),
+// and with AVX-512 layers with at most directMaxIn input channels a direct kernel.
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
 	weights                 *blas.PackedB
 	ep                      *blas.Epilogue
 	wino                    *winograd // set where Winograd is faster (winograd.go)
+	direct                  []float32 // few input channels: the direct AVX-512 kernel's weights
+	act                     [16]float32
 }
+
+// directMaxIn is the most input channels for which Conv2D computes directly (AVX-512) instead of
+// im2col + gemm: the nets' first layers on RGB, whose im2col copies runs of 3·kw floats per
+// output pixel and whose gemm has a K of only 27–147.
+const directMaxIn = 4
 
 // NewConv2D builds a convolution from an HWIO filter [kh,kw,in,out]. scale (nil = 1) and bias
 // (nil = 0) are per output channel and applied as x·scale+bias after the convolution, followed by
@@ -41,7 +49,104 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 	if m := winogradTile(in, out); kh == 3 && kw == 3 && stride == 1 && m > 0 {
 		c.wino = newWinograd(m, filter, in, out, pad, scale, bias, act)
 	}
+	if in <= directMaxIn && out%32 == 0 {
+		c.packDirect(filter, scale, bias, act)
+	}
 	return c
+}
+
+// packDirect lays out the filter for convSmallRowAVX512: per block of 32 output channels, the
+// kh·kw·in filter rows restricted to the block, then its 32 scales and 32 biases.
+func (c *Conv2D) packDirect(filter, scale, bias []float32, act Activation) {
+	rows := c.kh * c.kw * c.in
+	blk := rows*32 + 64
+	c.direct = make([]float32, c.out/32*blk)
+	for b := range c.out / 32 {
+		v := c.direct[b*blk : (b+1)*blk]
+		for r := range rows {
+			copy(v[r*32:(r+1)*32], filter[r*c.out+b*32:])
+		}
+		for i := range 32 {
+			v[rows*32+i] = 1
+			if scale != nil {
+				v[rows*32+i] = scale[b*32+i]
+			}
+			if bias != nil {
+				v[rows*32+32+i] = bias[b*32+i]
+			}
+		}
+	}
+	alpha, hi := actParams(act)
+	for i := range 8 {
+		c.act[i], c.act[8+i] = alpha, hi
+	}
+}
+
+// applyDirect runs the direct kernel over each output row's pixels whose window lies inside
+// the input, in place; the border pixels (windows reaching into the padding) one by one from a
+// copy of their window with zeros in the padding.
+func (c *Conv2D) applyDirect(dst, src *Tensor, oh, ow int) {
+	kh, kw, in, s, p := c.kh, c.kw, c.in, c.stride, c.pad
+	seg := kw * in
+	rows := kh * seg
+	blk := rows*32 + 64
+	rs := src.W * in
+	winp := scratch.Get().(*[]float32)
+	if cap(*winp) < rows {
+		*winp = make([]float32, rows)
+	}
+	win := (*winp)[:rows]
+	// Interior columns: ox·s − Left ≥ 0 and ox·s − Left + kw ≤ W.
+	x0 := min((p.Left+s-1)/s, ow)
+	x1 := max(x0, min(ow, (src.W-kw+p.Left)/s+1))
+	if src.W < kw {
+		x1 = x0
+	}
+	pixel := func(oy, ox int) {
+		iy0, ix0 := oy*s-p.Top, ox*s-p.Left
+		for ky := range kh {
+			row := win[ky*seg : (ky+1)*seg]
+			y := iy0 + ky
+			if y < 0 || y >= src.H {
+				clear(row)
+				continue
+			}
+			for kx := range kw {
+				x := ix0 + kx
+				if x < 0 || x >= src.W {
+					clear(row[kx*in : (kx+1)*in])
+					continue
+				}
+				copy(row[kx*in:(kx+1)*in], src.Data[(y*src.W+x)*in:])
+			}
+		}
+		_ = dst.Data[(oy*ow+ox+1)*c.out-1]
+		for b := range c.out / 32 {
+			convSmallRowAVX512(&dst.Data[(oy*ow+ox)*c.out+b*32], &win[0], &c.direct[b*blk], 1, 0, seg, kh, seg, c.out, &c.act)
+		}
+	}
+	for oy := range oh {
+		iy0 := oy*s - p.Top
+		if iy0 < 0 || iy0+kh > src.H || x1 == x0 {
+			for ox := range ow {
+				pixel(oy, ox)
+			}
+			continue
+		}
+		for ox := range x0 {
+			pixel(oy, ox)
+		}
+		off := iy0*rs + (x0*s-p.Left)*in
+		_ = src.Data[off+(x1-x0-1)*s*in+(kh-1)*rs+seg-1] // the kernel's last read
+		_ = dst.Data[(oy*ow+x1)*c.out-1]
+		for b := range c.out / 32 {
+			convSmallRowAVX512(&dst.Data[(oy*ow+x0)*c.out+b*32], &src.Data[off], &c.direct[b*blk], x1-x0, s*in, rs, kh, seg, c.out, &c.act)
+		}
+		for ox := x1; ox < ow; ox++ {
+			pixel(oy, ox)
+		}
+	}
+	scratch.Put(winp)
 }
 
 // newEpilogue expresses scale, bias and the activation as blas's max(x, alpha·x) then min(x, hi).
@@ -105,6 +210,10 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	}
 	if c.wino != nil {
 		c.wino.applyTo(dst, src)
+		return
+	}
+	if useAVX512 && c.direct != nil {
+		c.applyDirect(dst, src, oh, ow)
 		return
 	}
 	k := c.kh * c.kw * c.in

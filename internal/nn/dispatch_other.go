@@ -78,3 +78,7 @@ func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, sca
 func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }
+
+func convSmallRowAVX512(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}

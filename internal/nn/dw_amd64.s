@@ -1772,6 +1772,206 @@ done:
 	VZEROUPPER
 	RET
 
+// func convSmallRowAVX512(out *float32, in *float32, w *float32, n int, pstep int, rstride int, kh int, seg int, ostride int, act *[16]float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallRowAVX512(SB), NOSPLIT, $0-80
+	MOVQ         act+72(FP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 32(AX), Z1
+	MOVQ         out+0(FP), AX
+	MOVQ         in+8(FP), CX
+	MOVQ         n+24(FP), DX
+	MOVQ         pstep+32(FP), BX
+	SHLQ         $0x02, BX
+	LEAQ         (BX)(BX*2), SI
+	LEAQ         (BX)(BX*4), DI
+
+six:
+	CMPQ   DX, $0x06
+	JL     single
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   w+16(FP), R8
+	MOVQ   CX, R9
+	MOVQ   kh+48(FP), R11
+
+grow:
+	MOVQ R9, R10
+	MOVQ seg+56(FP), R12
+
+gtap:
+	VMOVUPS      (R8), Z14
+	VMOVUPS      64(R8), Z15
+	VBROADCASTSS (R10), Z16
+	VFMADD231PS  Z16, Z14, Z2
+	VFMADD231PS  Z16, Z15, Z3
+	VBROADCASTSS (R10)(BX*1), Z16
+	VFMADD231PS  Z16, Z14, Z4
+	VFMADD231PS  Z16, Z15, Z5
+	VBROADCASTSS (R10)(BX*2), Z16
+	VFMADD231PS  Z16, Z14, Z6
+	VFMADD231PS  Z16, Z15, Z7
+	VBROADCASTSS (R10)(SI*1), Z16
+	VFMADD231PS  Z16, Z14, Z8
+	VFMADD231PS  Z16, Z15, Z9
+	VBROADCASTSS (R10)(BX*4), Z16
+	VFMADD231PS  Z16, Z14, Z10
+	VFMADD231PS  Z16, Z15, Z11
+	VBROADCASTSS (R10)(DI*1), Z16
+	VFMADD231PS  Z16, Z14, Z12
+	VFMADD231PS  Z16, Z15, Z13
+	ADDQ         $0x04, R10
+	ADDQ         $0x00000080, R8
+	DECQ         R12
+	JNE          gtap
+	MOVQ         rstride+40(FP), R10
+	LEAQ         (R9)(R10*4), R9
+	DECQ         R11
+	JNE          grow
+	MOVQ         ostride+64(FP), R9
+	SHLQ         $0x02, R9
+	VMOVUPS      (R8), Z14
+	VFMADD213PS  128(R8), Z14, Z2
+	VMULPS       Z2, Z0, Z14
+	VMAXPS       Z14, Z2, Z2
+	VMINPS       Z1, Z2, Z2
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      64(R8), Z14
+	VFMADD213PS  192(R8), Z14, Z3
+	VMULPS       Z3, Z0, Z14
+	VMAXPS       Z14, Z3, Z3
+	VMINPS       Z1, Z3, Z3
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R9, AX
+	VMOVUPS      (R8), Z14
+	VFMADD213PS  128(R8), Z14, Z4
+	VMULPS       Z4, Z0, Z14
+	VMAXPS       Z14, Z4, Z4
+	VMINPS       Z1, Z4, Z4
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      64(R8), Z14
+	VFMADD213PS  192(R8), Z14, Z5
+	VMULPS       Z5, Z0, Z14
+	VMAXPS       Z14, Z5, Z5
+	VMINPS       Z1, Z5, Z5
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         R9, AX
+	VMOVUPS      (R8), Z14
+	VFMADD213PS  128(R8), Z14, Z6
+	VMULPS       Z6, Z0, Z14
+	VMAXPS       Z14, Z6, Z6
+	VMINPS       Z1, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      64(R8), Z14
+	VFMADD213PS  192(R8), Z14, Z7
+	VMULPS       Z7, Z0, Z14
+	VMAXPS       Z14, Z7, Z7
+	VMINPS       Z1, Z7, Z7
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         R9, AX
+	VMOVUPS      (R8), Z14
+	VFMADD213PS  128(R8), Z14, Z8
+	VMULPS       Z8, Z0, Z14
+	VMAXPS       Z14, Z8, Z8
+	VMINPS       Z1, Z8, Z8
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      64(R8), Z14
+	VFMADD213PS  192(R8), Z14, Z9
+	VMULPS       Z9, Z0, Z14
+	VMAXPS       Z14, Z9, Z9
+	VMINPS       Z1, Z9, Z9
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         R9, AX
+	VMOVUPS      (R8), Z14
+	VFMADD213PS  128(R8), Z14, Z10
+	VMULPS       Z10, Z0, Z14
+	VMAXPS       Z14, Z10, Z10
+	VMINPS       Z1, Z10, Z10
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      64(R8), Z14
+	VFMADD213PS  192(R8), Z14, Z11
+	VMULPS       Z11, Z0, Z14
+	VMAXPS       Z14, Z11, Z11
+	VMINPS       Z1, Z11, Z11
+	VMOVUPS      Z11, 64(AX)
+	ADDQ         R9, AX
+	VMOVUPS      (R8), Z14
+	VFMADD213PS  128(R8), Z14, Z12
+	VMULPS       Z12, Z0, Z14
+	VMAXPS       Z14, Z12, Z12
+	VMINPS       Z1, Z12, Z12
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      64(R8), Z14
+	VFMADD213PS  192(R8), Z14, Z13
+	VMULPS       Z13, Z0, Z14
+	VMAXPS       Z14, Z13, Z13
+	VMINPS       Z1, Z13, Z13
+	VMOVUPS      Z13, 64(AX)
+	ADDQ         R9, AX
+	LEAQ         (CX)(SI*2), CX
+	SUBQ         $0x06, DX
+	JMP          six
+
+single:
+	TESTQ  DX, DX
+	JE     done
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	MOVQ   w+16(FP), SI
+	MOVQ   CX, DI
+	MOVQ   kh+48(FP), R9
+
+srow:
+	MOVQ DI, R8
+	MOVQ seg+56(FP), R10
+
+stap:
+	VMOVUPS      (SI), Z2
+	VMOVUPS      64(SI), Z3
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  Z4, Z2, Z17
+	VFMADD231PS  Z4, Z3, Z18
+	ADDQ         $0x04, R8
+	ADDQ         $0x00000080, SI
+	DECQ         R10
+	JNE          stap
+	MOVQ         rstride+40(FP), R8
+	LEAQ         (DI)(R8*4), DI
+	DECQ         R9
+	JNE          srow
+	MOVQ         ostride+64(FP), DI
+	SHLQ         $0x02, DI
+	VMOVUPS      (SI), Z2
+	VFMADD213PS  128(SI), Z2, Z17
+	VMULPS       Z17, Z0, Z2
+	VMAXPS       Z2, Z17, Z17
+	VMINPS       Z1, Z17, Z17
+	VMOVUPS      Z17, (AX)
+	VMOVUPS      64(SI), Z2
+	VFMADD213PS  192(SI), Z2, Z18
+	VMULPS       Z18, Z0, Z2
+	VMAXPS       Z2, Z18, Z18
+	VMINPS       Z1, Z18, Z18
+	VMOVUPS      Z18, 64(AX)
+	ADDQ         DI, AX
+	ADDQ         BX, CX
+	DECQ         DX
+	JMP          single
+
+done:
+	VZEROUPPER
+	RET
+
 // func winoBT4AVX512(out *float32, os int, in *float32, is int, n int)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·winoBT4AVX512(SB), NOSPLIT, $0-40

@@ -154,7 +154,7 @@ var convCases = []convCase{
 func TestConv2DMatchesDirectConvolution(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	acts := []Activation{ActNone, ActReLU, ActReLU6, ActLeaky}
-	for ci, c := range convCases {
+	for ci, c := range append(append([]convCase(nil), convCases...), directCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			src := randTensor(r, c.h, c.w, c.in)
 			for i := range src.Data {
@@ -169,16 +169,32 @@ func TestConv2DMatchesDirectConvolution(t *testing.T) {
 			act := acts[ci%len(acts)]
 			conv := NewConv2D(filter, c.kh, c.kw, c.in, c.out, c.stride, pad, scale, bias, act)
 			want := naiveConv(src, filter, c.kh, c.kw, c.out, c.stride, pad, scale, bias, act, false)
-			got := conv.Apply(src)
-			assertTensorClose(t, got, want, 1e-4)
-			// A reused destination with stale contents gives the same result.
-			for i := range got.Data {
-				got.Data[i] = 42
-			}
-			conv.ApplyTo(got, src)
-			assertTensorClose(t, got, want, 1e-4)
+			forEachPath(t, func(t *testing.T) {
+				got := conv.Apply(src)
+				assertTensorClose(t, got, want, 1e-4)
+				// A reused destination with stale contents gives the same result.
+				for i := range got.Data {
+					got.Data[i] = 42
+				}
+				conv.ApplyTo(got, src)
+				assertTensorClose(t, got, want, 1e-4)
+			})
 		})
 	}
+}
+
+// directCases are shapes for the direct kernel of convolutions with few input channels
+// (AVX-512): 1–4 input channels, 32 or 64 outputs, rows of 1–13 interior pixels (groups of six
+// and single ones), windows reaching into every side's padding, images smaller than the window.
+var directCases = []convCase{
+	{"direct 3x3 same s2 RGB (SSD conv0)", 12, 13, 3, 32, 3, 3, 2, SamePadding},
+	{"direct 3x3 same s1 1ch 64", 9, 14, 1, 64, 3, 3, 1, SamePadding},
+	{"direct 7x7 valid s2 RGB (stem)", 19, 30, 3, 32, 7, 7, 2, valid},
+	{"direct 5x3 explicit s1 4ch", 8, 9, 4, 32, 5, 3, 1, explicit(Padding{Top: 2, Bottom: 1, Left: 0, Right: 3})},
+	{"direct 3x3 same 1x1 RGB", 1, 1, 3, 32, 3, 3, 2, SamePadding},
+	{"direct 3x3 explicit 2x2 2ch", 2, 2, 2, 64, 3, 3, 1, explicit(Padding{1, 1, 1, 1})},
+	{"direct 1x1 s1 RGB", 3, 7, 3, 32, 1, 1, 1, valid},
+	{"direct 2x2 s3 RGB", 10, 11, 3, 32, 2, 2, 3, SamePadding},
 }
 
 // depthwiseCases add, to convCases, shapes that exercise the depthwise kernels' channel tails

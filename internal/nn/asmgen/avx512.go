@@ -421,3 +421,116 @@ func linearTransform512(name string, coef [][]float64, ep bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// convSmallRow512 emits convSmallRowAVX512(out, in, w *float32, n, pstep, rstride, kh, seg,
+// ostride int, act *[16]float32): 32 output channels of n output pixels of a convolution whose
+// windows lie inside the input, computed directly, for layers with few input channels (the
+// nets' first layers on RGB), where im2col + gemm copies more than it multiplies. in points at
+// the first pixel's window (row 0, column 0, channel 0); windows are pstep floats apart, input
+// rows rstride floats apart; a window row is seg = kw·in contiguous floats, kh rows. w holds the
+// HWIO filter's kh·seg rows restricted to the 32 channels (32 floats each), then 32 scales and
+// 32 biases. Output pixels are ostride floats apart; act holds 8 × alpha then 8 × hi. Pixels go
+// in groups of six (12 accumulators): each filter row is loaded once per group and each input
+// value broadcast once for both halves of the 32 channels.
+func convSmallRow512() {
+	TEXT("convSmallRowAVX512", NOSPLIT, "func(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32)")
+	Pragma("noescape")
+	Doc("convSmallRowAVX512 computes 32 output channels of n output pixels of a convolution with few input channels directly, with the fused epilogue (AVX-512, see asmgen).")
+	act := Load(Param("act"), GP64())
+	alpha, hi := ZMM(), ZMM()
+	VBROADCASTSS(Mem{Base: act}, alpha)
+	VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
+	out := Load(Param("out"), GP64())
+	in := Load(Param("in"), GP64())
+	n := Load(Param("n"), GP64())
+	ps := Load(Param("pstep"), GP64())
+	SHLQ(U8(2), ps)
+	ps3, ps5 := GP64(), GP64()
+	LEAQ(Mem{Base: ps, Index: ps, Scale: 2}, ps3)
+	LEAQ(Mem{Base: ps, Index: ps, Scale: 4}, ps5)
+	pix := func(base Register, p int) Mem {
+		switch p {
+		case 0:
+			return Mem{Base: base}
+		case 1, 2, 4:
+			return Mem{Base: base, Index: ps, Scale: uint8(p)}
+		case 3:
+			return Mem{Base: base, Index: ps3, Scale: 1}
+		case 5:
+			return Mem{Base: base, Index: ps5, Scale: 1}
+		}
+		panic("pixel")
+	}
+	group := func(np int, id string) {
+		acc := make([][2]VecVirtual, np)
+		for p := range acc {
+			for v := range 2 {
+				acc[p][v] = ZMM()
+				VPXORD(acc[p][v], acc[p][v], acc[p][v])
+			}
+		}
+		wp := Load(Param("w"), GP64())
+		rp, ip := GP64(), GP64()
+		MOVQ(in, rp)
+		cky, cj := Load(Param("kh"), GP64()), GP64()
+		Label(id + "row")
+		MOVQ(rp, ip)
+		Load(Param("seg"), cj)
+		Label(id + "tap")
+		w0, w1 := ZMM(), ZMM()
+		VMOVUPS(Mem{Base: wp}, w0)
+		VMOVUPS(Mem{Base: wp, Disp: 64}, w1)
+		for p := range np {
+			b := ZMM()
+			VBROADCASTSS(pix(ip, p), b)
+			VFMADD231PS(b, w0, acc[p][0])
+			VFMADD231PS(b, w1, acc[p][1])
+		}
+		ADDQ(U8(4), ip)
+		ADDQ(U32(128), wp)
+		DECQ(cj)
+		JNE(LabelRef(id + "tap"))
+		rs := Load(Param("rstride"), GP64())
+		LEAQ(Mem{Base: rp, Index: rs, Scale: 4}, rp)
+		DECQ(cky)
+		JNE(LabelRef(id + "row"))
+		// wp now points at the scales, then the biases.
+		os := Load(Param("ostride"), GP64())
+		SHLQ(U8(2), os)
+		for p := range np {
+			for v := range 2 {
+				a := acc[p][v]
+				sc := ZMM()
+				VMOVUPS(Mem{Base: wp, Disp: 64 * v}, sc)
+				VFMADD213PS(Mem{Base: wp, Disp: 128 + 64*v}, sc, a) // a·scale + bias
+				t := ZMM()
+				VMULPS(a, alpha, t)
+				VMAXPS(t, a, a)
+				VMINPS(hi, a, a)
+				VMOVUPS(a, Mem{Base: out, Disp: 64 * v})
+			}
+			ADDQ(os, out)
+		}
+		switch np {
+		case 1:
+			ADDQ(ps, in)
+		case 6:
+			LEAQ(Mem{Base: in, Index: ps3, Scale: 2}, in)
+		}
+	}
+	Label("six")
+	CMPQ(n, U8(6))
+	JL(LabelRef("single"))
+	group(6, "g")
+	SUBQ(U8(6), n)
+	JMP(LabelRef("six"))
+	Label("single")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	group(1, "s")
+	DECQ(n)
+	JMP(LabelRef("single"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

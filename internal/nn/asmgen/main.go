@@ -38,6 +38,7 @@ func main() {
 	elementwise512("addReLUVecAVX512", true, true)
 	maxPool512("maxPool2PixelsAVX512", 2)
 	maxPool512("maxPool3PixelsAVX512", 3)
+	convSmallRow512()
 	for _, t := range []struct {
 		name string
 		coef [][]float64
