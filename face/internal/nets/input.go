@@ -18,7 +18,14 @@ func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
 }
 
 // squareInputTo is SquareInput into dst (size×size×img.C; every value is overwritten).
-func squareInputTo(dst, img *nn.Tensor, centre bool) {
+func squareInputTo(dst, img *nn.Tensor, centre bool) { squareInput(dst, img, centre, false) }
+
+// ssdInputTo is squareInputTo (padding at the bottom/right) followed by SSD's normalisation
+// x/127.5 − 1, in one pass over dst: the same float32 operations as the two done in turn.
+func ssdInputTo(dst, img *nn.Tensor) { squareInput(dst, img, false, true) }
+
+// squareInput is squareInputTo, then with ssdNorm x/127.5 − 1 on each value as it is written.
+func squareInput(dst, img *nn.Tensor, centre, ssdNorm bool) {
 	size := dst.H
 	if img.H < 1 || img.W < 1 || size < 1 || dst.W != size || dst.C != img.C {
 		panic(fmt.Sprintf("nets: SquareInput of %s to %s", img.Shape(), dst.Shape()))
@@ -36,6 +43,11 @@ func squareInputTo(dst, img *nn.Tensor, centre bool) {
 	}
 	if side == size && img.H == img.W {
 		copy(dst.Data, img.Data)
+		if ssdNorm {
+			for i, v := range dst.Data {
+				dst.Data[i] = v/127.5 - 1
+			}
+		}
 		return
 	}
 	C := img.C
@@ -72,7 +84,11 @@ func squareInputTo(dst, img *nn.Tensor, centre bool) {
 				for c := range 3 {
 					top := p00[c] + (p01[c]-p00[c])*dx
 					bot := p10[c] + (p11[c]-p10[c])*dx
-					o[c] = top + (bot-top)*dy
+					v := top + (bot-top)*dy
+					if ssdNorm {
+						v = v/127.5 - 1
+					}
+					o[c] = v
 				}
 				continue
 			}
@@ -81,7 +97,11 @@ func squareInputTo(dst, img *nn.Tensor, centre bool) {
 				bl, br := sample(r1, a0, C, c), sample(r1, a1, C, c)
 				top := tl + (tr-tl)*dx
 				bot := bl + (br-bl)*dx
-				o[c] = top + (bot-top)*dy
+				v := top + (bot-top)*dy
+				if ssdNorm {
+					v = v/127.5 - 1
+				}
+				o[c] = v
 			}
 		}
 	}

@@ -176,13 +176,16 @@ func (s *SSD) DetectParallel(img *nn.Tensor, minConfidence float64, maxResults, 
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
-	x := SquareInput(img, ssdInputSize, false)
-	for i, v := range x.Data {
-		x.Data[i] = v/127.5 - 1 // the reference's order: divide, then subtract
-	}
-
 	acts := s.buffers.Get().(*activations)
 	defer s.buffers.Put(acts)
+	// The padded, resized and normalised input (the reference's order: divide, then subtract),
+	// in a buffer of its own that the backbone's outputs do not reuse.
+	if cap(acts.input) < ssdInputSize*ssdInputSize*3 {
+		acts.input = make([]float32, ssdInputSize*ssdInputSize*3)
+	}
+	x := &nn.Tensor{H: ssdInputSize, W: ssdInputSize, C: 3, Data: acts.input[:ssdInputSize*ssdInputSize*3]}
+	ssdInputTo(x, img)
+
 	// Each head reads its feature map as soon as it is computed, before the buffer is reused.
 	var cands []ssdCandidate
 	for i := range s.backbone {

@@ -80,8 +80,9 @@ func rowsOf(t *nn.Tensor, y0, y1 int) *nn.Tensor {
 // its own input. Recycled through a sync.Pool per detector, it spares each call allocating (and
 // clearing) a fresh tensor per layer, ~110 MB per SSD image. Not safe for concurrent use.
 type activations struct {
-	bufs [2][]float32
-	next int
+	bufs  [2][]float32
+	next  int
+	input []float32 // the network input, for detectors that keep it apart (SSD)
 }
 
 // output returns an h×w×c destination in the next buffer, grown if needed. Its contents are
