@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -13,7 +14,8 @@ const (
 )
 
 // Sgemm computes C += A·B for row-major matrices: A is m×k (row stride lda), B is k×n (row
-// stride ldb) and C is m×n (row stride ldc).
+// stride ldb) and C is m×n (row stride ldc). A is only read: its rows may overlap (lda < k),
+// as in every function here that takes lda (nn's strip convolution lays patches out so).
 func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m == 0 || n == 0 || k == 0 {
 		checkArgs(m, n, k, a, lda, b, ldb, c, ldc)
@@ -32,7 +34,7 @@ func checkArgs(m, n, k int, a []float32, lda int, b []float32, ldb int, c []floa
 	switch {
 	case m < 0 || n < 0 || k < 0:
 		panic(fmt.Sprintf("blas: negative dimension m=%d n=%d k=%d", m, n, k))
-	case m > 0 && k > 0 && (lda < k || len(a) < (m-1)*lda+k):
+	case m > 0 && k > 0 && (lda < 1 || len(a) < (m-1)*lda+k):
 		panic(fmt.Sprintf("blas: A (%d values, lda %d) too short for %d×%d", len(a), lda, m, k))
 	case k > 0 && n > 0 && (ldb < n || len(b) < (k-1)*ldb+n):
 		panic(fmt.Sprintf("blas: B (%d values, ldb %d) too short for %d×%d", len(b), ldb, k, n))
@@ -130,8 +132,11 @@ func NewEpilogue(n int, scale, bias []float32, alpha, hi float32) *Epilogue {
 	return e
 }
 
+// apply is the epilogue of one value, fused multiply-add as in the assembly kernel: a row of
+// C then comes out the same whether it lies in a full tile or in an edge tile (nn's batched
+// convolutions rely on it to give each image the result it gets alone).
 func (e *Epilogue) apply(x float32, j int) float32 {
-	x = x*e.scale[j] + e.bias[j]
+	x = float32(math.FMA(float64(x), float64(e.scale[j]), float64(e.bias[j])))
 	return min(max(x, e.alpha*x), e.hi)
 }
 
