@@ -13,7 +13,9 @@ import (
 // convolutions, whose input already is the matrix) times the HWIO filter, which is already the
 // [kh·kw·in, out] matrix. The epilogue runs in the gemm's store. 3×3 stride-1 convolutions
 // with the channel counts where it is faster use Winograd minimal filtering instead (winograd.go),
-// and with AVX-512 layers with at most directMaxIn input channels a direct kernel.
+// and with AVX-512 layers with at most directMaxIn input channels a direct kernel; without it
+// (or for outputs not in multiples of 32) those read their patches from a strip layout in
+// place of im2col (convstrip.go).
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
@@ -22,6 +24,7 @@ type Conv2D struct {
 	wino                    *winograd // set where Winograd is faster (winograd.go)
 	direct                  []float32 // few input channels: the direct AVX-512 kernel's weights
 	act                     [16]float32
+	strip                   *blas.PackedB // few input channels (without AVX-512): the filter in strip order (convstrip.go)
 }
 
 // directMaxIn is the most input channels for which Conv2D computes directly (AVX-512) instead of
@@ -51,6 +54,9 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 	}
 	if in <= directMaxIn && out%32 == 0 {
 		c.packDirect(filter, scale, bias, act)
+	}
+	if useStrip(kh, kw, in, out, stride) {
+		c.strip = packStrip(filter, kh, kw, in, out)
 	}
 	return c
 }
@@ -214,6 +220,10 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	}
 	if useAVX512 && c.direct != nil {
 		c.applyDirect(dst, src, oh, ow)
+		return
+	}
+	if c.strip != nil {
+		c.applyStrip(dst, src, oh, ow)
 		return
 	}
 	k := c.kh * c.kw * c.in

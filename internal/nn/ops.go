@@ -9,8 +9,18 @@ import (
 // as in TensorFlow).
 func MaxPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 	oh, ow := checkWindow("MaxPool", src, k, k, stride, pad)
+	dst := NewTensor(oh, ow, src.C)
+	MaxPoolTo(dst, src, k, stride, pad)
+	return dst
+}
+
+// MaxPoolTo is MaxPool into dst, which must have the output shape.
+func MaxPoolTo(dst, src *Tensor, k, stride int, pad Padding) {
+	oh, ow := checkWindow("MaxPool", src, k, k, stride, pad)
 	C := src.C
-	dst := NewTensor(oh, ow, C)
+	if dst.H != oh || dst.W != ow || dst.C != C {
+		panic(fmt.Sprintf("nn: MaxPool: destination %s, want %dx%dx%d", dst.Shape(), oh, ow, C))
+	}
 	asm := (useAVX512 || useAsm && C%8 == 0) && (k == 2 || k == 3)
 	pool := maxPool2Pixels
 	switch {
@@ -50,7 +60,6 @@ func MaxPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 			maxPixel(dst, src, oy, ox, k, stride, pad)
 		}
 	}
-	return dst
 }
 
 // maxPixel computes one output pixel of MaxPool in Go (borders, other sizes and architectures).

@@ -180,40 +180,7 @@ func (w *winograd) tileBlock(tiles int) int {
 
 // applyTo writes the convolution of src into dst; the caller has checked the shapes.
 func (w *winograd) applyTo(dst, src *Tensor) {
-	m, a := w.scheme.m, w.scheme.a
-	a2 := a * a
-	th, tw := (dst.H+m-1)/m, (dst.W+m-1)/m
-	tiles := th * tw
-	C, K := w.in, w.out
-	nb := w.tileBlock(tiles)
-
-	s := winogradPool.Get().(*winogradScratch)
-	defer winogradPool.Put(s)
-	s.v = grow(s.v, nb*a2*C)
-	s.m = grow(s.m, nb*a2*K)
-	s.d = grow(s.d, a2*C)
-	s.tmp = grow(s.tmp, a2*max(C, K))
-	s.row = grow(s.row, m*K)
-
-	for base := 0; base < tiles; base += nb {
-		n := min(nb, tiles-base)
-		for t := range n {
-			ty, tx := (base+t)/tw, (base+t)%tw
-			w.inputTile(s, s.v[t*a2*C:(t+1)*a2*C], src, m*ty-w.pad.Top, m*tx-w.pad.Left)
-		}
-		for p := range a2 {
-			va, mc := s.v[p*C:], s.m[p*K:]
-			if w.u[p].PreferRows() {
-				blas.SgemmRows(n, va, a2*C, w.u[p], nil, mc, a2*K)
-			} else {
-				blas.SgemmEpilogue(n, va, a2*C, w.u[p], nil, mc, a2*K)
-			}
-		}
-		for t := range n {
-			ty, tx := (base+t)/tw, (base+t)%tw
-			w.outputTile(s, s.m[t*a2*K:(t+1)*a2*K], dst, m*ty, m*tx)
-		}
-	}
+	w.applyBatch([]*Tensor{dst}, []*Tensor{src})
 }
 
 // inputTile writes V = Bᵀ d B for the a×a patch whose top-left input pixel is (iy0, ix0) into
@@ -331,17 +298,17 @@ func (t *winoTransform) check(out []float32, os int, in []float32, is int, n int
 }
 
 // winogradTile returns the output tile size m of the Winograd F(m×m, 3×3) that makes a 3×3
-// stride-1 convolution with these channel counts fastest, or 0 for im2col + gemm. Measured
-// (BenchmarkWinograd and the recognition net's BenchmarkDescriptor, docs/benchmarks.md):
-// F(4×4) for 32 and 64 channels, F(2×2) for 128. At 128 channels F(4×4) is faster alone but
-// not inside the net, and at 256 (the net's 4×4 maps, a handful of tiles) neither is: the
-// transformed weights are a²/9 times the filter's size and are streamed from memory for only a
-// few tiles, where the micro-benchmark keeps them in cache.
+// stride-1 convolution with these channel counts fastest, or 0 for im2col + gemm. Measured in
+// the recognition net (per-layer CPU time, one face and batches of four, docs/benchmarks.md) on
+// Zen 5: F(4×4) up to 128 channels, F(2×2) at 256 (its 4×4 maps: four tiles per face, 1.35×
+// faster than im2col alone and 1.7× in a batch of four faces; F(4×4) there reads 4× the
+// filter's bytes for one tile per face and is 1.5× slower alone). On Zen 3, with half the L2,
+// 128 channels were faster with F(2×2) and 256 with im2col.
 func winogradTile(in, out int) int {
 	switch {
-	case in < 32 || out < 32 || in > 128 || out > 128:
+	case in < 32 || out < 32 || in > 256 || out > 256:
 		return 0
-	case in <= 64 && out <= 64:
+	case in <= 128 && out <= 128:
 		return 4
 	}
 	return 2

@@ -76,11 +76,11 @@ func TestWinogradMatchesDirectConvolution(t *testing.T) {
 }
 
 // TestConv2DUsesWinogradWhereItPays checks the hook: the recognition net's 3×3 stride-1 layers
-// with 32 to 128 channels (where it was measured faster) take the Winograd path
+// with 32 to 256 channels (where it was measured faster) take the Winograd path
 // and still match the direct convolution through the public API.
 func TestConv2DUsesWinogradWhereItPays(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
-	for _, s := range []struct{ h, c int }{{35, 32}, {17, 64}, {8, 128}} {
+	for _, s := range []struct{ h, c int }{{35, 32}, {17, 64}, {8, 128}, {4, 256}} {
 		pad := SamePadding(s.h, s.h, 3, 3, 1)
 		filter := randSlice(r, 9*s.c*s.c)
 		conv := NewConv2D(filter, 3, 3, s.c, s.c, 1, pad, randSlice(r, s.c), randSlice(r, s.c), ActReLU)
