@@ -16,6 +16,12 @@ var recognitionMean = [3]float32{122.782, 117.001, 104.298}
 
 // Recognition is face-api.js's FaceRecognitionNet (dlib's ResNet-34 variant): a face crop in,
 // a 128-d descriptor out.
+//
+// Several faces (those of one photo) go through the net together, DescribeBatch: the stem and
+// the first blocks run face by face (their weights are small, their activations large), the
+// blocks from batchFrom on — 64 to 256 channels on 17×17 to 1×1 maps, where each face has few
+// pixels per weight — take all the faces in one gemm per layer (nn.Conv2D.ApplyBatch), so their
+// weights are read once per photo rather than once per face.
 type Recognition struct {
 	stem    *nn.Conv2D // 7×7 stride 2 VALID, conv bias and scale layer folded into the epilogue
 	blocks  []residualBlock
@@ -23,18 +29,32 @@ type Recognition struct {
 	scratch sync.Pool // *recognitionScratch: activations reused between calls
 }
 
-// recognitionScratch holds the activations of one forward pass (the input size is fixed).
+// batchFrom is the first block that runs on the whole batch at once.
+const batchFrom = 3
+
+// maxBatch bounds the faces that go through the net together (and the batch activations kept).
+const maxBatch = 8
+
+// recognitionScratch holds the activations of one forward pass (the input size is fixed): those
+// of the per-face part once, those of the batched part for up to cap faces, each layer's images
+// back to back in one slice.
 type recognitionScratch struct {
-	input, stem *nn.Tensor
-	blocks      []struct{ mid, out *nn.Tensor } // conv1 and conv2 outputs of each block
+	input, stem, pool *nn.Tensor
+	cap               int
+	blocks            []resBlockScratch
 }
+
+// resBlockScratch holds one block's conv1 and conv2 outputs and its result (the conv2 output
+// itself, or for a down block the padded sum with the shortcut), one tensor per face.
+type resBlockScratch struct{ mid, out, res []*nn.Tensor }
 
 // residualBlock is a residual (down=false) or down-sampling (down=true) ResNet block.
 type residualBlock struct {
 	conv1, conv2 *nn.Conv2D
 	down         bool
-	out          int // output channels
+	in, out      int // input and output channels
 	size         int // output side of conv1 and conv2
+	resSize      int // side of the block's result (the shortcut's, for down blocks)
 }
 
 // NewRecognition builds the net from face_recognition_model weights.
@@ -57,11 +77,11 @@ func NewRecognition(w *weights.Set) (*Recognition, error) {
 	}
 	for _, l := range layers {
 		p := r.Prefixed(l.name)
-		b := residualBlock{down: l.down, out: l.out}
+		b := residualBlock{down: l.down, in: l.in, out: l.out}
 		if l.down {
 			b.conv1 = scaledConv(p.Prefixed("conv1"), 3, l.in, l.out, 2, nn.Padding{}, nn.ActReLU)
 			// The shortcut's 2×2 pool keeps ⌊side/2⌋, the convolution ⌊(side−3)/2⌋+1: one
-			// less for even sides, made up below by a zero row and column (spatial tracks the
+			// less for even sides, made up by a zero row and column (spatial tracks the
 			// padded side).
 			b.size = (spatial-3)/2 + 1
 			spatial /= 2
@@ -69,7 +89,14 @@ func NewRecognition(w *weights.Set) (*Recognition, error) {
 			b.size = spatial
 			b.conv1 = scaledConv(p.Prefixed("conv1"), 3, l.in, l.out, 1, nn.SamePadding(spatial, spatial, 3, 3, 1), nn.ActReLU)
 		}
-		b.conv2 = scaledConv(p.Prefixed("conv2"), 3, l.out, l.out, 1, nn.SamePadding(b.size, b.size, 3, 3, 1), nn.ActNone)
+		b.resSize = spatial
+		if b.size == 1 {
+			// A 3×3 SAME convolution of a 1×1 map sees only its centre tap: a 1×1 convolution
+			// with a ninth of the weights (the other taps multiply the padding's zeros).
+			b.conv2 = centreConv(p.Prefixed("conv2"), l.out, l.out, nn.ActNone)
+		} else {
+			b.conv2 = scaledConv(p.Prefixed("conv2"), 3, l.out, l.out, 1, nn.SamePadding(b.size, b.size, 3, 3, 1), nn.ActNone)
+		}
 		net.blocks = append(net.blocks, b)
 	}
 	net.fc = r.Get("fc", 256, 128)
@@ -85,72 +112,217 @@ func NewRecognition(w *weights.Set) (*Recognition, error) {
 // scaledConv reads conv/{filters,bias} and scale/{weights,biases} under r and folds
 // (conv + bias)·w + b into the convolution's epilogue as conv·w + (bias·w + b).
 func scaledConv(r *weights.Reader, k, in, out, stride int, pad nn.Padding, act nn.Activation) *nn.Conv2D {
-	filters := r.Get("conv/filters", k, k, in, out)
-	bias := r.Get("conv/bias", out)
-	scale := r.Get("scale/weights", out)
-	shift := r.Get("scale/biases", out)
-	if r.Err() != nil {
+	filters, scale, folded := scaledConvWeights(r, k, in, out)
+	if filters == nil {
 		return nil
 	}
-	folded := make([]float32, out)
+	return nn.NewConv2D(filters, k, k, in, out, stride, pad, scale, folded, act)
+}
+
+// centreConv is scaledConv of a 3×3 filter for a 1×1 input with SAME padding: the 1×1
+// convolution by the filter's centre.
+func centreConv(r *weights.Reader, in, out int, act nn.Activation) *nn.Conv2D {
+	filters, scale, folded := scaledConvWeights(r, 3, in, out)
+	if filters == nil {
+		return nil
+	}
+	centre := filters[4*in*out : 5*in*out] // HWIO: tap (1, 1)
+	return nn.NewConv2D(centre, 1, 1, in, out, 1, nn.Padding{}, scale, folded, act)
+}
+
+func scaledConvWeights(r *weights.Reader, k, in, out int) (filters, scale, folded []float32) {
+	filters = r.Get("conv/filters", k, k, in, out)
+	bias := r.Get("conv/bias", out)
+	scale = r.Get("scale/weights", out)
+	shift := r.Get("scale/biases", out)
+	if r.Err() != nil {
+		return nil, nil, nil
+	}
+	folded = make([]float32, out)
 	for i := range folded {
 		folded[i] = bias[i]*scale[i] + shift[i]
 	}
-	return nn.NewConv2D(filters, k, k, in, out, stride, pad, scale, folded, act)
+	return filters, scale, folded
 }
 
 // Describe returns the descriptor of a face crop given as RGB values 0..255 (any size; it is
 // centred on a square and resized to 150×150 as in the reference). The descriptor is not
 // normalised, as the reference's is not.
 func (n *Recognition) Describe(face *nn.Tensor) [128]float32 {
+	var d [1][128]float32
+	n.DescribeBatch([]*nn.Tensor{face}, d[:])
+	return d[0]
+}
+
+// DescribeBatch writes the descriptor of every face crop into out (len(out) ≥ len(faces)),
+// the faces going through the net together (see Recognition). Each descriptor is the one
+// Describe gives for that face alone, bit for bit.
+func (n *Recognition) DescribeBatch(faces []*nn.Tensor, out [][128]float32) {
+	if len(out) < len(faces) {
+		panic(fmt.Sprintf("nets: DescribeBatch: room for %d descriptors, %d faces", len(out), len(faces)))
+	}
+	for len(faces) > maxBatch {
+		n.DescribeBatch(faces[:maxBatch], out)
+		faces, out = faces[maxBatch:], out[maxBatch:]
+	}
+	if len(faces) == 0 {
+		return
+	}
 	sc, _ := n.scratch.Get().(*recognitionScratch)
 	if sc == nil {
 		sc = n.newScratch()
 	}
 	defer n.scratch.Put(sc)
-	x := sc.input
-	squareInputTo(x, face, true)
-	normalizeMeanRGB(x, recognitionMean)
-	n.stem.ApplyTo(sc.stem, x)
-	x = nn.MaxPool(sc.stem, 3, 2, nn.Padding{})
-	for i := range n.blocks {
-		x = n.blocks[i].apply(x, sc.blocks[i].mid, sc.blocks[i].out)
+	sc.reserve(n, len(faces))
+	for i, face := range faces {
+		x := sc.input
+		squareInputTo(x, face, true)
+		normalizeMeanRGB(x, recognitionMean)
+		n.stem.ApplyTo(sc.stem, x)
+		nn.MaxPoolTo(sc.pool, sc.stem, 3, 2, nn.Padding{})
+		x = sc.pool
+		for b := range batchFrom {
+			bs := &sc.blocks[b]
+			j := i
+			if b < batchFrom-1 {
+				j = 0 // the per-face blocks reuse one set of tensors, but the last one's result is kept per face
+			}
+			n.blocks[b].apply(x, bs.mid[0], bs.out[j], bs.res[j])
+			x = bs.res[j]
+		}
+	}
+	k := len(faces)
+	xs := sc.blocks[batchFrom-1].res[:k]
+	for b := batchFrom; b < len(n.blocks); b++ {
+		bs := &sc.blocks[b]
+		n.blocks[b].applyBatch(xs, bs.mid[:k], bs.out[:k], bs.res[:k])
+		xs = bs.res[:k]
+	}
+	for i, x := range xs {
+		out[i] = n.head(x)
+	}
+}
+
+// head is the global average pool and the fully connected layer, with GlobalMean's and
+// FullyConnected's arithmetic (float64 sums, then the products in input order).
+func (n *Recognition) head(x *nn.Tensor) [128]float32 {
+	var sum [256]float64
+	C := x.C
+	for off := 0; off < len(x.Data); off += C {
+		for i, v := range x.Data[off : off+C] {
+			sum[i] += float64(v)
+		}
 	}
 	var d [128]float32
-	copy(d[:], nn.FullyConnected(nn.GlobalMean(x), n.fc, nil))
+	px := float64(x.H * x.W)
+	for p := range C {
+		v := float32(sum[p] / px)
+		row := n.fc[p*128 : (p+1)*128]
+		for j, wv := range row {
+			d[j] += v * wv
+		}
+	}
 	return d
 }
 
 func (n *Recognition) newScratch() *recognitionScratch {
 	sc := &recognitionScratch{
-		input: nn.NewTensor(RecognitionInputSize, RecognitionInputSize, 3),
-		stem:  nn.NewTensor(72, 72, 32),
+		input:  nn.NewTensor(RecognitionInputSize, RecognitionInputSize, 3),
+		stem:   nn.NewTensor(72, 72, 32),
+		pool:   nn.NewTensor(35, 35, 32),
+		blocks: make([]resBlockScratch, len(n.blocks)),
 	}
-	for _, b := range n.blocks {
-		sc.blocks = append(sc.blocks, struct{ mid, out *nn.Tensor }{
-			nn.NewTensor(b.size, b.size, b.out), nn.NewTensor(b.size, b.size, b.out),
-		})
-	}
+	sc.reserve(n, 1)
 	return sc
 }
 
-// apply runs the block on x; mid and out are scratch for conv1's and conv2's outputs. The
-// result is out or, when the shortcut is larger, a new padded tensor.
-func (b *residualBlock) apply(x, mid, out *nn.Tensor) *nn.Tensor {
-	b.conv1.ApplyTo(mid, x)
-	b.conv2.ApplyTo(out, mid)
-	shortcut := x
-	if b.down {
-		shortcut = nn.AvgPool(x, 2, 2, nn.Padding{})
-		if shortcut.C != b.out {
-			shortcut = nn.PadChannels(shortcut, b.out)
+// reserve makes room for k faces in the batched tensors.
+func (sc *recognitionScratch) reserve(n *Recognition, k int) {
+	if k <= sc.cap {
+		return
+	}
+	k = max(k, min(2*sc.cap, maxBatch))
+	for i, b := range n.blocks {
+		faces := k
+		if i < batchFrom-1 {
+			faces = 1
 		}
-		if out.H != shortcut.H || out.W != shortcut.W {
-			// The VALID stride-2 conv lost a row and a column that the pool kept: the reference
-			// appends zeros at the bottom and right.
-			out = nn.PadSpatial(out, nn.Padding{Bottom: shortcut.H - out.H, Right: shortcut.W - out.W})
+		bs := &sc.blocks[i]
+		bs.mid = tensors(faces, b.size, b.out)
+		if i < batchFrom {
+			bs.mid = bs.mid[:1]
+		}
+		bs.out = tensors(faces, b.size, b.out)
+		bs.res = bs.out
+		if b.resSize != b.size || b.in != b.out {
+			bs.res = tensors(faces, b.resSize, b.out)
 		}
 	}
-	nn.AddReLU(out, out, shortcut)
-	return out
+	sc.cap = k
+}
+
+// tensors returns k side×side×c tensors whose data lie back to back in one slice.
+func tensors(k, side, c int) []*nn.Tensor {
+	size := side * side * c
+	data := make([]float32, k*size)
+	ts := make([]*nn.Tensor, k)
+	for i := range ts {
+		ts[i] = &nn.Tensor{H: side, W: side, C: c, Data: data[i*size : (i+1)*size]}
+	}
+	return ts
+}
+
+// apply runs the block on x: conv1 into mid, conv2 into out, then the shortcut added and the
+// ReLU into res (which is out unless the block is a down block).
+func (b *residualBlock) apply(x, mid, out, res *nn.Tensor) {
+	b.conv1.ApplyTo(mid, x)
+	b.conv2.ApplyTo(out, mid)
+	b.addShortcut(x, out, res)
+}
+
+// applyBatch is apply for a batch of faces, each layer over all of them at once.
+func (b *residualBlock) applyBatch(xs, mid, out, res []*nn.Tensor) {
+	b.conv1.ApplyBatch(mid, xs)
+	b.conv2.ApplyBatch(out, mid)
+	for i := range xs {
+		b.addShortcut(xs[i], out[i], res[i])
+	}
+}
+
+// addShortcut writes ReLU(out + shortcut(x)) into res. For a residual block the shortcut is x
+// and res is out. For a down block it is x's 2×2 average pool with zero channels added, and
+// out is padded with zeros at the bottom and right where the pool is larger (the VALID
+// stride-2 convolution lost a row and a column that the pool kept; the reference pads so),
+// with the arithmetic of nn.AvgPool, nn.PadChannels, nn.PadSpatial and nn.AddReLU.
+func (b *residualBlock) addShortcut(x, out, res *nn.Tensor) {
+	if !b.down {
+		nn.AddReLU(out, out, x)
+		return
+	}
+	R, S, C, K := res.H, out.H, x.C, b.out
+	row := x.W * C
+	for y := range R {
+		for xx := range R {
+			dst := res.Data[(y*R+xx)*K : (y*R+xx+1)*K]
+			if y < S && xx < S {
+				copy(dst, out.Data[(y*S+xx)*K:(y*S+xx+1)*K])
+			} else {
+				clear(dst)
+			}
+			p := (2*y*x.W + 2*xx) * C
+			p00, p01 := x.Data[p:p+C], x.Data[p+C:p+2*C]
+			p10, p11 := x.Data[p+row:p+row+C], x.Data[p+row+C:p+row+2*C]
+			for c := range C {
+				s := float32(0) + p00[c]
+				s += p01[c]
+				s += p10[c]
+				s += p11[c]
+				s *= 0.25
+				dst[c] = max(dst[c]+s, 0)
+			}
+			for c := C; c < K; c++ {
+				dst[c] = max(dst[c]+0, 0)
+			}
+		}
+	}
 }

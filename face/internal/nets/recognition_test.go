@@ -99,3 +99,31 @@ func TestSquareInputMatchesPadThenResize(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeBatchMatchesDescribe runs batches of face crops of different sizes (one, a
+// photo's worth, more than maxBatch) through DescribeBatch and expects each face's Describe
+// descriptor bit for bit: every row of a batched gemm is computed as it is alone.
+func TestDescribeBatchMatchesDescribe(t *testing.T) {
+	rec, err := NewRecognition(loadWeights(t, "face_recognition_model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := imgtensor.FromImage(reftest.NPMSamples(t).Decode(t, "sample1.jpg"))
+	var faces []*nn.Tensor
+	for i := range maxBatch + 3 {
+		faces = append(faces, imgtensor.Crop(img, 700+37*i, 250+11*i, 150+23*i, 170+13*(i%4)))
+	}
+	want := make([][128]float32, len(faces))
+	for i, f := range faces {
+		want[i] = rec.Describe(f)
+	}
+	for _, n := range []int{1, 2, 3, 5, len(faces)} {
+		got := make([][128]float32, n)
+		rec.DescribeBatch(faces[:n], got)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("batch of %d, face %d: descriptor %.2g from Describe's", n, i, reftest.L2(got[i][:], want[i][:]))
+			}
+		}
+	}
+}
