@@ -15,6 +15,7 @@ import (
 
 	"github.com/facecluster/facecluster/face/internal/imgtensor"
 	"github.com/facecluster/facecluster/face/internal/reftest"
+	"github.com/facecluster/facecluster/internal/nn"
 	"github.com/facecluster/facecluster/internal/testutil"
 )
 
@@ -51,6 +52,33 @@ func BenchmarkDescriptor(b *testing.B) {
 	x, y, w, h := clipToImage(f.CropBox, in.w, in.h)
 	crop := imgtensor.Crop(in.t, x, y, w, h)
 	measure(b, func() { e.recognition.Describe(crop) })
+}
+
+// BenchmarkDescriptorBatch: the recognition net on the crops of all the faces of sample1.jpg
+// at once (DescribeBatch, as Analyze runs it); cpu-ms/face is per descriptor.
+func BenchmarkDescriptorBatch(b *testing.B) {
+	e := testEngine(b)
+	img := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
+	faces, err := e.Analyze(context.Background(), img, Options{})
+	if err != nil || len(faces) == 0 {
+		b.Fatalf("no face: %v", err)
+	}
+	in, err := toInput(img)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var crops []*nn.Tensor
+	for _, f := range faces {
+		crops = append(crops, cropOf(in, f.CropBox))
+	}
+	out := make([][128]float32, len(crops))
+	b.ReportAllocs()
+	cpu0 := testutil.CPUTime()
+	for b.Loop() {
+		e.recognition.DescribeBatch(crops, out)
+	}
+	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N*len(crops))/1e6, "cpu-ms/face")
+	b.ReportMetric(float64(len(crops)), "faces")
 }
 
 // BenchmarkLandmarks: the 68-landmark nets on one detection crop.

@@ -235,6 +235,16 @@ func (e *Engine) describe(ctx context.Context, in *input, lm *Landmarks, crop [2
 	if err := ctx.Err(); err != nil {
 		return Descriptor{}, Box{}, fmt.Errorf("face: describe: %w", err)
 	}
+	box, err := recognitionCrop(in, lm, crop)
+	if err != nil {
+		return Descriptor{}, Box{}, err
+	}
+	return e.recognition.Describe(cropOf(in, box)), box, nil
+}
+
+// recognitionCrop returns the pixels of in that the recognition net describes for a face with
+// landmarks lm found in a detection crop of size crop.
+func recognitionCrop(in *input, lm *Landmarks, crop [2]int) (Box, error) {
 	r := descriptorCrop(lm, crop)
 	x, y, w, h := clipToImage(r, in.w, in.h)
 	if w < 1 || h < 1 {
@@ -243,10 +253,15 @@ func (e *Engine) describe(ctx context.Context, in *input, lm *Landmarks, crop [2
 		// is a better crop than nothing.
 		x, y, w, h = clipToImage(alignedBox(lm), in.w, in.h)
 		if w < 1 || h < 1 {
-			return Descriptor{}, Box{}, fmt.Errorf("%w: %+v in the %d×%d image", errEmptyCrop, r, in.w, in.h)
+			return Box{}, fmt.Errorf("%w: %+v in the %d×%d image", errEmptyCrop, r, in.w, in.h)
 		}
 	}
-	return e.recognition.Describe(imgtensor.Crop(in.t, x, y, w, h)), Box{float64(x), float64(y), float64(w), float64(h)}, nil
+	return Box{float64(x), float64(y), float64(w), float64(h)}, nil
+}
+
+// cropOf copies the pixels of box (whole pixels inside in) out of in.
+func cropOf(in *input, box Box) *nn.Tensor {
+	return imgtensor.Crop(in.t, int(box.X), int(box.Y), int(box.W), int(box.H))
 }
 
 // DescribeWhole treats the whole image as one face crop (enrolment photos often are tight
@@ -308,58 +323,82 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 			kept = append(kept, d) // the reference drops boxes that are empty inside the image too
 		}
 	}
+	if len(kept) > 0 && e.recognition == nil {
+		return nil, fmt.Errorf("%w: recognition net", ErrNotLoaded)
+	}
+	// The landmarks and the crop of every face, then the descriptors of all the faces
+	// together (the recognition net reads its weights once per batch, not once per face).
 	faces := make([]Face, len(kept))
+	crops := make([]*nn.Tensor, len(kept))
 	errs := make([]error, len(kept))
-	analyzeFace := func(i int) {
+	locateFace := func(i int) {
 		d := kept[i]
 		lm, crop, err := e.landmarksOf(ctx, in, d.Box, opts.TinyLandmarks)
 		if err != nil {
 			errs[i] = err
 			return
 		}
-		desc, cropBox, err := e.describe(ctx, in, &lm, crop)
-		if errors.Is(err, errEmptyCrop) {
-			return // dropped below: no face to describe
-		}
+		cropBox, err := recognitionCrop(in, &lm, crop)
 		if err != nil {
-			errs[i] = err
-			return
+			return // errEmptyCrop: no face to describe, dropped below
 		}
-		faces[i] = Face{
-			Box: d.Box, Score: d.Score, Landmarks: lm, AlignedBox: alignedBox(&lm),
-			CropBox: cropBox, Descriptor: desc,
-		}
+		faces[i] = Face{Box: d.Box, Score: d.Score, Landmarks: lm, AlignedBox: alignedBox(&lm), CropBox: cropBox}
+		crops[i] = cropOf(in, cropBox)
 	}
-	if opts.Workers == 1 || len(kept) < 2 {
-		for i := range kept {
-			analyzeFace(i)
-		}
-	} else {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range min(opts.Workers, len(kept)) {
-			wg.Go(func() {
-				for i := range next {
-					analyzeFace(i)
-				}
-			})
-		}
-		for i := range kept {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-	}
+	parallel(len(kept), opts.Workers, locateFace)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	described := faces[:0]
-	for _, f := range faces {
-		if f.Box.W > 0 { // a zero Face was dropped
-			described = append(described, f)
+	var described []int // the faces with a crop
+	var batch []*nn.Tensor
+	for i, c := range crops {
+		if c != nil {
+			described = append(described, i)
+			batch = append(batch, c)
 		}
 	}
-	return described, nil
+	if len(batch) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("face: describe: %w", err)
+		}
+	}
+	descs := make([][128]float32, len(batch))
+	// With several workers the faces are cut into one batch per worker.
+	parts := min(max(opts.Workers, 1), len(batch))
+	parallel(parts, parts, func(p int) {
+		lo, hi := p*len(batch)/parts, (p+1)*len(batch)/parts
+		e.recognition.DescribeBatch(batch[lo:hi], descs[lo:hi])
+	})
+	out := make([]Face, len(described))
+	for j, i := range described {
+		out[j] = faces[i]
+		out[j].Descriptor = descs[j]
+	}
+	return out, nil
+}
+
+// parallel calls f(0) … f(n−1) on up to workers goroutines (the calling one when workers ≤ 1).
+func parallel(n, workers int, f func(int)) {
+	if workers <= 1 || n < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // clipToImage clips b to a w×h image and floors it, as the reference's clipAtImageBorders.

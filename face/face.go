@@ -70,8 +70,10 @@ type Options struct {
 	WholeImage    bool    // Analyze: skip detection, the whole image is one face crop
 	TinyLandmarks bool    // use the tiny 68-landmark net (faster, less precise)
 	// Workers is how many goroutines one call may use (0 = 1): SSD splits its layers into bands
-	// of rows and the faces are described concurrently. Lower latency for one image on idle
-	// cores; where images are already processed one per core, keep 1.
+	// of rows, the faces' landmarks are found concurrently and the faces are described in one
+	// batch per worker (one batch in all with 1 worker, which reads the recognition net's
+	// weights least often). Lower latency for one image on idle cores; where images are
+	// already processed one per core, keep 1.
 	Workers int
 }
 
