@@ -134,6 +134,9 @@ func checkBinaryAccepts(t *testing.T, bin string, r rendered) {
 			env["FACECLUSTER_GRPC_ADDR"] = "127.0.0.1:0"
 			// An address that refuses at once instead of a name that does not resolve here.
 			env["FACECLUSTER_DB_DSN"] = strings.Replace(env["FACECLUSTER_DB_DSN"], "mysql-0.mysql:3306", "127.0.0.1:1", 1)
+			// The manifests wait minutes for the database at start; here a second is enough to
+			// see the wait end with the database's error.
+			env["FACECLUSTER_DB_WAIT"] = "1s"
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, tc.c.Args...)

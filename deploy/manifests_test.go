@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -609,6 +610,47 @@ func TestUploadsAndImagesAreOnTheSharedVolume(t *testing.T) {
 			} else if role != "recognizer" {
 				if m, ok = mountOf(blob); !ok || m.ReadOnly {
 					t.Errorf("%s/%s: uploads (%s) are not on a writable mount of the images volume", r.Overlay, role, blob)
+				}
+			}
+		}
+	}
+}
+
+// TestRolesOutwaitTheDatabaseOnAFirstDeploy: on a first deploy every role starts before MySQL
+// and the migrate Job are done and waits up to FACECLUSTER_DB_WAIT for them with /healthz
+// answering. No probe may kill a role during that wait: its liveness probe is /healthz on the
+// facecluster listener (up from the start), and a startup probe, which holds liveness back but
+// fails until the role has started, allows the whole wait plus a minute to load the engine.
+func TestRolesOutwaitTheDatabaseOnAFirstDeploy(t *testing.T) {
+	for _, r := range renderAll(t) {
+		for _, role := range []string{"receiver", "processor", "recognizer", "web", "reconciler"} {
+			d, _ := r.find("Deployment", role).(*appsv1.Deployment)
+			if d == nil {
+				t.Errorf("%s: no %s Deployment", r.Overlay, role)
+				continue
+			}
+			app := containerNamed(t, d.Spec.Template.Spec.Containers, "facecluster")
+			env := containerEnv(t, r, app)
+			if env["FACECLUSTER_MIGRATE"] != "false" {
+				t.Errorf("%s/%s: FACECLUSTER_MIGRATE=%q: the roles must leave migrating to the Job", r.Overlay, role, env["FACECLUSTER_MIGRATE"])
+			}
+			wait := 2 * time.Minute // the binary's default
+			if v, ok := env["FACECLUSTER_DB_WAIT"]; ok {
+				var err error
+				if wait, err = time.ParseDuration(v); err != nil {
+					t.Fatalf("%s/%s: FACECLUSTER_DB_WAIT=%q: %v", r.Overlay, role, v, err)
+				}
+			}
+			if wait < 2*time.Minute {
+				t.Errorf("%s/%s: FACECLUSTER_DB_WAIT=%s is shorter than a first MySQL start", r.Overlay, role, wait)
+			}
+			if p := app.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "http" {
+				t.Errorf("%s/%s: liveness probe %+v, want /healthz on the http port (it answers while waiting for the database)", r.Overlay, role, p)
+			}
+			if p := app.StartupProbe; p != nil {
+				window := time.Duration(max(p.PeriodSeconds, 10)*max(p.FailureThreshold, 3)) * time.Second
+				if window < wait+time.Minute {
+					t.Errorf("%s/%s: the startup probe gives up after %s, before FACECLUSTER_DB_WAIT %s plus a minute", r.Overlay, role, window, wait)
 				}
 			}
 		}

@@ -72,8 +72,29 @@ type Store struct {
 }
 
 // Open connects to the database and checks that it answers. It does not migrate: call Migrate
-// (or run `facecluster migrate`).
+// (or run `facecluster migrate`). OpenWait waits for a database that is still starting.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	st, err := newStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.connect(ctx); err != nil {
+		st.db.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// connect checks that the database answers.
+func (s *Store) connect(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: connect to %s database: %w", s.driver, err)
+	}
+	return nil
+}
+
+// newStore checks the options and makes the pool without connecting.
+func newStore(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -116,10 +137,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	db.SetMaxIdleConns(opts.MaxIdleConns)
 	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: connect to %s database: %w", opts.Driver, err)
-	}
 	return &Store{db: db, driver: opts.Driver, log: opts.Logger, now: time.Now}, nil
 }
 

@@ -40,7 +40,7 @@ Exit status 1 if any photo could not be enrolled.`,
 				return usageError{fmt.Errorf("enroll: %s is not a readable directory", dir)}
 			}
 			log := newLogger(cfg)
-			st, err := openStore(cmd, cfg)
+			st, err := openStore(cmd, cfg, log, !cfg.Migrate)
 			if err != nil {
 				return err
 			}

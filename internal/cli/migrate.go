@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -22,7 +23,7 @@ func newMigrateCmd() *cobra.Command {
 				return usageError{err}
 			}
 			log := newLogger(cfg)
-			st, err := openStore(cmd, cfg)
+			st, err := openStore(cmd, cfg, log, false)
 			if err != nil {
 				return err
 			}
@@ -43,12 +44,14 @@ func newMigrateCmd() *cobra.Command {
 	return cmd
 }
 
-// openStore opens the configured database (creating the SQLite directory).
-func openStore(cmd *cobra.Command, cfg *config.Config) (*store.Store, error) {
+// openStore opens the configured database (creating the SQLite directory), waiting up to
+// --db-wait for it to answer and, when schema is set, for its schema to be migrated.
+func openStore(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, schema bool) (*store.Store, error) {
 	if cfg.DBDriver == store.DriverSQLite {
 		if err := os.MkdirAll(filepath.Dir(cfg.DBDSN), 0o755); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	return store.Open(cmd.Context(), store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN})
+	return store.OpenWait(cmd.Context(), store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: log},
+		store.WaitOptions{Timeout: cfg.DBWait, Schema: schema})
 }

@@ -38,7 +38,7 @@ their processor. Prints how many images were retried.`,
 				sts = append(sts, st)
 			}
 			log := newLogger(cfg)
-			st, err := openStore(cmd, cfg)
+			st, err := openStore(cmd, cfg, log, !cfg.Migrate)
 			if err != nil {
 				return err
 			}

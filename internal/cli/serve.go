@@ -29,6 +29,11 @@ SIGTERM or Ctrl-C shuts down gracefully, finishing or requeueing the images in f
 			log := newLogger(cfg)
 			srv, err := server.New(cmd.Context(), cfg, log)
 			if err != nil {
+				if cmd.Context().Err() != nil {
+					// SIGTERM while starting (e.g. waiting for the database): a clean stop.
+					log.Info("stopped while starting", "reason", err.Error())
+					return nil
+				}
 				return err
 			}
 			return srv.Run(cmd.Context())

@@ -80,6 +80,7 @@ type Config struct {
 	DBDriver string
 	DBDSN    string
 	Migrate  bool
+	DBWait   time.Duration
 
 	// GroupQueue
 	NSQDTCPAddr         string
@@ -145,6 +146,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringVar(&c.DBDriver, "db-driver", "sqlite", "database: sqlite (embedded, under --data-dir) or mysql")
 		fs.StringVar(&c.DBDSN, "db-dsn", "", "database DSN; for sqlite a file path [<data-dir>/facecluster.db], for mysql user:pass@tcp(host:3306)/facecluster")
 		fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start")
+		fs.DurationVar(&c.DBWait, "db-wait", 2*time.Minute, "how long to wait at start, retrying with backoff, for a database that does not answer yet (and, with --migrate=false, for its schema to be migrated); 0 fails at once")
 	}
 	if groups&GroupQueue != 0 {
 		fs.StringVar(&c.NSQDTCPAddr, "nsqd-tcp-addr", "127.0.0.1:4150", "nsqd TCP address: images are published here (and the embedded nsqd listens here)")
@@ -315,6 +317,9 @@ func (c *Config) validate() error {
 			}
 		default:
 			bad("--db-driver %q: want sqlite or mysql", c.DBDriver)
+		}
+		if c.DBWait < 0 {
+			bad("--db-wait must not be negative (got %s)", c.DBWait)
 		}
 	}
 

@@ -59,9 +59,13 @@ type Server struct {
 	httpSrv    *http.Server
 	httpLis    net.Listener
 
+	httpDone chan error // the HTTP server's Serve result
+
 	mu       sync.Mutex
 	checks   map[string]func(context.Context) error
 	stopping bool
+	started  bool   // New finished: every route is registered
+	waiting  string // what New waits for (the database), for /readyz
 }
 
 // New starts every role of cfg except the long-running loops (Run starts those). On error,
@@ -73,6 +77,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 			s.shutdown(context.Background())
 		}
 	}()
+	// The HTTP listener comes first: while the process waits for the database, /healthz says it
+	// is alive (a liveness probe must not restart it) and /readyz that it is not ready yet.
+	if err := s.startHTTP(); err != nil {
+		return nil, err
+	}
 	if err := s.startQueue(); err != nil {
 		return nil, err
 	}
@@ -85,7 +94,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	if err := s.startClients(); err != nil {
 		return nil, err
 	}
-	if err := s.registerHTTP(ctx); err != nil {
+	if err := s.registerRoles(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startProcessor(); err != nil {
@@ -100,11 +109,63 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 			return nil, err
 		}
 	}
-	s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
-	}
+	s.mu.Lock()
+	s.started, s.waiting = true, ""
+	delete(s.checks, "startup")
+	s.mu.Unlock()
 	return s, nil
+}
+
+// startHTTP listens on --http-addr and serves /healthz, /readyz and /metrics at once; the roles'
+// routes answer 503 until New has finished.
+func (s *Server) startHTTP() error {
+	var err error
+	s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metrics.Handler())
+	s.addCheck("startup", func(context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.waiting != "" {
+			return fmt.Errorf("starting: waiting for %s", s.waiting)
+		}
+		return errors.New("starting")
+	})
+	s.httpSrv = &http.Server{Handler: s.metrics.Instrument(s.startupGate(s.mux)), ReadHeaderTimeout: 10 * time.Second}
+	s.httpDone = make(chan error, 1)
+	go func() { s.httpDone <- s.httpSrv.Serve(s.httpLis) }()
+	return nil
+}
+
+// startupGate answers 503 on every route but the health and metrics endpoints until New has
+// finished wiring the roles.
+func (s *Server) startupGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		started, waiting := s.started, s.waiting
+		s.mu.Unlock()
+		switch {
+		case started, r.URL.Path == "/healthz", r.URL.Path == "/readyz", r.URL.Path == "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		msg := "starting"
+		if waiting != "" {
+			msg = "starting: waiting for " + waiting
+		}
+		w.Header().Set("Retry-After", "5")
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": msg})
+	})
+}
+
+func (s *Server) setWaiting(what string) {
+	s.mu.Lock()
+	s.waiting = what
+	s.mu.Unlock()
 }
 
 func (s *Server) startQueue() error {
@@ -143,7 +204,8 @@ func (s *Server) openStore(ctx context.Context) error {
 			return fmt.Errorf("data directory: %w", err)
 		}
 	}
-	st, err := store.Open(ctx, store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: s.log})
+	st, err := store.OpenWait(ctx, store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: s.log},
+		store.WaitOptions{Timeout: cfg.DBWait, Schema: !cfg.Migrate, Waiting: s.setWaiting})
 	if err != nil {
 		return fmt.Errorf("open the database (--db-driver %s): %w", cfg.DBDriver, err)
 	}
@@ -295,13 +357,6 @@ func (c *countingPublisher) Publish(ctx context.Context, ids ...int64) error {
 	return nil
 }
 
-func (s *Server) registerHTTP(ctx context.Context) error {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.metrics.Handler())
-	return s.registerRoles(ctx)
-}
-
 func (s *Server) addCheck(name string, fn func(context.Context) error) {
 	s.mu.Lock()
 	s.checks[name] = fn
@@ -400,8 +455,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.reconciler != nil {
 		goRun("reconciler", func() error { return s.reconciler.Run(runCtx) })
 	}
-	s.httpSrv = &http.Server{Handler: s.metrics.Instrument(s.mux), ReadHeaderTimeout: 10 * time.Second}
-	goRun("http", func() error { return s.httpSrv.Serve(s.httpLis) })
+	goRun("http", func() error { return <-s.httpDone })
 	s.log.Info("facecluster serving", "roles", s.cfg.Roles, "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
 
 	var runErr error
@@ -442,9 +496,6 @@ func (s *Server) stopIntake(ctx context.Context) {
 // shutdown stops in dependency order; it is safe on a partly started server.
 func (s *Server) shutdown(ctx context.Context) {
 	s.stopIntake(ctx)
-	if s.httpSrv == nil && s.httpLis != nil {
-		s.httpLis.Close()
-	}
 	if s.breaker != nil {
 		s.breaker.Close()
 	}
