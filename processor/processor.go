@@ -269,7 +269,9 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 		return p.fail(log, id, img.Attempts, err, permanent(err))
 	}
 
-	out := store.Outcome{Width: int(resp.GetWidth()), Height: int(resp.GetHeight())}
+	// The recognizer hashed the bytes it read: a path image gets its content hash here (an
+	// upload's was recorded at submission and is the same).
+	out := store.Outcome{Width: int(resp.GetWidth()), Height: int(resp.GetHeight()), ContentHash: resp.GetContentHash()}
 	for _, f := range resp.GetFaces() {
 		out.Faces = append(out.Faces, storeFace(f))
 	}

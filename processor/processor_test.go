@@ -2,12 +2,17 @@ package processor_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/facecluster/facecluster/internal/breaker"
+	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -40,6 +45,14 @@ func TestImageEndsProcessedWithTheRightPerson(t *testing.T) {
 			}
 			if img.Attempts != 1 {
 				t.Errorf("attempts %d, want 1", img.Attempts)
+			}
+			// A path image gets its content hash from the bytes the recognizer read.
+			photo, _ := os.ReadFile(filepath.Join(testutil.DemoDir(t), "sample1.jpg"))
+			if want := fmt.Sprintf("sha256:%x", sha256.Sum256(photo)); img.ContentHash != want {
+				t.Errorf("content hash %q, want %q", img.ContentHash, want)
+			}
+			if img.Width != 1920 || img.Height != 1280 {
+				t.Errorf("size %d×%d recorded", img.Width, img.Height)
 			}
 			if len(img.Faces) != 3 {
 				t.Fatalf("%d faces, want the 3 faces of sample1.jpg", len(img.Faces))

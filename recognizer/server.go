@@ -10,9 +10,12 @@ package recognizer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -210,7 +213,8 @@ func (s *Server) Recognize(ctx context.Context, req *recognizerv1.RecognizeReque
 	if !s.loaded.Load() {
 		return nil, status.Error(codes.Unavailable, "recognizer is starting: gallery not loaded yet")
 	}
-	img, err := s.decode(req.GetImage())
+	hash := sha256.New()
+	img, err := s.decodeTee(req.GetImage(), hash)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +243,7 @@ func (s *Server) Recognize(ctx context.Context, req *recognizerv1.RecognizeReque
 	b := img.Bounds()
 	resp := &recognizerv1.RecognizeResponse{
 		Width: int32(b.Dx()), Height: int32(b.Dy()), GalleryVersion: version, ModelVersion: face.ModelVersion,
+		ContentHash: "sha256:" + hex.EncodeToString(hash.Sum(nil)),
 	}
 	for i, f := range faces {
 		pf := protoFace(f)
@@ -312,7 +317,10 @@ func (s *Server) acquire(ctx context.Context) error {
 func (s *Server) release() { <-s.sem }
 
 // decode opens the image the request names. Errors are gRPC statuses that say what is wrong.
-func (s *Server) decode(src *recognizerv1.Image) (image.Image, error) {
+func (s *Server) decode(src *recognizerv1.Image) (image.Image, error) { return s.decodeTee(src, nil) }
+
+// decodeTee is decode that also writes the image's bytes to w (nil: none) as it reads them.
+func (s *Server) decodeTee(src *recognizerv1.Image, w io.Writer) (image.Image, error) {
 	var (
 		img image.Image
 		err error
@@ -322,13 +330,16 @@ func (s *Server) decode(src *recognizerv1.Image) (image.Image, error) {
 		if len(src.GetData()) == 0 {
 			return nil, status.Error(codes.InvalidArgument, "image data is empty")
 		}
+		if w != nil {
+			w.Write(src.GetData())
+		}
 		img, _, err = imageio.Decode(bytes.NewReader(src.GetData()), s.opts.Limits)
 	case *recognizerv1.Image_Path:
 		path, perr := s.resolve(src.GetPath())
 		if perr != nil {
 			return nil, perr
 		}
-		img, _, err = imageio.DecodeFile(path, s.opts.Limits)
+		img, _, err = imageio.DecodeFileTee(path, s.opts.Limits, w)
 	default:
 		return nil, status.Error(codes.InvalidArgument, "no image given: set path or data")
 	}

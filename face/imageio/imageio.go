@@ -89,6 +89,13 @@ var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 
 // DecodeFile decodes the image at path; errors name the path.
 func DecodeFile(path string, lim Limits) (image.Image, Info, error) {
+	return DecodeFileTee(path, lim, nil)
+}
+
+// DecodeFileTee is DecodeFile that also writes every byte it reads to w (nil: none), e.g. a
+// hash.Hash for the file's content hash without reading the file twice. When it returns no
+// error, w has seen the whole file.
+func DecodeFileTee(path string, lim Limits, w io.Writer) (image.Image, Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, Info{}, err // *fs.PathError: "open PATH: reason"
@@ -98,7 +105,11 @@ func DecodeFile(path string, lim Limits) (image.Image, Info, error) {
 		// refused without reading it
 		return nil, Info{Bytes: st.Size()}, fmt.Errorf("%s: %w: %d bytes, over the limit of %d", path, ErrTooLarge, st.Size(), lim.maxBytes())
 	}
-	img, info, err := Decode(f, lim)
+	var r io.Reader = f
+	if w != nil {
+		r = io.TeeReader(f, w)
+	}
+	img, info, err := Decode(r, lim)
 	if err != nil {
 		return nil, info, fmt.Errorf("%s: %w", path, err)
 	}

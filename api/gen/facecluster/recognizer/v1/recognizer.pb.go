@@ -602,8 +602,11 @@ type RecognizeResponse struct {
 	// The gallery version the matches were computed against.
 	GalleryVersion int64  `protobuf:"varint,4,opt,name=gallery_version,json=galleryVersion,proto3" json:"gallery_version,omitempty"`
 	ModelVersion   string `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// "sha256:" and the hex SHA-256 of the image's bytes as the recognizer read them (the file of a
+	// path reference, or the data sent), so that callers can record it without reading it again.
+	ContentHash   string `protobuf:"bytes,6,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecognizeResponse) Reset() {
@@ -667,6 +670,13 @@ func (x *RecognizeResponse) GetGalleryVersion() int64 {
 func (x *RecognizeResponse) GetModelVersion() string {
 	if x != nil {
 		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *RecognizeResponse) GetContentHash() string {
+	if x != nil {
+		return x.ContentHash
 	}
 	return ""
 }
@@ -853,13 +863,14 @@ const file_facecluster_recognizer_v1_recognizer_proto_rawDesc = "" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12>\n" +
 	"\tlandmarks\x18\x03 \x03(\v2 .facecluster.recognizer.v1.PointR\tlandmarks\x12\x1c\n" +
 	"\tembedding\x18\x04 \x03(\x02R\tembedding\x126\n" +
-	"\x05match\x18\x05 \x01(\v2 .facecluster.recognizer.v1.MatchR\x05match\"\xc6\x01\n" +
+	"\x05match\x18\x05 \x01(\v2 .facecluster.recognizer.v1.MatchR\x05match\"\xe9\x01\n" +
 	"\x11RecognizeResponse\x125\n" +
 	"\x05faces\x18\x01 \x03(\v2\x1f.facecluster.recognizer.v1.FaceR\x05faces\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x03 \x01(\x05R\x06height\x12'\n" +
 	"\x0fgallery_version\x18\x04 \x01(\x03R\x0egalleryVersion\x12#\n" +
-	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\"\xbf\x01\n" +
+	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\x12!\n" +
+	"\fcontent_hash\x18\x06 \x01(\tR\vcontentHash\"\xbf\x01\n" +
 	"\x0fDescribeRequest\x126\n" +
 	"\x05image\x18\x01 \x01(\v2 .facecluster.recognizer.v1.ImageR\x05image\x12B\n" +
 	"\aoptions\x18\x02 \x01(\v2(.facecluster.recognizer.v1.DetectOptionsR\aoptions\x120\n" +
