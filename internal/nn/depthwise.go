@@ -102,6 +102,11 @@ func (d *DepthwiseConv2D) ApplyTo(dst, src *Tensor) {
 	}
 }
 
+// dwBlock is how many channels (a multiple of 16) the AVX-512 depthwise kernels compute along a
+// whole output row at a time: with more, a pixel's channels span several KiB and the kernel
+// streams from too many places at once.
+var dwBlock = 256
+
 // apply3x3Asm runs an assembly row kernel (AVX-512 with avx512, else AVX2) over the output
 // pixels whose 3×3 window lies inside the input horizontally (rows above/below the input read a
 // zero row), so that the input is never copied; the few border pixels go through the same
@@ -116,14 +121,19 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int, avx512 bool)
 	zero := (*zp)[:rowLen]
 	clear(zero)
 	win := (*zp)[rowLen : rowLen+9*C] // a border pixel's window: 3 rows of 3 pixels
-	kernel := func(out, in0, in1, in2 *float32, n int) {
-		switch {
-		case avx512 && s == 1:
-			dw3x3S1AVX512(out, in0, in1, in2, &d.packed16[0], n, C, &d.actVec)
-		case avx512:
-			dw3x3S2AVX512(out, in0, in1, in2, &d.packed16[0], n, C, &d.actVec)
-		default:
-			dw3x3Pixels(out, in0, in1, in2, &d.packed[0], n, C, s, &d.actVec)
+	// kernel computes n pixels from dst.Data[o:] with input rows r0, r1, r2 from index i. The
+	// AVX-512 kernels take many channels in blocks of dwBlock along the whole row.
+	kernel := func(o int, r0, r1, r2 []float32, i, n int) {
+		if !avx512 {
+			dw3x3Pixels(&dst.Data[o], &r0[i], &r1[i], &r2[i], &d.packed[0], n, C, s, &d.actVec)
+			return
+		}
+		for b := 0; b < C; b += dwBlock {
+			f := dw3x3S1AVX512
+			if s == 2 {
+				f = dw3x3S2AVX512
+			}
+			f(&dst.Data[o+b], &r0[i+b], &r1[i+b], &r2[i+b], &d.packed16[b/16*11*16], n, min(dwBlock, C-b), C, &d.actVec)
 		}
 	}
 	border := func(oy, ox int) {
@@ -139,7 +149,7 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int, avx512 bool)
 			}
 		}
 		_ = dst.Data[(oy*ow+ox+1)*C-1]
-		kernel(&dst.Data[(oy*ow+ox)*C], &win[0], &win[3*C], &win[6*C], 1)
+		kernel((oy*ow+ox)*C, win, win[3*C:], win[6*C:], 0, 1)
 	}
 	// Interior columns: ox*s - Left >= 0 and ox*s - Left + 2 <= W-1.
 	x0 := (p.Left + s - 1) / s
@@ -162,7 +172,7 @@ func (d *DepthwiseConv2D) apply3x3Asm(dst, src *Tensor, oh, ow int, avx512 bool)
 			last := off + ((x1-x0-1)*s+2)*C + C - 1 // the kernel's last read in each row
 			_, _, _ = rows[0][last], rows[1][last], rows[2][last]
 			_ = dst.Data[(oy*ow+x1)*C-1]
-			kernel(&dst.Data[(oy*ow+x0)*C], &rows[0][off], &rows[1][off], &rows[2][off], x1-x0)
+			kernel((oy*ow+x0)*C, rows[0], rows[1], rows[2], off, x1-x0)
 		}
 		for ox := 0; ox < min(x0, ow); ox++ {
 			border(oy, ox)

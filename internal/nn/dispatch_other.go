@@ -42,10 +42,10 @@ func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale, bi
 	panic("nn: no assembly in this build")
 }
 
-func dw3x3S1AVX512(out, in0, in1, in2, w *float32, n, c int, act *[16]float32) {
+func dw3x3S1AVX512(out, in0, in1, in2, w *float32, n, c, cs int, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }
-func dw3x3S2AVX512(out, in0, in1, in2, w *float32, n, c int, act *[16]float32) {
+func dw3x3S2AVX512(out, in0, in1, in2, w *float32, n, c, cs int, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }
 

@@ -67,12 +67,12 @@ func winoAT4Epilogue(out *float32, os int, in *float32, is int, n int, scale *fl
 // dw3x3S1AVX512 computes all channels of n output pixels of a stride-1 3×3 depthwise convolution row, any channel count, with its fused epilogue (AVX-512, see asmgen).
 //
 //go:noescape
-func dw3x3S1AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, act *[16]float32)
+func dw3x3S1AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, cs int, act *[16]float32)
 
 // dw3x3S2AVX512 computes all channels of n output pixels of a stride-2 3×3 depthwise convolution row, any channel count, with its fused epilogue (AVX-512, see asmgen).
 //
 //go:noescape
-func dw3x3S2AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, act *[16]float32)
+func dw3x3S2AVX512(out *float32, in0 *float32, in1 *float32, in2 *float32, w *float32, n int, c int, cs int, act *[16]float32)
 
 // addVecAVX512 writes a+b to dst for any n floats (AVX-512).
 //

@@ -230,15 +230,20 @@ func TestDepthwiseMatchesDirectConvolution(t *testing.T) {
 			act := acts[ci%len(acts)]
 			dw := NewDepthwiseConv2D(filter, c.kh, c.kw, c.in, c.stride, pad, scale, bias, act)
 			want := naiveConv(src, filter, c.kh, c.kw, c.in, c.stride, pad, scale, bias, act, true)
-			forEachPath(t, func(t *testing.T) {
-				oh, ow, oc := dw.OutputShape(c.h, c.w)
-				d := NewTensor(oh, ow, oc)
-				for i := range d.Data {
-					d.Data[i] = 42 // stale contents must not leak into the result
-				}
-				dw.ApplyTo(d, src)
-				assertTensorClose(t, d, want, 1e-4)
-			})
+			saved := dwBlock
+			defer func() { dwBlock = saved }()
+			for _, blk := range []int{saved, 16, 32} { // AVX-512: channels in blocks too
+				dwBlock = blk
+				forEachPath(t, func(t *testing.T) {
+					oh, ow, oc := dw.OutputShape(c.h, c.w)
+					d := NewTensor(oh, ow, oc)
+					for i := range d.Data {
+						d.Data[i] = 42 // stale contents must not leak into the result
+					}
+					dw.ApplyTo(d, src)
+					assertTensorClose(t, d, want, 1e-4)
+				})
+			}
 		})
 	}
 }

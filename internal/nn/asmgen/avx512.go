@@ -176,16 +176,17 @@ func maxPool512(name string, k int) {
 	RET()
 }
 
-// depthwise3x3Pixels512 emits name(out, in0, in1, in2, w *float32, n, c int, act *[16]float32):
-// n output pixels of one row of a 3×3 depthwise convolution with the given stride (1 or 2, fixed
-// at generation), any channel count. Pixels go in groups of four that load each input vector
+// depthwise3x3Pixels512 emits name(out, in0, in1, in2, w *float32, n, c, cs int, act
+// *[16]float32): c channels (any count) of n output pixels of one row of a 3×3 depthwise
+// convolution with the given stride (1 or 2, fixed at generation), pixels cs floats apart (the
+// caller may split the channels into blocks: in, out and w then point at the block's first). Pixels go in groups of four that load each input vector
 // once per row of taps and use it for every pixel whose window covers it (6 loads per tap row
 // instead of 12 for stride 1, 9 for stride 2), with the nine filter vectors held in registers;
 // the remaining pixels one by one. Channels are innermost as in dw3x3Pixels. w holds, per
 // 16-channel slice (the last one zero-padded), the nine taps then the scale and the bias
 // (11 × 16 floats); act holds 8 × alpha then 8 × hi.
 func depthwise3x3Pixels512(name string, stride int) {
-	TEXT(name, NOSPLIT, "func(out, in0, in1, in2, w *float32, n, c int, act *[16]float32)")
+	TEXT(name, NOSPLIT, "func(out, in0, in1, in2, w *float32, n, c, cs int, act *[16]float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes all channels of n output pixels of a stride-%d 3×3 depthwise convolution row, any channel count, with its fused epilogue (AVX-512, see asmgen).", name, stride))
 	act := Load(Param("act"), GP64())
@@ -196,9 +197,11 @@ func depthwise3x3Pixels512(name string, stride int) {
 	in := []Register{Load(Param("in0"), GP64()), Load(Param("in1"), GP64()), Load(Param("in2"), GP64())}
 	wbase := Load(Param("w"), GP64())
 	n := Load(Param("n"), GP64())
-	c1 := Load(Param("c"), GP64())
+	cb := Load(Param("c"), GP64())
 	mask := K()
-	tailMask(c1, mask)
+	tailMask(cb, mask)
+	SHLQ(U8(2), cb) // bytes of the channels computed
+	c1 := Load(Param("cs"), GP64())
 	SHLQ(U8(2), c1) // bytes per pixel
 	c3, c5, c7 := GP64(), GP64(), GP64()
 	LEAQ(Mem{Base: c1, Index: c1, Scale: 2}, c3)
@@ -226,7 +229,7 @@ func depthwise3x3Pixels512(name string, stride int) {
 
 	group := func(np int, label string) {
 		MOVQ(wbase, w)
-		slices(c1, cnt, append([]Register{out}, in...), w, 11*64, func(masked bool) {
+		slices(cb, cnt, append([]Register{out}, in...), w, 11*64, func(masked bool) {
 			var taps [9]VecVirtual
 			for t := range taps {
 				taps[t] = ZMM()
@@ -270,24 +273,22 @@ func depthwise3x3Pixels512(name string, stride int) {
 				vstore(a, col(out, p), mask, masked)
 			}
 		}, label)
-		// The slice loop moved every pointer on by one pixel (C floats): inputs on to the next
-		// group's first window (np·stride pixels in all), out past the group's np pixels.
-		for _, r := range in {
-			switch np*stride - 1 {
-			case 0:
-			case 1:
-				ADDQ(c1, r)
-			case 3:
-				ADDQ(c3, r)
-			case 7:
-				ADDQ(c7, r)
+		// The slice loop moved every pointer on by the c channels: back to the group's start,
+		// then inputs on to the next group's first window (np·stride pixels), out past the
+		// group's np pixels.
+		step := func(r Register, pixels int) {
+			SUBQ(cb, r)
+			switch pixels {
+			case 1, 2, 4, 8:
+				LEAQ(Mem{Base: r, Index: c1, Scale: uint8(pixels)}, r)
 			default:
 				panic("step")
 			}
 		}
-		if np == 4 {
-			ADDQ(c3, out)
+		for _, r := range in {
+			step(r, np*stride)
 		}
+		step(out, np)
 	}
 
 	Label("quad")
