@@ -350,6 +350,12 @@ func TestMaxPoolMatchesNaive(t *testing.T) {
 		t.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d", c.h, c.w, c.c, c.k, c.stride), func(t *testing.T) {
 			forEachPath(t, func(t *testing.T) {
 				assertTensorClose(t, MaxPool(src, c.k, c.stride, pad), want, 0)
+				d := NewTensor(oh, ow, c.c)
+				for i := range d.Data {
+					d.Data[i] = 42 // stale contents must not leak into the result
+				}
+				MaxPoolTo(d, src, c.k, c.stride, pad)
+				assertTensorClose(t, d, want, 0)
 			})
 		})
 	}

@@ -14,7 +14,8 @@ func MaxPool(src *Tensor, k, stride int, pad Padding) *Tensor {
 	return dst
 }
 
-// MaxPoolTo is MaxPool into dst, which must have the output shape.
+// MaxPoolTo is MaxPool into dst, which must have the output shape (every value is overwritten):
+// for callers that reuse their buffers (a fresh output costs as much as the pooling).
 func MaxPoolTo(dst, src *Tensor, k, stride int, pad Padding) {
 	oh, ow := checkWindow("MaxPool", src, k, k, stride, pad)
 	C := src.C

@@ -98,12 +98,19 @@ func (t *Tiny) Detect(img *nn.Tensor, inputSize int, scoreThreshold float64) []D
 		l.ApplyTo(dst, src)
 		return dst
 	}
+	// pool writes the max pool of src into the buffer src does not occupy.
+	pool := func(src *nn.Tensor, stride int) *nn.Tensor {
+		pad := nn.SamePadding(src.H, src.W, 2, 2, stride)
+		h, w := pad.OutputSize(src.H, src.W, 2, 2, stride)
+		dst := acts.output(h, w, src.C)
+		nn.MaxPoolTo(dst, src, 2, stride, pad)
+		return dst
+	}
 	x = run(t.conv0, x)
 	for _, c := range t.convs {
-		x = nn.MaxPool(x, 2, 2, nn.SamePadding(x.H, x.W, 2, 2, 2)) // a fresh tensor: both buffers free
-		x = run(c.pointwise, run(c.depthwise, x))
+		x = run(c.pointwise, run(c.depthwise, pool(x, 2)))
 	}
-	x = nn.MaxPool(x, 2, 1, nn.SamePadding(x.H, x.W, 2, 2, 1))
+	x = pool(x, 1)
 	x = t.conv8.Apply(x)
 	if grid := inputSize / 32; x.H != grid || x.W != grid || x.C != len(tinyAnchors)*tinyBoxEncoding {
 		panic(fmt.Sprintf("nets: tiny face detector at %d produced a %s head, want %dx%dx%d", inputSize, x.Shape(), grid, grid, len(tinyAnchors)*tinyBoxEncoding))
