@@ -60,16 +60,16 @@ func maxPool3PixelsAVX512(out, in0, in1, in2 *float32, n, c, stride int) {
 	panic("nn: no assembly in this build")
 }
 
-func winoBT4AVX512(out *float32, os int, in *float32, is int, n int) {
+func winoBT4AVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int) {
 	panic("nn: no assembly in this build")
 }
-func winoAT2AVX512(out *float32, os int, in *float32, is int, n int) {
+func winoAT2AVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int) {
 	panic("nn: no assembly in this build")
 }
-func winoBT6AVX512(out *float32, os int, in *float32, is int, n int) {
+func winoBT6AVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int) {
 	panic("nn: no assembly in this build")
 }
-func winoAT4AVX512(out *float32, os int, in *float32, is int, n int) {
+func winoAT4AVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int) {
 	panic("nn: no assembly in this build")
 }
 func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {

@@ -107,12 +107,12 @@ func convSmallRowAVX512(out *float32, in *float32, w *float32, n int, pstep int,
 // winoBT4AVX512 applies the 4×4 Winograd transform [[1 0 -1 0] [0 1 1 0] [0 -1 1 0] [0 1 0 -1]] to any n channels (AVX-512, see asmgen).
 //
 //go:noescape
-func winoBT4AVX512(out *float32, os int, in *float32, is int, n int)
+func winoBT4AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 
 // winoAT2AVX512 applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] to any n channels (AVX-512, see asmgen).
 //
 //go:noescape
-func winoAT2AVX512(out *float32, os int, in *float32, is int, n int)
+func winoAT2AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 
 // winoAT2EpilogueAVX512 applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] and the epilogue to any n channels (AVX-512, see asmgen).
 //
@@ -122,12 +122,12 @@ func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, sca
 // winoBT6AVX512 applies the 6×6 Winograd transform [[4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1]] to any n channels (AVX-512, see asmgen).
 //
 //go:noescape
-func winoBT6AVX512(out *float32, os int, in *float32, is int, n int)
+func winoBT6AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 
 // winoAT4AVX512 applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] to any n channels (AVX-512, see asmgen).
 //
 //go:noescape
-func winoAT4AVX512(out *float32, os int, in *float32, is int, n int)
+func winoAT4AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 
 // winoAT4EpilogueAVX512 applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] and the epilogue to any n channels (AVX-512, see asmgen).
 //

@@ -1997,9 +1997,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func winoBT4AVX512(out *float32, os int, in *float32, is int, n int)
+// func winoBT4AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·winoBT4AVX512(SB), NOSPLIT, $0-40
+TEXT ·winoBT4AVX512(SB), NOSPLIT, $0-64
 	MOVQ   out+0(FP), AX
 	MOVQ   os+8(FP), CX
 	MOVQ   in+16(FP), DX
@@ -2018,9 +2018,19 @@ TEXT ·winoBT4AVX512(SB), NOSPLIT, $0-40
 	LEAQ   (AX)(CX*2), R8
 	ADDQ   CX, R8
 	VPXORD Z0, Z0, Z0
+	MOVQ   groups+40(FP), R10
+	MOVQ   og+48(FP), R11
+	MOVQ   ig+56(FP), R12
+	SHLQ   $0x02, R11
+	SUBQ   SI, R11
+	SHLQ   $0x02, R12
+	SUBQ   SI, R12
+
+group:
+	MOVQ SI, R9
 
 chfull:
-	CMPQ    SI, $0x40
+	CMPQ    R9, $0x40
 	JL      chtail
 	VMOVUPS (DX), Z1
 	VMOVUPS (DX)(BX*1), Z2
@@ -2042,11 +2052,11 @@ chfull:
 	ADDQ    $0x40, DI
 	ADDQ    $0x40, AX
 	ADDQ    $0x40, R8
-	SUBQ    $0x40, SI
+	SUBQ    $0x40, R9
 	JMP     chfull
 
 chtail:
-	TESTQ     SI, SI
+	TESTQ     R9, R9
 	JE        chend
 	VMOVUPS.Z (DX), K1, Z1
 	VMOVUPS.Z (DX)(BX*1), K1, Z2
@@ -2058,24 +2068,30 @@ chtail:
 	VMOVAPS   Z2, Z1
 	VADDPS    Z3, Z1, Z1
 	VMOVUPS   Z1, K1, (AX)(CX*1)
-	VSUBPS    Z2, Z0, Z0
-	VADDPS    Z3, Z0, Z0
-	VMOVUPS   Z0, K1, (AX)(CX*2)
-	VMOVAPS   Z2, Z0
-	VSUBPS    Z4, Z0, Z0
-	VMOVUPS   Z0, K1, (R8)
-	ADDQ      SI, DX
-	ADDQ      SI, DI
-	ADDQ      SI, AX
-	ADDQ      SI, R8
+	VSUBPS    Z2, Z0, Z1
+	VADDPS    Z3, Z1, Z1
+	VMOVUPS   Z1, K1, (AX)(CX*2)
+	VMOVAPS   Z2, Z1
+	VSUBPS    Z4, Z1, Z1
+	VMOVUPS   Z1, K1, (R8)
+	ADDQ      R9, DX
+	ADDQ      R9, DI
+	ADDQ      R9, AX
+	ADDQ      R9, R8
 
 chend:
+	ADDQ R11, AX
+	ADDQ R11, R8
+	ADDQ R12, DX
+	ADDQ R12, DI
+	DECQ R10
+	JNE  group
 	VZEROUPPER
 	RET
 
-// func winoAT2AVX512(out *float32, os int, in *float32, is int, n int)
+// func winoAT2AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·winoAT2AVX512(SB), NOSPLIT, $0-40
+TEXT ·winoAT2AVX512(SB), NOSPLIT, $0-64
 	MOVQ   out+0(FP), AX
 	MOVQ   os+8(FP), CX
 	MOVQ   in+16(FP), DX
@@ -2094,9 +2110,19 @@ TEXT ·winoAT2AVX512(SB), NOSPLIT, $0-40
 	LEAQ   (AX)(CX*2), R8
 	ADDQ   CX, R8
 	VPXORD Z0, Z0, Z0
+	MOVQ   groups+40(FP), R10
+	MOVQ   og+48(FP), R11
+	MOVQ   ig+56(FP), R12
+	SHLQ   $0x02, R11
+	SUBQ   SI, R11
+	SHLQ   $0x02, R12
+	SUBQ   SI, R12
+
+group:
+	MOVQ SI, R9
 
 chfull:
-	CMPQ    SI, $0x40
+	CMPQ    R9, $0x40
 	JL      chtail
 	VMOVUPS (DX), Z0
 	VMOVUPS (DX)(BX*1), Z1
@@ -2114,11 +2140,11 @@ chfull:
 	ADDQ    $0x40, DI
 	ADDQ    $0x40, AX
 	ADDQ    $0x40, R8
-	SUBQ    $0x40, SI
+	SUBQ    $0x40, R9
 	JMP     chfull
 
 chtail:
-	TESTQ     SI, SI
+	TESTQ     R9, R9
 	JE        chend
 	VMOVUPS.Z (DX), K1, Z0
 	VMOVUPS.Z (DX)(BX*1), K1, Z1
@@ -2132,12 +2158,18 @@ chtail:
 	VSUBPS    Z2, Z0, Z0
 	VSUBPS    Z3, Z0, Z0
 	VMOVUPS   Z0, K1, (AX)(CX*1)
-	ADDQ      SI, DX
-	ADDQ      SI, DI
-	ADDQ      SI, AX
-	ADDQ      SI, R8
+	ADDQ      R9, DX
+	ADDQ      R9, DI
+	ADDQ      R9, AX
+	ADDQ      R9, R8
 
 chend:
+	ADDQ R11, AX
+	ADDQ R11, R8
+	ADDQ R12, DX
+	ADDQ R12, DI
+	DECQ R10
+	JNE  group
 	VZEROUPPER
 	RET
 
@@ -2238,9 +2270,9 @@ chend:
 	VZEROUPPER
 	RET
 
-// func winoBT6AVX512(out *float32, os int, in *float32, is int, n int)
+// func winoBT6AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·winoBT6AVX512(SB), NOSPLIT, $0-40
+TEXT ·winoBT6AVX512(SB), NOSPLIT, $0-64
 	MOVQ         out+0(FP), AX
 	MOVQ         os+8(FP), CX
 	MOVQ         in+16(FP), DX
@@ -2264,9 +2296,19 @@ TEXT ·winoBT6AVX512(SB), NOSPLIT, $0-40
 	VBROADCASTSS winoBT6AVX512_k3<>+0(SB), Z3
 	VBROADCASTSS winoBT6AVX512_k4<>+0(SB), Z4
 	VPXORD       Z5, Z5, Z5
+	MOVQ         groups+40(FP), R10
+	MOVQ         og+48(FP), R11
+	MOVQ         ig+56(FP), R12
+	SHLQ         $0x02, R11
+	SUBQ         SI, R11
+	SHLQ         $0x02, R12
+	SUBQ         SI, R12
+
+group:
+	MOVQ SI, R9
 
 chfull:
-	CMPQ        SI, $0x40
+	CMPQ        R9, $0x40
 	JL          chtail
 	VMOVUPS     (DX), Z5
 	VMOVUPS     (DX)(BX*1), Z6
@@ -2306,11 +2348,11 @@ chfull:
 	ADDQ        $0x40, DI
 	ADDQ        $0x40, AX
 	ADDQ        $0x40, R8
-	SUBQ        $0x40, SI
+	SUBQ        $0x40, R9
 	JMP         chfull
 
 chtail:
-	TESTQ       SI, SI
+	TESTQ       R9, R9
 	JE          chend
 	VMOVUPS.Z   (DX), K1, Z5
 	VMOVUPS.Z   (DX)(BX*1), K1, Z6
@@ -2332,26 +2374,32 @@ chtail:
 	VSUBPS      Z8, Z5, Z5
 	VADDPS      Z9, Z5, Z5
 	VMOVUPS     Z5, K1, (AX)(CX*2)
-	VMULPS      Z6, Z3, Z2
-	VSUBPS      Z7, Z2, Z2
-	VFMADD231PS Z8, Z4, Z2
-	VADDPS      Z9, Z2, Z2
-	VMOVUPS     Z2, K1, (R8)
-	VMULPS      Z6, Z4, Z2
-	VSUBPS      Z7, Z2, Z2
-	VFMADD231PS Z8, Z3, Z2
-	VADDPS      Z9, Z2, Z2
-	VMOVUPS     Z2, K1, (R8)(CX*1)
-	VMULPS      Z6, Z0, Z0
-	VFMADD231PS Z8, Z1, Z0
-	VADDPS      Z10, Z0, Z0
-	VMOVUPS     Z0, K1, (R8)(CX*2)
-	ADDQ        SI, DX
-	ADDQ        SI, DI
-	ADDQ        SI, AX
-	ADDQ        SI, R8
+	VMULPS      Z6, Z3, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z4, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, K1, (R8)
+	VMULPS      Z6, Z4, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z3, Z5
+	VADDPS      Z9, Z5, Z5
+	VMOVUPS     Z5, K1, (R8)(CX*1)
+	VMULPS      Z6, Z0, Z5
+	VFMADD231PS Z8, Z1, Z5
+	VADDPS      Z10, Z5, Z5
+	VMOVUPS     Z5, K1, (R8)(CX*2)
+	ADDQ        R9, DX
+	ADDQ        R9, DI
+	ADDQ        R9, AX
+	ADDQ        R9, R8
 
 chend:
+	ADDQ R11, AX
+	ADDQ R11, R8
+	ADDQ R12, DX
+	ADDQ R12, DI
+	DECQ R10
+	JNE  group
 	VZEROUPPER
 	RET
 
@@ -2370,9 +2418,9 @@ GLOBL winoBT6AVX512_k3<>(SB), RODATA|NOPTR, $4
 DATA winoBT6AVX512_k4<>+0(SB)/4, $0x40000000
 GLOBL winoBT6AVX512_k4<>(SB), RODATA|NOPTR, $4
 
-// func winoAT4AVX512(out *float32, os int, in *float32, is int, n int)
+// func winoAT4AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·winoAT4AVX512(SB), NOSPLIT, $0-40
+TEXT ·winoAT4AVX512(SB), NOSPLIT, $0-64
 	MOVQ         out+0(FP), AX
 	MOVQ         os+8(FP), CX
 	MOVQ         in+16(FP), DX
@@ -2396,9 +2444,19 @@ TEXT ·winoAT4AVX512(SB), NOSPLIT, $0-40
 	VBROADCASTSS winoAT4AVX512_k3<>+0(SB), Z3
 	VBROADCASTSS winoAT4AVX512_k4<>+0(SB), Z4
 	VPXORD       Z5, Z5, Z5
+	MOVQ         groups+40(FP), R10
+	MOVQ         og+48(FP), R11
+	MOVQ         ig+56(FP), R12
+	SHLQ         $0x02, R11
+	SUBQ         SI, R11
+	SHLQ         $0x02, R12
+	SUBQ         SI, R12
+
+group:
+	MOVQ SI, R9
 
 chfull:
-	CMPQ        SI, $0x40
+	CMPQ        R9, $0x40
 	JL          chtail
 	VMOVUPS     (DX), Z5
 	VMOVUPS     (DX)(BX*1), Z6
@@ -2432,11 +2490,11 @@ chfull:
 	ADDQ        $0x40, DI
 	ADDQ        $0x40, AX
 	ADDQ        $0x40, R8
-	SUBQ        $0x40, SI
+	SUBQ        $0x40, R9
 	JMP         chfull
 
 chtail:
-	TESTQ       SI, SI
+	TESTQ       R9, R9
 	JE          chend
 	VMOVUPS.Z   (DX), K1, Z5
 	VMOVUPS.Z   (DX)(BX*1), K1, Z6
@@ -2455,23 +2513,29 @@ chtail:
 	VFMADD231PS Z8, Z0, Z5
 	VFMADD231PS Z9, Z1, Z5
 	VMOVUPS     Z5, K1, (AX)(CX*1)
-	VMOVAPS     Z6, Z0
-	VADDPS      Z7, Z0, Z0
-	VFMADD231PS Z8, Z2, Z0
-	VFMADD231PS Z9, Z2, Z0
-	VMOVUPS     Z0, K1, (AX)(CX*2)
-	VMOVAPS     Z6, Z0
-	VSUBPS      Z7, Z0, Z0
-	VFMADD231PS Z8, Z3, Z0
-	VFMADD231PS Z9, Z4, Z0
-	VADDPS      Z10, Z0, Z0
-	VMOVUPS     Z0, K1, (R8)
-	ADDQ        SI, DX
-	ADDQ        SI, DI
-	ADDQ        SI, AX
-	ADDQ        SI, R8
+	VMOVAPS     Z6, Z5
+	VADDPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z2, Z5
+	VFMADD231PS Z9, Z2, Z5
+	VMOVUPS     Z5, K1, (AX)(CX*2)
+	VMOVAPS     Z6, Z5
+	VSUBPS      Z7, Z5, Z5
+	VFMADD231PS Z8, Z3, Z5
+	VFMADD231PS Z9, Z4, Z5
+	VADDPS      Z10, Z5, Z5
+	VMOVUPS     Z5, K1, (R8)
+	ADDQ        R9, DX
+	ADDQ        R9, DI
+	ADDQ        R9, AX
+	ADDQ        R9, R8
 
 chend:
+	ADDQ R11, AX
+	ADDQ R11, R8
+	ADDQ R12, DX
+	ADDQ R12, DI
+	DECQ R10
+	JNE  group
 	VZEROUPPER
 	RET
 

@@ -49,8 +49,8 @@ type winoTransform struct {
 	coef  [][]float32
 	asm   func(out *float32, os int, in *float32, is int, n int) // AVX2: n a multiple of 8
 	asmEp func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)
-	// The AVX-512 variants, any n.
-	asm512   func(out *float32, os int, in *float32, is int, n int)
+	// The AVX-512 variants, any n; asm512 repeats the transform for groups (see applyGroups).
+	asm512   func(out *float32, os int, in *float32, is int, n, groups, og, ig int)
 	asmEp512 func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)
 }
 
@@ -205,12 +205,8 @@ func (w *winograd) inputTile(s *winogradScratch, v []float32, src *Tensor, iy0, 
 		}
 	}
 	t := s.tmp[:a*a*C]
-	for j := range a { // Bᵀ·d, column by column
-		w.scheme.bt.apply(t[j*C:], a*C, d[dOff+j*C:], dStride, C)
-	}
-	for i := range a { // (Bᵀ·d)·B, row by row
-		w.scheme.bt.apply(v[i*a*C:], C, t[i*a*C:], C, C)
-	}
+	w.scheme.bt.applyGroups(t, a*C, d[dOff:], dStride, C, a, C, C) // Bᵀ·d, column by column
+	w.scheme.bt.applyGroups(v, C, t, C, C, a, a*C, a*C)            // (Bᵀ·d)·B, row by row
 }
 
 // outputTile writes Y = Aᵀ M A, with the epilogue, for the m×m tile whose top-left output pixel
@@ -218,9 +214,7 @@ func (w *winograd) inputTile(s *winogradScratch, v []float32, src *Tensor, iy0, 
 func (w *winograd) outputTile(s *winogradScratch, mt []float32, dst *Tensor, oy0, ox0 int) {
 	m, a, K := w.scheme.m, w.scheme.a, w.out
 	t := s.tmp[:m*a*K] // [m][a][out]: Aᵀ·M
-	for j := range a {
-		w.scheme.at.apply(t[j*K:], a*K, mt[j*K:], a*K, K)
-	}
+	w.scheme.at.applyGroups(t, a*K, mt, a*K, K, a, K, K)
 	for r := range m {
 		oy := oy0 + r
 		if oy >= dst.H {
@@ -243,7 +237,7 @@ func (t *winoTransform) apply(out []float32, os int, in []float32, is int, n int
 	switch {
 	case useAVX512 && n > 0:
 		done = n
-		t.asm512(&out[0], os, &in[0], is, n)
+		t.asm512(&out[0], os, &in[0], is, n, 1, 0, 0)
 	case useAsm && n >= 8:
 		done = n &^ 7
 		t.asm(&out[0], os, &in[0], is, done)
@@ -259,6 +253,20 @@ func (t *winoTransform) apply(out []float32, os int, in []float32, is int, n int
 			}
 			o[x] = y
 		}
+	}
+}
+
+// applyGroups is apply for g < groups on out[g·og:] and in[g·ig:]: with AVX-512 in one call
+// (the transforms of a tile's a columns or rows are each only a few vectors long).
+func (t *winoTransform) applyGroups(out []float32, os int, in []float32, is int, n, groups, og, ig int) {
+	if useAVX512 && n > 0 {
+		last := groups - 1
+		t.check(out[last*og:], os, in[last*ig:], is, n)
+		t.asm512(&out[0], os, &in[0], is, n, groups, og, ig)
+		return
+	}
+	for g := range groups {
+		t.apply(out[g*og:], os, in[g*ig:], is, n)
 	}
 }
 
