@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/facecluster/facecluster/face/internal/imgtensor"
+	"github.com/facecluster/facecluster/face/internal/nets"
 	"github.com/facecluster/facecluster/face/internal/reftest"
-	"github.com/facecluster/facecluster/internal/nn"
 	"github.com/facecluster/facecluster/internal/testutil"
 )
 
@@ -67,7 +67,7 @@ func BenchmarkDescriptorBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var crops []*nn.Tensor
+	var crops []nets.Crop
 	for _, f := range faces {
 		crops = append(crops, cropOf(in, f.CropBox))
 	}

@@ -207,7 +207,7 @@ func (e *Engine) landmarksOf(ctx context.Context, in *input, box Box, tiny bool)
 	if w < 1 || h < 1 {
 		return Landmarks{}, [2]int{}, fmt.Errorf("face: box %+v lies outside the %d×%d image", box, in.w, in.h)
 	}
-	pts := net.Detect(imgtensor.Crop(in.t, x, y, w, h))
+	pts := net.DetectCrop(nets.Crop{Img: in.t, X: x, Y: y, W: w, H: h})
 	var lm Landmarks
 	for i, p := range pts {
 		lm[i] = Point{float64(p[0]) + box.X, float64(p[1]) + box.Y}
@@ -239,7 +239,9 @@ func (e *Engine) describe(ctx context.Context, in *input, lm *Landmarks, crop [2
 	if err != nil {
 		return Descriptor{}, Box{}, err
 	}
-	return e.recognition.Describe(cropOf(in, box)), box, nil
+	var d [1][128]float32
+	e.recognition.DescribeBatch([]nets.Crop{cropOf(in, box)}, d[:])
+	return d[0], box, nil
 }
 
 // recognitionCrop returns the pixels of in that the recognition net describes for a face with
@@ -259,9 +261,9 @@ func recognitionCrop(in *input, lm *Landmarks, crop [2]int) (Box, error) {
 	return Box{float64(x), float64(y), float64(w), float64(h)}, nil
 }
 
-// cropOf copies the pixels of box (whole pixels inside in) out of in.
-func cropOf(in *input, box Box) *nn.Tensor {
-	return imgtensor.Crop(in.t, int(box.X), int(box.Y), int(box.W), int(box.H))
+// cropOf is the crop of in's pixels in box (whole pixels inside in), read in place.
+func cropOf(in *input, box Box) nets.Crop {
+	return nets.Crop{Img: in.t, X: int(box.X), Y: int(box.Y), W: int(box.W), H: int(box.H)}
 }
 
 // DescribeWhole treats the whole image as one face crop (enrolment photos often are tight
@@ -329,7 +331,7 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	// The landmarks and the crop of every face, then the descriptors of all the faces
 	// together (the recognition net reads its weights once per batch, not once per face).
 	faces := make([]Face, len(kept))
-	crops := make([]*nn.Tensor, len(kept))
+	crops := make([]nets.Crop, len(kept))
 	errs := make([]error, len(kept))
 	locateFace := func(i int) {
 		d := kept[i]
@@ -350,9 +352,9 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 		return nil, err
 	}
 	var described []int // the faces with a crop
-	var batch []*nn.Tensor
+	var batch []nets.Crop
 	for i, c := range crops {
-		if c != nil {
+		if c.Img != nil {
 			described = append(described, i)
 			batch = append(batch, c)
 		}

@@ -152,15 +152,17 @@ func (b *denseBlock) apply(x *nn.Tensor, sc *blockScratch) *nn.Tensor {
 
 // Detect returns the 68 landmarks of a face crop given as RGB values 0..255, in pixels of that
 // crop (x, y).
-func (n *Landmark68) Detect(face *nn.Tensor) [68][2]float32 {
+func (n *Landmark68) Detect(face *nn.Tensor) [68][2]float32 { return n.DetectCrop(Whole(face)) }
+
+// DetectCrop is Detect of a crop read in place.
+func (n *Landmark68) DetectCrop(face Crop) [68][2]float32 {
 	sc, _ := n.scratch.Get().(*landmarkScratch)
 	if sc == nil {
 		sc = n.newScratch()
 	}
 	defer n.scratch.Put(sc)
 	x := sc.input
-	squareInputTo(x, face, true)
-	normalizeMeanRGB(x, recognitionMean)
+	faceInputTo(x, face)
 	for i := range n.blocks {
 		x = n.blocks[i].apply(x, &sc.blocks[i])
 	}

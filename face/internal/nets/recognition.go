@@ -150,14 +150,14 @@ func scaledConvWeights(r *weights.Reader, k, in, out int) (filters, scale, folde
 // normalised, as the reference's is not.
 func (n *Recognition) Describe(face *nn.Tensor) [128]float32 {
 	var d [1][128]float32
-	n.DescribeBatch([]*nn.Tensor{face}, d[:])
+	n.DescribeBatch([]Crop{Whole(face)}, d[:])
 	return d[0]
 }
 
-// DescribeBatch writes the descriptor of every face crop into out (len(out) ≥ len(faces)),
-// the faces going through the net together (see Recognition). Each descriptor is the one
-// Describe gives for that face alone, bit for bit.
-func (n *Recognition) DescribeBatch(faces []*nn.Tensor, out [][128]float32) {
+// DescribeBatch writes the descriptor of every face crop (read in place) into out
+// (len(out) ≥ len(faces)), the faces going through the net together (see Recognition). Each
+// descriptor is the one Describe gives for that face alone, bit for bit.
+func (n *Recognition) DescribeBatch(faces []Crop, out [][128]float32) {
 	if len(out) < len(faces) {
 		panic(fmt.Sprintf("nets: DescribeBatch: room for %d descriptors, %d faces", len(out), len(faces)))
 	}
@@ -176,8 +176,7 @@ func (n *Recognition) DescribeBatch(faces []*nn.Tensor, out [][128]float32) {
 	sc.reserve(n, len(faces))
 	for i, face := range faces {
 		x := sc.input
-		squareInputTo(x, face, true)
-		normalizeMeanRGB(x, recognitionMean)
+		faceInputTo(x, face)
 		n.stem.ApplyTo(sc.stem, x)
 		nn.MaxPoolTo(sc.pool, sc.stem, 3, 2, nn.Padding{})
 		x = sc.pool

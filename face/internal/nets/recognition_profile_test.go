@@ -42,9 +42,9 @@ func TestRecognitionLayerProfile(t *testing.T) {
 	if v := os.Getenv("FACECLUSTER_LAYER_PROFILE_FACES"); v != "" {
 		fmt.Sscan(v, &nfaces)
 	}
-	faces := make([]*nn.Tensor, nfaces)
+	faces := make([]Crop, nfaces)
 	for i := range faces {
-		faces[i] = imgtensor.Crop(img, 800+10*i, 300, 200, 200)
+		faces[i] = Crop{img, 800 + 10*i, 300, 200, 200}
 	}
 	sc := n.newScratch()
 	sc.reserve(n, nfaces)
@@ -64,8 +64,7 @@ func TestRecognitionLayerProfile(t *testing.T) {
 		t0 := threadCPU()
 		for i, face := range faces {
 			x := sc.input
-			squareInputTo(x, face, true)
-			normalizeMeanRGB(x, recognitionMean)
+			faceInputTo(x, face)
 			t0 = perFace("input", t0)
 			n.stem.ApplyTo(sc.stem, x)
 			t0 = perFace("stem", t0)

@@ -109,13 +109,14 @@ func TestDescribeBatchMatchesDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := imgtensor.FromImage(reftest.NPMSamples(t).Decode(t, "sample1.jpg"))
-	var faces []*nn.Tensor
+	// Crops read in place and copied out (Describe): the same descriptors.
+	var faces []Crop
 	for i := range maxBatch + 3 {
-		faces = append(faces, imgtensor.Crop(img, 700+37*i, 250+11*i, 150+23*i, 170+13*(i%4)))
+		faces = append(faces, Crop{img, 700 + 37*i, 250 + 11*i, 150 + 23*i, 170 + 13*(i%4)})
 	}
 	want := make([][128]float32, len(faces))
 	for i, f := range faces {
-		want[i] = rec.Describe(f)
+		want[i] = rec.Describe(imgtensor.Crop(f.Img, f.X, f.Y, f.W, f.H))
 	}
 	for _, n := range []int{1, 2, 3, 5, len(faces)} {
 		got := make([][128]float32, n)
@@ -123,6 +124,28 @@ func TestDescribeBatchMatchesDescribe(t *testing.T) {
 		for i := range got {
 			if got[i] != want[i] {
 				t.Errorf("batch of %d, face %d: descriptor %.2g from Describe's", n, i, reftest.L2(got[i][:], want[i][:]))
+			}
+		}
+	}
+}
+
+// TestFaceInputMatchesCopyThenNormalize checks that reading a crop in place and normalising it
+// in the same pass gives exactly the copied crop's SquareInput followed by normalizeMeanRGB.
+func TestFaceInputMatchesCopyThenNormalize(t *testing.T) {
+	img := nn.NewTensor(40, 50, 3)
+	for i := range img.Data {
+		img.Data[i] = float32((i*53)%256) + 0.5
+	}
+	for _, c := range []Crop{{img, 0, 0, 50, 40}, {img, 3, 5, 20, 31}, {img, 10, 2, 33, 12}, {img, 7, 7, 25, 25}, {img, 49, 39, 1, 1}} {
+		for _, size := range []int{25, 112, 150} {
+			want := SquareInput(imgtensor.Crop(img, c.X, c.Y, c.W, c.H), size, true)
+			normalizeMeanRGB(want, recognitionMean)
+			got := nn.NewTensor(size, size, 3)
+			faceInputTo(got, c)
+			for i := range want.Data {
+				if got.Data[i] != want.Data[i] {
+					t.Fatalf("crop %+v to %d: value %d = %v, want %v", c, size, i, got.Data[i], want.Data[i])
+				}
 			}
 		}
 	}
