@@ -170,7 +170,7 @@ func (n *Recognition) DescribeBatch(faces []Crop, out [][128]float32) {
 	}
 	sc, _ := n.scratch.Get().(*recognitionScratch)
 	if sc == nil {
-		sc = n.newScratch()
+		sc = n.newScratch(len(faces))
 	}
 	defer n.scratch.Put(sc)
 	sc.reserve(n, len(faces))
@@ -224,14 +224,15 @@ func (n *Recognition) head(x *nn.Tensor) [128]float32 {
 	return d
 }
 
-func (n *Recognition) newScratch() *recognitionScratch {
+// newScratch returns scratch for batches of up to k faces (it grows as needed).
+func (n *Recognition) newScratch(k int) *recognitionScratch {
 	sc := &recognitionScratch{
 		input:  nn.NewTensor(RecognitionInputSize, RecognitionInputSize, 3),
 		stem:   nn.NewTensor(72, 72, 32),
 		pool:   nn.NewTensor(35, 35, 32),
 		blocks: make([]resBlockScratch, len(n.blocks)),
 	}
-	sc.reserve(n, 1)
+	sc.reserve(n, k)
 	return sc
 }
 

@@ -46,8 +46,7 @@ func TestRecognitionLayerProfile(t *testing.T) {
 	for i := range faces {
 		faces[i] = Crop{img, 800 + 10*i, 300, 200, 200}
 	}
-	sc := n.newScratch()
-	sc.reserve(n, nfaces)
+	sc := n.newScratch(nfaces)
 	times := map[string][]time.Duration{}
 	var order []string
 	record := func(name string, t0 time.Duration, faces int) time.Duration {
