@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/facecluster/facecluster/face/internal/imgtensor"
 	"github.com/facecluster/facecluster/face/internal/nets"
 	"github.com/facecluster/facecluster/face/internal/reftest"
 	"github.com/facecluster/facecluster/internal/testutil"
@@ -50,8 +49,8 @@ func BenchmarkDescriptor(b *testing.B) {
 	e := testEngine(b)
 	in, f := benchFace(b)
 	x, y, w, h := clipToImage(f.CropBox, in.w, in.h)
-	crop := imgtensor.Crop(in.t, x, y, w, h)
-	measure(b, func() { e.recognition.Describe(crop) })
+	crop := in.crop(x, y, w, h)
+	measure(b, func() { e.describeOne(crop) })
 }
 
 // BenchmarkDescriptorBatch: the recognition net on the crops of all the faces of sample1.jpg
@@ -86,9 +85,9 @@ func BenchmarkLandmarks(b *testing.B) {
 	e := testEngine(b)
 	in, f := benchFace(b)
 	x, y, w, h := clipToImage(f.Box, in.w, in.h)
-	crop := imgtensor.Crop(in.t, x, y, w, h)
-	b.Run("full", func(b *testing.B) { measure(b, func() { e.landmarks.Detect(crop) }) })
-	b.Run("tiny", func(b *testing.B) { measure(b, func() { e.tinyLandmarks.Detect(crop) }) })
+	crop := in.crop(x, y, w, h)
+	b.Run("full", func(b *testing.B) { measure(b, func() { e.landmarks.DetectCrop(crop) }) })
+	b.Run("tiny", func(b *testing.B) { measure(b, func() { e.tinyLandmarks.DetectCrop(crop) }) })
 }
 
 type benchImage struct {

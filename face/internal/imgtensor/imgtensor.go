@@ -23,7 +23,22 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	t := &nn.Tensor{H: h, W: w, C: 3, Data: buf[:w*h*3]}
-	d := t.Data
+	into(t.Data, img)
+	return t
+}
+
+// IntoRGB8 is Into with 8-bit values, into buf (len ≥ width·height·3): the same values (all
+// whole numbers 0..255) in a quarter of the memory.
+func IntoRGB8(buf []uint8, img image.Image) []uint8 {
+	b := img.Bounds()
+	d := buf[:b.Dx()*b.Dy()*3]
+	into(d, img)
+	return d
+}
+
+func into[T float32 | uint8](d []T, img image.Image) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
 	switch m := img.(type) {
 	case *image.YCbCr:
 		var lut ycbcrTables
@@ -44,7 +59,8 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 			for x, yv := range yrow {
 				ci := ci0 + (x0+x)>>hs
 				o := out[3*x : 3*x+3 : 3*x+3]
-				o[0], o[1], o[2] = lut.rgb(yv, m.Cb[ci], m.Cr[ci])
+				r, g, bl := lut.rgb(yv, m.Cb[ci], m.Cr[ci])
+				o[0], o[1], o[2] = T(r), T(g), T(bl)
 			}
 		}
 	case *image.NRGBA:
@@ -54,7 +70,7 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 			out := d[y*w*3 : (y+1)*w*3]
 			for x := range w {
 				p, o := row[4*x:4*x+3:4*x+3], out[3*x:3*x+3:3*x+3]
-				o[0], o[1], o[2] = float32(p[0]), float32(p[1]), float32(p[2])
+				o[0], o[1], o[2] = T(p[0]), T(p[1]), T(p[2])
 			}
 		}
 	case *image.RGBA:
@@ -66,7 +82,7 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 				if a != 0xff && a != 0 { // un-premultiply
 					r, g, bl = unpremul(r, a), unpremul(g, a), unpremul(bl, a)
 				}
-				out[3*x], out[3*x+1], out[3*x+2] = float32(r), float32(g), float32(bl)
+				out[3*x], out[3*x+1], out[3*x+2] = T(r), T(g), T(bl)
 			}
 		}
 	case *image.Gray:
@@ -74,7 +90,7 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
 			out := d[y*w*3 : (y+1)*w*3]
 			for x := range w {
-				v := float32(row[x])
+				v := T(row[x])
 				out[3*x], out[3*x+1], out[3*x+2] = v, v, v
 			}
 		}
@@ -83,11 +99,10 @@ func Into(buf []float32, img image.Image) *nn.Tensor {
 			out := d[y*w*3 : (y+1)*w*3]
 			for x := range w {
 				c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
-				out[3*x], out[3*x+1], out[3*x+2] = float32(c.R), float32(c.G), float32(c.B)
+				out[3*x], out[3*x+1], out[3*x+2] = T(c.R), T(c.G), T(c.B)
 			}
 		}
 	}
-	return t
 }
 
 // ycbcrToRGB converts like the reference's JPEG decoder (jpeg-js): JFIF coefficients in float64,

@@ -9,6 +9,8 @@ import (
 // opaque hides an image's concrete type so that FromImage takes its generic path.
 type opaque struct{ image.Image }
 
+// TestFastPathsMatchGenericPath checks each image type's fast path against the generic one,
+// and IntoRGB8 against Into.
 func TestFastPathsMatchGenericPath(t *testing.T) {
 	r := image.Rect(3, 5, 14, 12) // odd size, non-zero origin
 	ycc := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
@@ -26,6 +28,19 @@ func TestFastPathsMatchGenericPath(t *testing.T) {
 			nrgba.SetNRGBA(x, y, c)
 			rgba.Set(x, y, color.NRGBA{c.R, c.G, c.B, 255}) // opaque: premultiplication is exact
 			gray.SetGray(x, y, color.Gray{uint8(x*y + 3)})
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		img  image.Image
+	}{{"nrgba", nrgba}, {"rgba", rgba}, {"gray", gray}, {"ycbcr", ycc}, {"generic", opaque{nrgba}}} {
+		// The 8-bit conversion gives the same values.
+		f := FromImage(tc.img)
+		b := IntoRGB8(make([]uint8, len(f.Data)), tc.img)
+		for i, v := range f.Data {
+			if float32(b[i]) != v {
+				t.Fatalf("%s: 8-bit value %d = %v, float %v", tc.name, i, b[i], v)
+			}
 		}
 	}
 	for _, tc := range []struct {

@@ -21,10 +21,6 @@ func SquareInput(img *nn.Tensor, size int, centre bool) *nn.Tensor {
 // squareInputTo is SquareInput into dst (size×size×img.C; every value is overwritten).
 func squareInputTo(dst, img *nn.Tensor, centre bool) { squareInput(dst, Whole(img), centre, normNone) }
 
-// ssdInputTo is squareInputTo (padding at the bottom/right) followed by SSD's normalisation
-// x/127.5 − 1, in one pass over dst: the same float32 operations as the two done in turn.
-func ssdInputTo(dst, img *nn.Tensor) { squareInput(dst, Whole(img), false, normSSD) }
-
 // faceInputTo is squareInputTo of a crop, centred, followed by normalizeMeanRGB with
 // recognitionMean in the same pass (the same float32 operations): the landmark and recognition
 // nets' input.
@@ -33,38 +29,67 @@ func faceInputTo(dst *nn.Tensor, c Crop) { squareInput(dst, c, true, normFace) }
 // The normalisations squareInput applies to each value as it writes it.
 const (
 	normNone = iota
-	normSSD  // x/127.5 − 1
+	normSSD  // x/127.5 − 1 (SSD's, in the same pass as the resize: the same float32 operations as the two in turn)
 	normFace // (x − recognitionMean[c])/255 (3 channels)
 )
 
-// Crop is the W×H rectangle of Img whose top-left pixel is (X, Y), read in place: the nets
-// that take face crops read them out of the photo without copying them.
+// RGB8 is an image as 8-bit RGB, 3 bytes per pixel row by row: how the engine keeps a photo
+// (a quarter of the float tensor's size; every value the decoders give is a whole 0..255).
+type RGB8 struct {
+	W, H int
+	Pix  []uint8 // len W·H·3
+}
+
+// Crop is the W×H rectangle whose top-left pixel is (X, Y) of Img or, when Img is nil, of
+// Img8, read in place: the nets take a photo or crops of it without copying them.
 type Crop struct {
 	Img        *nn.Tensor
+	Img8       *RGB8
 	X, Y, W, H int
 }
 
 // Whole is the crop of all of img.
 func Whole(img *nn.Tensor) Crop { return Crop{Img: img, W: img.W, H: img.H} }
 
+// Whole8 is the crop of all of img.
+func Whole8(img *RGB8) Crop { return Crop{Img8: img, W: img.W, H: img.H} }
+
+// size returns the width, height and channels of the image the crop is of.
+func (c Crop) size() (w, h, ch int, ok bool) {
+	switch {
+	case c.Img != nil:
+		return c.Img.W, c.Img.H, c.Img.C, true
+	case c.Img8 != nil && len(c.Img8.Pix) >= c.Img8.W*c.Img8.H*3:
+		return c.Img8.W, c.Img8.H, 3, true
+	}
+	return 0, 0, 0, false
+}
+
 func (c Crop) check() {
-	if c.Img == nil || c.W < 1 || c.H < 1 || c.X < 0 || c.Y < 0 || c.X+c.W > c.Img.W || c.Y+c.H > c.Img.H {
-		shape := "no image"
-		if c.Img != nil {
-			shape = c.Img.Shape()
-		}
-		panic(fmt.Sprintf("nets: crop %dx%d at (%d, %d) of %s", c.W, c.H, c.X, c.Y, shape))
+	w, h, ch, ok := c.size()
+	if !ok || c.W < 1 || c.H < 1 || c.X < 0 || c.Y < 0 || c.X+c.W > w || c.Y+c.H > h {
+		panic(fmt.Sprintf("nets: crop %dx%d at (%d, %d) of a %dx%dx%d image", c.W, c.H, c.X, c.Y, h, w, ch))
 	}
 }
 
 // squareInput is squareInputTo of a crop, normalising each value as it is written (norm*).
 func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
-	size := dst.H
-	if img.Img != nil && (size < 1 || dst.W != size || dst.C != img.Img.C || norm == normFace && dst.C != 3) {
-		panic(fmt.Sprintf("nets: SquareInput of %dx%dx%d to %s", img.H, img.W, img.Img.C, dst.Shape()))
-	}
 	img.check()
-	C := img.Img.C
+	w, _, C, _ := img.size()
+	size := dst.H
+	if size < 1 || dst.W != size || dst.C != C || norm == normFace && C != 3 {
+		panic(fmt.Sprintf("nets: SquareInput of %dx%dx%d to %s", img.H, img.W, C, dst.Shape()))
+	}
+	if img.Img != nil {
+		resizeSquare(dst, img.Img.Data, w*C, img, C, centre, norm)
+	} else {
+		resizeSquare(dst, img.Img8.Pix, w*C, img, C, centre, norm)
+	}
+}
+
+// resizeSquare is squareInput over the crop's pixels pix (rows stride values apart).
+func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Crop, C int, centre bool, norm int) {
+	size := dst.H
 	side := max(img.H, img.W)
 	var top, left int
 	if centre {
@@ -89,19 +114,15 @@ func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
 		}
 		return v
 	}
-	stride := img.Img.W * C
-	rowAt := func(y int) []float32 { // row y of the crop
+	rowAt := func(y int) []T { // row y of the crop
 		off := (img.Y+y)*stride + img.X*C
-		return img.Img.Data[off : off+img.W*C]
+		return pix[off : off+img.W*C]
 	}
 	if side == size && img.H == img.W {
 		for y := range size {
 			out := dst.Data[y*size*C : (y+1)*size*C]
-			copy(out, rowAt(y))
-			if norm != normNone {
-				for i, v := range out {
-					out[i] = normalize(v, i%C)
-				}
+			for i, v := range rowAt(y) {
+				out[i] = normalize(float32(v), i%C)
 			}
 		}
 		return
@@ -118,33 +139,33 @@ func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
 		x1 := min(x0+1, side-1)
 		x0s[x], x1s[x], fxs[x] = srcIndex(x0-left, img.W), srcIndex(x1-left, img.W), fx-float32(x0)
 	}
-	sc.zero = growFloats(sc.zero, img.W*C)
-	zero := sc.zero
-	clear(zero)
-	row := func(y int) []float32 {
+	zero := make([]T, 0) // rows in the padding: read through sample, which returns 0 for them
+	row := func(y int) ([]T, bool) {
 		if y < 0 || y >= img.H {
-			return zero
+			return zero, false
 		}
-		return rowAt(y)
+		return rowAt(y), true
 	}
 	for y := range size {
 		fy := float32(y) * scale
 		y0 := int(fy)
 		y1 := min(y0+1, side-1)
 		dy := fy - float32(y0)
-		r0, r1 := row(y0-top), row(y1-top)
+		r0, in0 := row(y0 - top)
+		r1, in1 := row(y1 - top)
 		out := dst.Data[y*size*C : (y+1)*size*C]
 		for x := range size {
 			a0, a1, dx := x0s[x], x1s[x], fxs[x]
 			o := out[x*C : (x+1)*C]
-			if a0 >= 0 && a1 >= 0 && C == 3 {
+			if a0 >= 0 && a1 >= 0 && in0 && in1 && C == 3 {
 				// The common case, inside the image: three channels without per-sample checks.
 				p00, p01 := r0[a0*3:a0*3+3:a0*3+3], r0[a1*3:a1*3+3:a1*3+3]
 				p10, p11 := r1[a0*3:a0*3+3:a0*3+3], r1[a1*3:a1*3+3:a1*3+3]
 				o := o[:3:3]
 				for c := range 3 {
-					top := p00[c] + (p01[c]-p00[c])*dx
-					bot := p10[c] + (p11[c]-p10[c])*dx
+					v00, v01, v10, v11 := float32(p00[c]), float32(p01[c]), float32(p10[c]), float32(p11[c])
+					top := v00 + (v01-v00)*dx
+					bot := v10 + (v11-v10)*dx
 					v := top + (bot-top)*dy
 					switch norm {
 					case normSSD:
@@ -157,8 +178,8 @@ func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
 				continue
 			}
 			for c := range o {
-				tl, tr := sample(r0, a0, C, c), sample(r0, a1, C, c)
-				bl, br := sample(r1, a0, C, c), sample(r1, a1, C, c)
+				tl, tr := sample(r0, in0, a0, C, c), sample(r0, in0, a1, C, c)
+				bl, br := sample(r1, in1, a0, C, c), sample(r1, in1, a1, C, c)
 				top := tl + (tr-tl)*dx
 				bot := bl + (br-bl)*dx
 				o[c] = normalize(top+(bot-top)*dy, c)
@@ -169,8 +190,8 @@ func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
 
 // inputScratch holds squareInput's per-column tables and zero row between calls.
 type inputScratch struct {
-	x0s, x1s  []int
-	fxs, zero []float32
+	x0s, x1s []int
+	fxs      []float32
 }
 
 var inputScratchPool = sync.Pool{New: func() any { return new(inputScratch) }}
@@ -196,11 +217,11 @@ func srcIndex(x, w int) int {
 	return x
 }
 
-func sample(row []float32, x, channels, c int) float32 {
-	if x < 0 {
+func sample[T float32 | uint8](row []T, inside bool, x, channels, c int) float32 {
+	if x < 0 || !inside {
 		return 0
 	}
-	return row[x*channels+c]
+	return float32(row[x*channels+c])
 }
 
 // normalizeMeanRGB applies (x − mean)/255 per channel in place, in the reference's float32 order.

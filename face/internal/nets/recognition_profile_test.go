@@ -44,7 +44,7 @@ func TestRecognitionLayerProfile(t *testing.T) {
 	}
 	faces := make([]Crop, nfaces)
 	for i := range faces {
-		faces[i] = Crop{img, 800 + 10*i, 300, 200, 200}
+		faces[i] = Crop{Img: img, X: 800 + 10*i, Y: 300, W: 200, H: 200}
 	}
 	sc := n.newScratch(nfaces)
 	times := map[string][]time.Duration{}

@@ -112,7 +112,7 @@ func TestDescribeBatchMatchesDescribe(t *testing.T) {
 	// Crops read in place and copied out (Describe): the same descriptors.
 	var faces []Crop
 	for i := range maxBatch + 3 {
-		faces = append(faces, Crop{img, 700 + 37*i, 250 + 11*i, 150 + 23*i, 170 + 13*(i%4)})
+		faces = append(faces, Crop{Img: img, X: 700 + 37*i, Y: 250 + 11*i, W: 150 + 23*i, H: 170 + 13*(i%4)})
 	}
 	want := make([][128]float32, len(faces))
 	for i, f := range faces {
@@ -129,22 +129,27 @@ func TestDescribeBatchMatchesDescribe(t *testing.T) {
 	}
 }
 
-// TestFaceInputMatchesCopyThenNormalize checks that reading a crop in place and normalising it
-// in the same pass gives exactly the copied crop's SquareInput followed by normalizeMeanRGB.
+// TestFaceInputMatchesCopyThenNormalize checks that reading a crop in place, of a float or an
+// 8-bit image, and normalising it in the same pass gives exactly the copied crop's SquareInput
+// followed by normalizeMeanRGB.
 func TestFaceInputMatchesCopyThenNormalize(t *testing.T) {
 	img := nn.NewTensor(40, 50, 3)
+	img8 := &RGB8{W: 50, H: 40, Pix: make([]uint8, 40*50*3)}
 	for i := range img.Data {
-		img.Data[i] = float32((i*53)%256) + 0.5
+		img8.Pix[i] = uint8((i * 53) % 256)
+		img.Data[i] = float32(img8.Pix[i])
 	}
-	for _, c := range []Crop{{img, 0, 0, 50, 40}, {img, 3, 5, 20, 31}, {img, 10, 2, 33, 12}, {img, 7, 7, 25, 25}, {img, 49, 39, 1, 1}} {
-		for _, size := range []int{25, 112, 150} {
-			want := SquareInput(imgtensor.Crop(img, c.X, c.Y, c.W, c.H), size, true)
+	for _, r := range [][4]int{{0, 0, 50, 40}, {3, 5, 20, 31}, {10, 2, 33, 12}, {7, 7, 25, 25}, {49, 39, 1, 1}, {0, 0, 20, 20}} {
+		for _, size := range []int{20, 25, 112, 150} {
+			want := SquareInput(imgtensor.Crop(img, r[0], r[1], r[2], r[3]), size, true)
 			normalizeMeanRGB(want, recognitionMean)
-			got := nn.NewTensor(size, size, 3)
-			faceInputTo(got, c)
-			for i := range want.Data {
-				if got.Data[i] != want.Data[i] {
-					t.Fatalf("crop %+v to %d: value %d = %v, want %v", c, size, i, got.Data[i], want.Data[i])
+			for _, c := range []Crop{{Img: img, X: r[0], Y: r[1], W: r[2], H: r[3]}, {Img8: img8, X: r[0], Y: r[1], W: r[2], H: r[3]}} {
+				got := nn.NewTensor(size, size, 3)
+				faceInputTo(got, c)
+				for i := range want.Data {
+					if got.Data[i] != want.Data[i] {
+						t.Fatalf("crop %v (8-bit %v) to %d: value %d = %v, want %v", r, c.Img8 != nil, size, i, got.Data[i], want.Data[i])
+					}
 				}
 			}
 		}

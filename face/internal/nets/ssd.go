@@ -176,6 +176,15 @@ func (s *SSD) DetectParallel(img *nn.Tensor, minConfidence float64, maxResults, 
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
+	return s.DetectCrop(Whole(img), minConfidence, maxResults, workers)
+}
+
+// DetectCrop is DetectParallel of a crop read in place (of a float or an 8-bit image), with
+// boxes in the crop's pixels.
+func (s *SSD) DetectCrop(img Crop, minConfidence float64, maxResults, workers int) []Detection {
+	if img.H == 0 || img.W == 0 {
+		return nil
+	}
 	acts := s.buffers.Get().(*activations)
 	defer s.buffers.Put(acts)
 	// The padded, resized and normalised input (the reference's order: divide, then subtract),
@@ -184,7 +193,7 @@ func (s *SSD) DetectParallel(img *nn.Tensor, minConfidence float64, maxResults, 
 		acts.input = make([]float32, ssdInputSize*ssdInputSize*3)
 	}
 	x := &nn.Tensor{H: ssdInputSize, W: ssdInputSize, C: 3, Data: acts.input[:ssdInputSize*ssdInputSize*3]}
-	ssdInputTo(x, img)
+	squareInput(x, img, false, normSSD)
 
 	// Each head reads its feature map as soon as it is computed, before the buffer is reused.
 	var cands []ssdCandidate

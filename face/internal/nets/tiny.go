@@ -89,7 +89,20 @@ func (t *Tiny) Detect(img *nn.Tensor, inputSize int, scoreThreshold float64) []D
 	if img == nil || img.H == 0 || img.W == 0 {
 		return nil
 	}
-	x := SquareInput(img, inputSize, false)
+	return t.DetectCrop(Whole(img), inputSize, scoreThreshold)
+}
+
+// DetectCrop is Detect of a crop read in place (of a float or an 8-bit image), with boxes in
+// the crop's pixels.
+func (t *Tiny) DetectCrop(img Crop, inputSize int, scoreThreshold float64) []Detection {
+	if err := CheckTinyInputSize(inputSize); err != nil {
+		panic(err)
+	}
+	if img.H == 0 || img.W == 0 {
+		return nil
+	}
+	x := nn.NewTensor(inputSize, inputSize, 3)
+	squareInput(x, img, false, normNone)
 	normalizeMeanRGB(x, [3]float32{117.001, 114.697, 97.404})
 	acts := t.buffers.Get().(*activations)
 	defer t.buffers.Put(acts)
