@@ -74,6 +74,7 @@ type Gallery struct {
 	people []person
 	slotOf map[int64]int32
 	free   []int32
+	gen    uint64 // bumped by every change (reserve checks nothing changed while it copied)
 }
 
 // New returns an empty gallery.
@@ -121,17 +122,62 @@ func (g *Gallery) Replace(examples []Example) error {
 		return err
 	}
 	fresh := New()
+	fresh.allocate(len(examples), len(examples)+headroom(len(examples)))
 	fresh.appendAll(examples)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.ids, g.slots, g.exact, g.quant, g.resid = fresh.ids, fresh.slots, fresh.exact, fresh.quant, fresh.resid
 	g.index, g.people, g.slotOf, g.free = fresh.index, fresh.people, fresh.slotOf, fresh.free
 	g.rmax = fresh.rmax
+	g.gen++
 	return nil
+}
+
+// headroom is the spare room (in examples) Replace leaves and growth adds, so that the
+// enrolments that follow a load append in place instead of copying the whole gallery.
+func headroom(n int) int { return n/16 + 1024 }
+
+// allocate gives g empty per-example arrays with room for capacity examples (n is unused but
+// documents the expected length).
+func (g *Gallery) allocate(_ int, capacity int) {
+	g.ids = make([]int64, 0, capacity)
+	g.slots = make([]int32, 0, capacity)
+	g.resid = make([]float32, 0, capacity)
+	g.exact = make([]float32, 0, capacity*Dim)
+	g.quant = make([]int8, 0, capacity*Dim)
+}
+
+// reserve makes room for add more examples. Copying a large gallery into bigger arrays takes a
+// while, so it happens under the read lock (searches go on) and the copies are swapped in
+// under the write lock only if nothing changed meanwhile (else the append that follows grows
+// the arrays itself).
+func (g *Gallery) reserve(add int) {
+	g.mu.RLock()
+	n := len(g.ids)
+	if cap(g.ids)-n >= add && cap(g.slots)-n >= add && cap(g.resid)-n >= add &&
+		cap(g.exact)-len(g.exact) >= add*Dim && cap(g.quant)-len(g.quant) >= add*Dim {
+		g.mu.RUnlock()
+		return
+	}
+	bigger := &Gallery{}
+	bigger.allocate(n, n+add+headroom(n+add))
+	bigger.ids = append(bigger.ids, g.ids...)
+	bigger.slots = append(bigger.slots, g.slots...)
+	bigger.resid = append(bigger.resid, g.resid...)
+	bigger.exact = append(bigger.exact, g.exact...)
+	bigger.quant = append(bigger.quant, g.quant...)
+	gen := g.gen
+	g.mu.RUnlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gen == gen {
+		g.ids, g.slots, g.resid, g.exact, g.quant = bigger.ids, bigger.slots, bigger.resid, bigger.exact, bigger.quant
+	}
 }
 
 // Add enrols examples (all or nothing: on error nothing changes).
 func (g *Gallery) Add(examples ...Example) error {
+	g.reserve(len(examples))
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := validate(examples, g.index); err != nil {
@@ -142,6 +188,7 @@ func (g *Gallery) Add(examples ...Example) error {
 }
 
 func (g *Gallery) appendAll(examples []Example) {
+	g.gen++
 	n := len(g.ids)
 	g.exact = slices.Grow(g.exact, len(examples)*Dim)
 	g.quant = slices.Grow(g.quant, len(examples)*Dim)
@@ -196,16 +243,7 @@ func (g *Gallery) RemoveExample(id int64) bool {
 	if !ok {
 		return false
 	}
-	g.dropPerson(i)
-	last := len(g.ids) - 1
-	if i != last {
-		g.ids[i], g.slots[i], g.resid[i] = g.ids[last], g.slots[last], g.resid[last]
-		copy(g.exact[i*Dim:(i+1)*Dim], g.exact[last*Dim:])
-		copy(g.quant[i*Dim:(i+1)*Dim], g.quant[last*Dim:])
-		g.index[g.ids[i]] = i
-	}
-	delete(g.index, id)
-	g.truncate(last)
+	g.removeAt(i)
 	return true
 }
 
@@ -223,6 +261,7 @@ func (g *Gallery) dropPerson(i int) {
 }
 
 func (g *Gallery) truncate(n int) {
+	g.gen++
 	g.ids, g.slots, g.resid = g.ids[:n], g.slots[:n], g.resid[:n]
 	g.exact, g.quant = g.exact[:n*Dim], g.quant[:n*Dim]
 }
@@ -255,4 +294,72 @@ func (g *Gallery) RemovePerson(personID int64) int {
 	g.people[slot] = person{}
 	g.free = append(g.free, slot)
 	return removed
+}
+
+// ReplacePeople makes the listed persons' examples exactly those of examples (each of which
+// must belong to one of them): a person given no example leaves the gallery. It is what a
+// recognizer applies for the people an enrolment change touched, at a cost that grows with the
+// examples changed plus one pass over a 4-byte-per-example slot array, not with a full reload.
+// All or nothing: on error nothing changes.
+func (g *Gallery) ReplacePeople(personIDs []int64, examples []Example) error {
+	changed := make(map[int64]bool, len(personIDs))
+	for _, id := range personIDs {
+		changed[id] = true
+	}
+	for i := range examples {
+		if !changed[examples[i].PersonID] {
+			return fmt.Errorf("gallery: example %d belongs to person %d, who is not among those replaced", examples[i].ID, examples[i].PersonID)
+		}
+	}
+	g.reserve(len(examples))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// An example ID may stay (a person renamed) or move between replaced persons (merged), but
+	// must not clash with one of a person left alone.
+	for i := range examples {
+		if j, ok := g.index[examples[i].ID]; ok && !changed[g.people[g.slots[j]].id] {
+			return fmt.Errorf("gallery: example %d: %w", examples[i].ID, ErrDuplicateID)
+		}
+	}
+	if err := validate(examples, nil); err != nil {
+		return err
+	}
+	var drop []int
+	if len(changed) > 0 {
+		slotChanged := make([]bool, len(g.people))
+		present := false
+		for id := range changed {
+			if s, ok := g.slotOf[id]; ok {
+				slotChanged[s], present = true, true
+			}
+		}
+		if present {
+			for i, s := range g.slots {
+				if slotChanged[s] {
+					drop = append(drop, i)
+				}
+			}
+		}
+	}
+	// Highest index first: the last element swapped into a hole is never one still to drop.
+	for k := len(drop) - 1; k >= 0; k-- {
+		g.removeAt(drop[k])
+	}
+	g.appendAll(examples)
+	return nil
+}
+
+// removeAt removes the example at index i, moving the last one into its place.
+func (g *Gallery) removeAt(i int) {
+	id := g.ids[i]
+	g.dropPerson(i)
+	last := len(g.ids) - 1
+	if i != last {
+		g.ids[i], g.slots[i], g.resid[i] = g.ids[last], g.slots[last], g.resid[last]
+		copy(g.exact[i*Dim:(i+1)*Dim], g.exact[last*Dim:])
+		copy(g.quant[i*Dim:(i+1)*Dim], g.quant[last*Dim:])
+		g.index[g.ids[i]] = i
+	}
+	delete(g.index, id)
+	g.truncate(last)
 }

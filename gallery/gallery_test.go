@@ -403,3 +403,87 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("Len %d after adding and removing, want %d", g.Len(), len(ex))
 	}
 }
+
+// TestReplacePeopleEqualsAFullReplace applies the kinds of change a recognizer sees (an example
+// added, one removed, a person renamed, deleted, two merged, a new person) with ReplacePeople
+// and checks every search against a gallery built from scratch with the same content.
+func TestReplacePeopleEqualsAFullReplace(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ex := randomGallery(r, 60, 6)
+	g := New()
+	if err := g.Replace(ex); err != nil {
+		t.Fatal(err)
+	}
+	byPerson := map[int64][]Example{}
+	for _, e := range ex {
+		byPerson[e.PersonID] = append(byPerson[e.PersonID], e)
+	}
+	nextID := ex[len(ex)-1].ID + 1
+	apply := func(what string, people ...int64) {
+		t.Helper()
+		var changed []Example
+		for _, p := range people {
+			changed = append(changed, byPerson[p]...)
+		}
+		if err := g.ReplacePeople(people, changed); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		var all []Example
+		for _, es := range byPerson {
+			all = append(all, es...)
+		}
+		if g.Len() != len(all) {
+			t.Fatalf("%s: Len %d, want %d", what, g.Len(), len(all))
+		}
+		for i := 0; i < 20; i++ {
+			q := near(r, ex[r.IntN(len(ex))], 0.03)
+			if got, want := g.Nearest(q, 5), refNearest(all, q, 5); !slices.Equal(got, want) {
+				t.Fatalf("%s: Nearest got %v want %v", what, got, want)
+			}
+			if got, want := g.Match(q, DefaultThreshold), refMatch(all, q, DefaultThreshold); got != want {
+				t.Fatalf("%s: Match got %+v want %+v", what, got, want)
+			}
+		}
+	}
+	// An example added to person 3.
+	e := Example{ID: nextID, PersonID: 3, Person: "person3", Descriptor: near(r, byPerson[3][0], 0.02)}
+	nextID++
+	byPerson[3] = append(byPerson[3], e)
+	apply("add an example", 3)
+	// One of person 7's examples removed (the person stays when they have others).
+	byPerson[7] = append(byPerson[7][:0:0], byPerson[7][1:]...)
+	if len(byPerson[7]) == 0 {
+		delete(byPerson, 7)
+	}
+	apply("remove an example", 7)
+	// Person 9 renamed.
+	for i := range byPerson[9] {
+		byPerson[9][i].Person = "nine"
+	}
+	apply("rename", 9)
+	// Person 12 deleted.
+	delete(byPerson, 12)
+	apply("delete a person", 12)
+	// Person 20 merged into 21: same example IDs, now 21's.
+	for _, e := range byPerson[20] {
+		e.PersonID, e.Person = 21, "person21"
+		byPerson[21] = append(byPerson[21], e)
+	}
+	delete(byPerson, 20)
+	apply("merge", 21, 20)
+	// A new person, and a person the gallery never had who has no examples.
+	byPerson[500] = []Example{{ID: nextID, PersonID: 500, Person: "new", Descriptor: near(r, ex[0], 0.3)}}
+	apply("new person", 500, 501)
+
+	// Refused changes leave the gallery as it was.
+	n := g.Len()
+	if err := g.ReplacePeople([]int64{4}, []Example{{ID: byPerson[5][0].ID, PersonID: 4}}); !errors.Is(err, ErrDuplicateID) {
+		t.Fatalf("taking another person's example id: %v", err)
+	}
+	if err := g.ReplacePeople([]int64{4}, []Example{{ID: nextID + 1, PersonID: 5}}); err == nil {
+		t.Fatal("an example of a person not replaced was accepted")
+	}
+	if g.Len() != n {
+		t.Fatalf("refused changes changed the gallery: Len %d, want %d", g.Len(), n)
+	}
+}

@@ -1,7 +1,7 @@
 // Package recognizer is the gRPC service that runs the face engine (package face) and keeps the
 // gallery of enrolled people (package gallery) in memory, plus its client.
 //
-// The gallery is loaded from the store at start and reloaded whenever the store's gallery
+// The gallery is loaded from the store at start and updated whenever the store's gallery
 // version changes (polled every Options.PollInterval, at most 1 s), so an enrolment reaches every
 // replica within 2 s. The standard grpc.health.v1 service reports SERVING once the first
 // gallery load is done and NOT_SERVING while shutting down; processors' circuit breakers probe it.
@@ -45,6 +45,7 @@ const ServiceName = "facecluster.recognizer.v1.RecognizerService"
 type GalleryStore interface {
 	GalleryVersion(ctx context.Context) (int64, error)
 	LoadGallery(ctx context.Context) (int64, []store.Example, error)
+	GalleryChanges(ctx context.Context, since int64) (store.GalleryDelta, error)
 }
 
 // Options configure a Server.
@@ -151,8 +152,8 @@ func (s *Server) Run(ctx context.Context) error {
 			continue
 		}
 		if v != s.version.Load() {
-			if err := s.reload(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("cannot reload the gallery", "error", err.Error())
+			if err := s.update(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot update the gallery", "error", err.Error())
 			}
 		}
 	}
@@ -181,31 +182,67 @@ func (s *Server) Ready() error {
 // GalleryVersion is the version of the gallery in memory.
 func (s *Server) GalleryVersion() int64 { return s.version.Load() }
 
+// reload loads the whole gallery (at start, and when the change log does not reach back to the
+// version in memory).
 func (s *Server) reload(ctx context.Context) error {
 	start := time.Now()
 	v, examples, err := s.opts.Store.LoadGallery(ctx)
 	if err != nil {
 		return err
 	}
-	list := make([]gallery.Example, 0, len(examples))
-	skipped := 0
+	list, skipped := usable(examples)
+	if err := s.gallery.Replace(list); err != nil {
+		return fmt.Errorf("recognizer: gallery version %d: %w", v, err)
+	}
+	s.setVersion(v)
+	s.log.Info("gallery loaded", "version", v, "examples", len(list), "skipped", skipped, "took", time.Since(start).String())
+	return nil
+}
+
+// update applies the enrolment changes made since the version in memory: only the people they
+// touched are read and replaced, so an enrolment costs the same with a million descriptors
+// enrolled as with ten.
+func (s *Server) update(ctx context.Context) error {
+	start := time.Now()
+	since := s.version.Load()
+	d, err := s.opts.Store.GalleryChanges(ctx, since)
+	if err != nil {
+		return err
+	}
+	if d.Full {
+		s.log.Info("gallery change log does not reach back to the version in memory; reloading everything", "version", since)
+		return s.reload(ctx)
+	}
+	list, skipped := usable(d.Examples)
+	if err := s.gallery.ReplacePeople(d.People, list); err != nil {
+		return fmt.Errorf("recognizer: gallery version %d: %w", d.Version, err)
+	}
+	s.setVersion(d.Version)
+	s.log.Debug("gallery updated", "from", since, "version", d.Version, "people", len(d.People), "examples", len(list),
+		"skipped", skipped, "took", time.Since(start).String())
+	return nil
+}
+
+func (s *Server) setVersion(v int64) {
+	s.version.Store(v)
+	s.opts.Metrics.GalleryVersion.Set(float64(v))
+	s.opts.Metrics.GalleryExamples.Set(float64(s.gallery.Len()))
+}
+
+// usable converts the store's examples, leaving out those computed by another model (not
+// comparable) or damaged.
+func usable(examples []store.Example) (list []gallery.Example, skipped int) {
+	list = make([]gallery.Example, 0, len(examples))
 	for _, e := range examples {
 		if len(e.Descriptor) != gallery.Dim || (e.Model != "" && e.Model != face.ModelVersion) || !finite(e.Descriptor) {
-			skipped++ // computed by another model (not comparable) or damaged
+			skipped++
 			continue
 		}
 		var d [gallery.Dim]float32
 		copy(d[:], e.Descriptor)
 		list = append(list, gallery.Example{ID: e.ID, PersonID: e.PersonID, Person: e.Person, Descriptor: d})
 	}
-	if err := s.gallery.Replace(list); err != nil {
-		return fmt.Errorf("recognizer: gallery version %d: %w", v, err)
-	}
-	s.version.Store(v)
-	s.opts.Metrics.GalleryVersion.Set(float64(v))
-	s.opts.Metrics.GalleryExamples.Set(float64(len(list)))
-	s.log.Info("gallery loaded", "version", v, "examples", len(list), "skipped", skipped, "took", time.Since(start).String())
-	return nil
+	return list, skipped
 }
 
 // Recognize implements the RPC.

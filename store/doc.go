@@ -14,6 +14,7 @@
 // pending. Submitting the same source twice yields the same image (dedupe on a SHA-256 of the
 // source key under a UNIQUE index), also under concurrent duplicates.
 //
-// Every change to people or examples bumps gallery_state.version in the same transaction;
-// recognizers poll GalleryVersion and reload with LoadGallery when it moves.
+// Every change to people or examples bumps gallery_state.version in the same transaction and
+// logs the people it touched in gallery_changes; recognizers poll GalleryVersion, load
+// everything once with LoadGallery and then apply GalleryChanges (only the people changed).
 package store

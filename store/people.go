@@ -61,7 +61,7 @@ func (s *Store) CreatePerson(ctx context.Context, name string) (Person, error) {
 			return err
 		}
 		p = Person{ID: id, Name: n, CreatedAt: time.UnixMilli(now).UTC(), UpdatedAt: time.UnixMilli(now).UTC()}
-		return bumpGallery(ctx, tx)
+		return bumpGallery(ctx, tx, id)
 	})
 	if err != nil {
 		return Person{}, fmt.Errorf("store: create person %q: %w", n, err)
@@ -171,7 +171,7 @@ func (s *Store) RenamePerson(ctx context.Context, id int64, name string) error {
 		if err := mustExist(ctx, tx, res, "people", id); err != nil {
 			return err
 		}
-		return bumpGallery(ctx, tx)
+		return bumpGallery(ctx, tx, id)
 	})
 	if err != nil {
 		return fmt.Errorf("store: rename person %d to %q: %w", id, n, err)
@@ -210,7 +210,7 @@ func (s *Store) DeletePerson(ctx context.Context, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return bumpGallery(ctx, tx)
+		return bumpGallery(ctx, tx, id)
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete person %d: %w", id, err)
@@ -309,7 +309,7 @@ func (s *Store) MergePeople(ctx context.Context, into, from int64) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE people SET updated_at = ? WHERE id = ?", s.nowMillis(), into); err != nil {
 			return err
 		}
-		return bumpGallery(ctx, tx)
+		return bumpGallery(ctx, tx, into, from)
 	})
 	if err != nil {
 		return fmt.Errorf("store: merge person %d into %d: %w", from, into, err)
@@ -379,7 +379,7 @@ func (s *Store) AddExample(ctx context.Context, ne NewExample) (Example, error) 
 		}
 		ex = Example{ID: id, PersonID: ne.PersonID, Person: name, Descriptor: append([]float32(nil), ne.Descriptor...),
 			Model: ne.Model, Source: ne.Source, FaceID: ne.FaceID, CreatedAt: time.UnixMilli(now).UTC()}
-		return bumpGallery(ctx, tx)
+		return bumpGallery(ctx, tx, ne.PersonID)
 	})
 	if err != nil {
 		return Example{}, fmt.Errorf("store: add example for person %d: %w", ne.PersonID, err)
@@ -400,6 +400,12 @@ func (s *Store) HasExample(ctx context.Context, personID int64, source string) (
 // RemoveExample deletes one example; ErrNotFound if it does not exist.
 func (s *Store) RemoveExample(ctx context.Context, id int64) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var personID int64
+		if err := tx.QueryRowContext(ctx, "SELECT person_id FROM examples WHERE id = ?"+s.forUpdate(), id).Scan(&personID); err == sql.ErrNoRows {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM examples WHERE id = ?", id)
 		if err != nil {
 			return err
@@ -407,7 +413,7 @@ func (s *Store) RemoveExample(ctx context.Context, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return bumpGallery(ctx, tx)
+		return bumpGallery(ctx, tx, personID)
 	})
 	if err != nil {
 		return fmt.Errorf("store: remove example %d: %w", id, err)
@@ -488,4 +494,74 @@ func (s *Store) LoadGallery(ctx context.Context) (version int64, examples []Exam
 		return 0, nil, fmt.Errorf("store: load gallery: %w", err)
 	}
 	return version, examples, nil
+}
+
+// GalleryDelta is what changed in the gallery after a version (GalleryChanges).
+type GalleryDelta struct {
+	// Version is the version the delta brings a gallery to.
+	Version int64
+	// Full: the change log does not reach back to the version asked for (or too much changed):
+	// load the whole gallery instead (LoadGallery). People and Examples are then empty.
+	Full bool
+	// People whose examples changed, deleted ones included; Examples are all the current
+	// examples of those people (with their names), in id order.
+	People   []int64
+	Examples []Example
+}
+
+// maxDeltaPeople bounds a delta: past that many changed people a full load is as cheap.
+const maxDeltaPeople = 20_000
+
+// GalleryChanges returns what changed after version since, read in one transaction so that
+// the version and the examples agree. A recognizer applies it with gallery.ReplacePeople.
+func (s *Store) GalleryChanges(ctx context.Context, since int64) (GalleryDelta, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return GalleryDelta{}, fmt.Errorf("store: gallery changes: %w", err)
+	}
+	defer tx.Rollback()
+	var d GalleryDelta
+	var from int64
+	if err := tx.QueryRowContext(ctx, "SELECT version, changes_from FROM gallery_state WHERE id = 1").Scan(&d.Version, &from); err != nil {
+		return GalleryDelta{}, fmt.Errorf("store: gallery changes: %w", err)
+	}
+	if since < from || since > d.Version {
+		d.Full = true // pruned, or a gallery from another database
+		return d, nil
+	}
+	if since == d.Version {
+		return d, nil
+	}
+	rs, err := tx.QueryContext(ctx, "SELECT DISTINCT person_id FROM gallery_changes WHERE version > ? AND version <= ? ORDER BY person_id", since, d.Version)
+	if err != nil {
+		return GalleryDelta{}, fmt.Errorf("store: gallery changes: %w", err)
+	}
+	for rs.Next() {
+		var p int64
+		if err := rs.Scan(&p); err != nil {
+			rs.Close()
+			return GalleryDelta{}, fmt.Errorf("store: gallery changes: %w", err)
+		}
+		d.People = append(d.People, p)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return GalleryDelta{}, fmt.Errorf("store: gallery changes: %w", err)
+	}
+	if len(d.People) > maxDeltaPeople {
+		return GalleryDelta{Version: d.Version, Full: true}, nil
+	}
+	for lo := 0; lo < len(d.People); lo += 500 {
+		chunk := d.People[lo:min(lo+500, len(d.People))]
+		args := make([]any, len(chunk))
+		for i, p := range chunk {
+			args[i] = p
+		}
+		ex, err := queryExamples(ctx, tx, "WHERE e.person_id IN ("+placeholders(len(chunk))+")", args...)
+		if err != nil {
+			return GalleryDelta{}, fmt.Errorf("store: gallery changes: %w", err)
+		}
+		d.Examples = append(d.Examples, ex...)
+	}
+	return d, nil
 }

@@ -319,10 +319,48 @@ func placeholders(n int) string {
 	return strings.Repeat("?, ", n-1) + "?"
 }
 
-// bumpGallery increments gallery_state.version inside tx (every people/examples change does).
-func bumpGallery(ctx context.Context, tx *sql.Tx) error {
+// galleryChangesKept is how many versions of gallery_changes are kept: a recognizer further
+// behind than that reloads the whole gallery.
+const galleryChangesKept = 100_000
+
+// bumpGallery increments gallery_state.version inside tx and logs the people the change touched
+// under the new version (every people/examples change does). The UPDATE locks the row until
+// commit, so versions are committed in order and a reader never skips one.
+func bumpGallery(ctx context.Context, tx *sql.Tx, people ...int64) error {
 	if _, err := tx.ExecContext(ctx, "UPDATE gallery_state SET version = version + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("bump gallery version: %w", err)
+	}
+	var v, from int64
+	if err := tx.QueryRowContext(ctx, "SELECT version, changes_from FROM gallery_state WHERE id = 1").Scan(&v, &from); err != nil {
+		return fmt.Errorf("read gallery version: %w", err)
+	}
+	if len(people) > 0 {
+		var sb strings.Builder
+		args := make([]any, 0, 2*len(people))
+		seen := map[int64]bool{}
+		for _, p := range people {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			if len(args) > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?)")
+			args = append(args, v, p)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO gallery_changes (version, person_id) VALUES "+sb.String(), args...); err != nil {
+			return fmt.Errorf("log gallery change: %w", err)
+		}
+	}
+	if v%1000 == 0 && v-galleryChangesKept > from {
+		floor := v - galleryChangesKept
+		if _, err := tx.ExecContext(ctx, "DELETE FROM gallery_changes WHERE version <= ?", floor); err != nil {
+			return fmt.Errorf("prune gallery changes: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE gallery_state SET changes_from = ? WHERE id = 1", floor); err != nil {
+			return fmt.Errorf("prune gallery changes: %w", err)
+		}
 	}
 	return nil
 }

@@ -772,3 +772,72 @@ func TestOutcomeWithDeletedPersonRecordsUnknown(t *testing.T) {
 		}
 	})
 }
+
+// TestGalleryChangesNameThePeopleEachChangeTouched: every kind of people/examples change is in
+// the log under its version, with the current examples of the people it touched; a version the
+// log no longer reaches asks for a full load.
+func TestGalleryChangesNameThePeopleEachChangeTouched(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		since, _ := s.GalleryVersion(ctx)
+		step := func(what string, change func(), wantPeople []int64, wantExamples int) {
+			t.Helper()
+			change()
+			d, err := s.GalleryChanges(ctx, since)
+			if err != nil || d.Full {
+				t.Fatalf("%s: %+v %v", what, d, err)
+			}
+			if !slices.Equal(d.People, wantPeople) || len(d.Examples) != wantExamples {
+				t.Fatalf("%s: people %v with %d examples, want %v with %d", what, d.People, len(d.Examples), wantPeople, wantExamples)
+			}
+			for _, e := range d.Examples {
+				if !slices.Contains(wantPeople, e.PersonID) || e.Person == "" || len(e.Descriptor) != 128 {
+					t.Fatalf("%s: example %+v", what, e)
+				}
+			}
+			if d.Version <= since {
+				t.Fatalf("%s: version %d not after %d", what, d.Version, since)
+			}
+			since = d.Version
+		}
+		var ann, bob Person
+		var ex Example
+		ann, _ = s.CreatePerson(ctx, "Ann")
+		bob, _ = s.CreatePerson(ctx, "Bob")
+		step("create", func() {}, []int64{ann.ID, bob.ID}, 0)
+		step("add", func() {
+			var err error
+			if ex, err = s.AddExample(ctx, NewExample{PersonID: ann.ID, Descriptor: desc(1), Model: "m", Source: "a.jpg"}); err != nil {
+				t.Fatal(err)
+			}
+			s.AddExample(ctx, NewExample{PersonID: ann.ID, Descriptor: desc(2), Model: "m", Source: "b.jpg"})
+		}, []int64{ann.ID}, 2)
+		step("remove one", func() {
+			if err := s.RemoveExample(ctx, ex.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, []int64{ann.ID}, 1)
+		step("rename", func() { s.RenamePerson(ctx, ann.ID, "Anna") }, []int64{ann.ID}, 1)
+		step("merge", func() {
+			s.AddExample(ctx, NewExample{PersonID: bob.ID, Descriptor: desc(3), Model: "m", Source: "c.jpg"})
+			if err := s.MergePeople(ctx, ann.ID, bob.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, []int64{ann.ID, bob.ID}, 2)
+		step("delete", func() {
+			if err := s.DeletePerson(ctx, ann.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, []int64{ann.ID}, 0)
+		if d, err := s.GalleryChanges(ctx, since); err != nil || d.Full || d.Version != since || len(d.People) != 0 {
+			t.Fatalf("no change: %+v %v", d, err)
+		}
+		// Pruned: a recognizer that far behind reloads everything.
+		if _, err := s.db.ExecContext(ctx, "UPDATE gallery_state SET changes_from = ?", since); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.GalleryChanges(ctx, since-1); err != nil || !d.Full {
+			t.Fatalf("behind the log: %+v %v, want Full", d, err)
+		}
+	})
+}
