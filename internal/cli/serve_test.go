@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/facecluster/facecluster/internal/testutil"
+	"github.com/facecluster/facecluster/store"
 )
 
 // TestServeRunsAndStopsOnSIGTERM runs the real binary as `make run` does and stops it the way
@@ -24,7 +26,8 @@ func TestServeRunsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(root, "sample6.jpg"), photo, 0o644)
 	httpAddr := testutil.FreeAddr(t)
-	cmd := exec.Command(binary(t), "serve", "--env-file", "", "--data-dir", t.TempDir(), "--image-root", root,
+	dataDir := t.TempDir()
+	cmd := exec.Command(binary(t), "serve", "--env-file", "", "--data-dir", dataDir, "--image-root", root,
 		"--http-addr", httpAddr, "--grpc-addr", testutil.FreeAddr(t),
 		"--nsqd-tcp-addr", testutil.FreeAddr(t), "--nsqd-http-addr", testutil.FreeAddr(t),
 		"--nsqlookupd-tcp-addrs", testutil.FreeAddr(t), "--nsqlookupd-http-addrs", testutil.FreeAddr(t))
@@ -86,6 +89,20 @@ func TestServeRunsAndStopsOnSIGTERM(t *testing.T) {
 	if strings.Contains(logs, `"level":"ERROR"`) {
 		t.Errorf("errors logged during a clean run:\n%s", logs)
 	}
+	// The image in flight was finished or given back, never left processing under a lease.
+	st, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: filepath.Join(dataDir, "facecluster.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	img, err := st.GetImage(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Status == store.StatusProcessing {
+		t.Errorf("after SIGTERM the image is still processing (held by %q), want final or given back (pending)", img.LeaseOwner)
+	}
+	t.Logf("after SIGTERM the image is %s", img.Status)
 }
 
 func TestServeRefusesBadSettings(t *testing.T) {
