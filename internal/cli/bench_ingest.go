@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,15 @@ type IngestBenchOptions struct {
 	BulkSize        int    // paths per bulk request
 	BulkConnections int    // concurrent bulk clients
 	Dir             string // scratch directory (image files, nsqd, SQLite) [a temporary one]
+	// Unmeasured requests before the measured phases (connections, pools and the server's
+	// caches warm up): WarmupSingle single-path requests and WarmupBulk bulk requests.
+	WarmupSingle, WarmupBulk int
+	// Settle bounds the wait, before each measured phase, for the MySQL server to write back
+	// the pages earlier work left dirty (so one run does not pay for the previous run's
+	// flushing); 0: no wait.
+	Settle time.Duration
+	// CPUProfile, if set, receives a CPU profile of the two measured phases.
+	CPUProfile io.Writer
 }
 
 // IngestBenchResult is what RunIngestBench measured.
@@ -56,6 +66,10 @@ type IngestBenchResult struct {
 	// database server (when it runs on this machine) in each phase: the load-independent cost.
 	SingleCPU, BulkCPU     float64
 	SingleDBCPU, BulkDBCPU float64
+	// Dirty pages in the MySQL server's buffer pool when each measured phase began (after
+	// settling), -1 when unknown.
+	SingleDirty, BulkDirty int64
+	Paths                  int   // distinct paths posted, warm-up and the duplicate test included
 	Rows                   int64 // images in the database afterwards
 	Published              int64 // messages waiting in nsqd afterwards
 	DuplicateCreates       int   // of 64 concurrent posts of one new path, how many created an image (want 1)
@@ -64,43 +78,55 @@ type IngestBenchResult struct {
 func newBenchIngestCmd() *cobra.Command {
 	o := IngestBenchOptions{}
 	var cpuProfile string
+	var runs int
 	cmd := &cobra.Command{
 		Use:   "ingest",
 		Short: "Measure how fast a real receiver accepts paths (single requests at N connections, and bulk) against MySQL or SQLite with an in-process nsqd",
 		Long: `Starts a receiver on a loopback port with a fresh database (on MySQL: a new database on the
 server of --mysql-dsn, dropped afterwards) and an in-process nsqd, creates the image files,
-then drives it with --connections concurrent clients posting one new path each to /image/post,
-and with --bulk-connections clients posting --bulk-size paths each to /images/post. It then
-checks that every path became exactly one image and one queue message.`,
+warms up (--warmup-single and --warmup-bulk requests, not measured), waits for the MySQL server
+to write back dirty pages (at most --settle), then drives it with --connections concurrent
+clients posting one new path each to /image/post, and with --bulk-connections clients posting
+--bulk-size paths each to /images/post. Request bodies are encoded before each phase starts. It
+then checks that every path became exactly one image and one queue message. --runs repeats
+everything (a fresh database and nsqd each time) and prints the spread.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runs <= 0 {
+				return usageError{errors.New("bench ingest: --runs must be positive")}
+			}
+			if o.Dir == "" { // one set of image files for every run
+				d, err := os.MkdirTemp("", "facecluster-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(d)
+				o.Dir = d
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			res, err := RunIngestBench(cmd.Context(), o, cmd.ErrOrStderr())
-			if err != nil {
-				return err
+				o.CPUProfile = f
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "driver %s, GOMAXPROCS %d\n", res.Driver, runtime.GOMAXPROCS(0))
-			fmt.Fprintf(out, "single: %d requests at %d connections in %v: %.0f requests/s\n", res.SingleRequests, o.Connections, res.SingleDuration.Round(time.Millisecond), res.SingleRPS)
-			fmt.Fprintf(out, "bulk:   %d paths in requests of %d at %d connections in %v: %.0f paths/s\n", res.BulkPaths, o.BulkSize, o.BulkConnections, res.BulkDuration.Round(time.Millisecond), res.BulkPathsPerSec)
-			perReq := func(cpu, db float64, n int) string {
-				if n == 0 {
-					return "-"
+			fmt.Fprintf(out, "driver %s, GOMAXPROCS %d\n", o.Driver, runtime.GOMAXPROCS(0))
+			var all []IngestBenchResult
+			for run := 1; run <= runs; run++ {
+				res, err := RunIngestBench(cmd.Context(), o, cmd.ErrOrStderr())
+				if err != nil {
+					return err
 				}
-				return fmt.Sprintf("%.0f µs (facecluster %.0f + database server %.0f)", 1e6*(cpu+db)/float64(n), 1e6*cpu/float64(n), 1e6*db/float64(n))
+				o.CPUProfile = nil // the first run's phases only
+				all = append(all, res)
+				fmt.Fprintf(out, "run %d:\n", run)
+				printIngestResult(out, o, res)
 			}
-			fmt.Fprintf(out, "cpu:    per single request %s; per bulk path %s\n", perReq(res.SingleCPU, res.SingleDBCPU, res.SingleRequests), perReq(res.BulkCPU, res.BulkDBCPU, res.BulkPaths))
-			fmt.Fprintf(out, "check:  %d images, %d queued messages for %d paths; 64 concurrent posts of one path created %d image(s)\n", res.Rows, res.Published, res.SingleRequests+res.BulkPaths+1, res.DuplicateCreates)
+			if runs > 1 {
+				printIngestSpread(out, all)
+			}
 			return nil
 		},
 	}
@@ -116,15 +142,67 @@ checks that every path became exactly one image and one queue message.`,
 	f.IntVar(&o.BulkPaths, "bulk", 200000, "paths sent in bulk")
 	f.IntVar(&o.BulkSize, "bulk-size", 1000, "paths per bulk request")
 	f.IntVar(&o.BulkConnections, "bulk-connections", 4, "concurrent bulk clients")
+	f.IntVar(&o.WarmupSingle, "warmup-single", 2000, "unmeasured single-path requests first")
+	f.IntVar(&o.WarmupBulk, "warmup-bulk", 8, "unmeasured bulk requests first")
+	f.DurationVar(&o.Settle, "settle", time.Minute, "wait at most this long before each phase for the MySQL server to write back dirty pages (0: do not wait)")
+	f.IntVar(&runs, "runs", 1, "repeat the whole benchmark this many times (fresh database and nsqd each) and print the spread")
 	f.StringVar(&o.Dir, "dir", "", "scratch directory [a temporary directory]")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (receiver included) to this file")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first run's two measured phases (receiver, nsqd and load generator) to this file")
 	return cmd
+}
+
+func printIngestResult(out io.Writer, o IngestBenchOptions, res IngestBenchResult) {
+	dirty := func(n int64) string {
+		if n < 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (server started with %d dirty pages)", n)
+	}
+	fmt.Fprintf(out, "  single: %d requests at %d connections in %v: %.0f requests/s%s\n", res.SingleRequests, o.Connections, res.SingleDuration.Round(time.Millisecond), res.SingleRPS, dirty(res.SingleDirty))
+	fmt.Fprintf(out, "  bulk:   %d paths in requests of %d at %d connections in %v: %.0f paths/s%s\n", res.BulkPaths, o.BulkSize, o.BulkConnections, res.BulkDuration.Round(time.Millisecond), res.BulkPathsPerSec, dirty(res.BulkDirty))
+	perReq := func(cpu, db float64, n int) string {
+		if n == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f µs (facecluster %.1f + database server %.1f)", 1e6*(cpu+db)/float64(n), 1e6*cpu/float64(n), 1e6*db/float64(n))
+	}
+	fmt.Fprintf(out, "  cpu:    per single request %s; per bulk path %s\n", perReq(res.SingleCPU, res.SingleDBCPU, res.SingleRequests), perReq(res.BulkCPU, res.BulkDBCPU, res.BulkPaths))
+	fmt.Fprintf(out, "  check:  %d images, %d queued messages for %d paths; 64 concurrent posts of one path created %d image(s)\n", res.Rows, res.Published, res.Paths, res.DuplicateCreates)
+}
+
+// printIngestSpread prints min, median and max over the runs.
+func printIngestSpread(out io.Writer, all []IngestBenchResult) {
+	stat := func(name, unit string, f func(IngestBenchResult) float64) {
+		v := make([]float64, len(all))
+		for i, r := range all {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		fmt.Fprintf(out, "  %-34s min %8.1f  median %8.1f  max %8.1f %s\n", name, v[0], med, v[len(v)-1], unit)
+	}
+	per := func(cpu float64, n int) float64 {
+		if n == 0 {
+			return 0
+		}
+		return 1e6 * cpu / float64(n)
+	}
+	fmt.Fprintf(out, "over %d runs:\n", len(all))
+	stat("single requests/s", "", func(r IngestBenchResult) float64 { return r.SingleRPS })
+	stat("bulk paths/s", "", func(r IngestBenchResult) float64 { return r.BulkPathsPerSec })
+	stat("single CPU, facecluster", "µs/request", func(r IngestBenchResult) float64 { return per(r.SingleCPU, r.SingleRequests) })
+	stat("single CPU, database server", "µs/request", func(r IngestBenchResult) float64 { return per(r.SingleDBCPU, r.SingleRequests) })
+	stat("bulk CPU, facecluster", "µs/path", func(r IngestBenchResult) float64 { return per(r.BulkCPU, r.BulkPaths) })
+	stat("bulk CPU, database server", "µs/path", func(r IngestBenchResult) float64 { return per(r.BulkDBCPU, r.BulkPaths) })
 }
 
 // RunIngestBench runs the ingest benchmark (see newBenchIngestCmd); progress goes to logw.
 func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (IngestBenchResult, error) {
 	res := IngestBenchResult{Driver: o.Driver}
-	if o.Connections <= 0 || o.SingleRequests < 0 || o.BulkPaths < 0 || o.BulkSize <= 0 || o.BulkConnections <= 0 {
+	if o.Connections <= 0 || o.SingleRequests < 0 || o.BulkPaths < 0 || o.BulkSize <= 0 || o.BulkConnections <= 0 || o.WarmupSingle < 0 || o.WarmupBulk < 0 || o.Settle < 0 {
 		return res, usageError{errors.New("bench ingest: --connections, --bulk-size and --bulk-connections must be positive, counts not negative")}
 	}
 	quiet := slog.New(slog.DiscardHandler)
@@ -138,12 +216,19 @@ func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (
 		dir = d
 	}
 	root := filepath.Join(dir, "images")
-	fmt.Fprintf(logw, "creating %d image files under %s\n", o.SingleRequests+o.BulkPaths+1, root)
-	paths, err := makeBenchFiles(root, o.SingleRequests+o.BulkPaths+1)
+	warmBulk := o.WarmupBulk * o.BulkSize
+	total := o.WarmupSingle + warmBulk + o.SingleRequests + o.BulkPaths + 1
+	fmt.Fprintf(logw, "creating %d image files under %s\n", total, root)
+	paths, err := makeBenchFiles(root, total)
 	if err != nil {
 		return res, err
 	}
-	single, bulk, dup := paths[:o.SingleRequests], paths[o.SingleRequests:o.SingleRequests+o.BulkPaths], paths[len(paths)-1]
+	take := func(n int) []string {
+		p := paths[:n]
+		paths = paths[n:]
+		return p
+	}
+	warmS, warmB, single, bulk, dup := take(o.WarmupSingle), take(warmBulk), take(o.SingleRequests), take(o.BulkPaths), take(1)[0]
 
 	so := store.Options{Driver: o.Driver, Logger: quiet, MaxOpenConns: 32}
 	switch o.Driver {
@@ -208,11 +293,68 @@ func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Connections + o.BulkConnections, MaxConnsPerHost: o.Connections + o.BulkConnections}, Timeout: time.Minute}
 
-	ids := newIDSet(len(paths))
+	ids := newIDSet(total)
+	var admin *sql.DB // the server's status, to let it settle between phases
+	if o.Driver == store.DriverMySQL && o.Settle > 0 {
+		admin = st.DB()
+	}
+	singleBodies := func(paths []string) [][]byte {
+		b := make([][]byte, len(paths))
+		for i, p := range paths {
+			b[i], _ = json.Marshal(map[string]string{"path": p})
+		}
+		return b
+	}
+	bulkBodies := func(paths []string) ([][]byte, [][]string) {
+		n := (len(paths) + o.BulkSize - 1) / o.BulkSize
+		b, parts := make([][]byte, n), make([][]string, n)
+		for i := range n {
+			parts[i] = paths[i*o.BulkSize : min((i+1)*o.BulkSize, len(paths))]
+			b[i] = bulkBody(parts[i])
+		}
+		return b, parts
+	}
+	runSingle := func(paths []string) error {
+		bodies := singleBodies(paths)
+		return fanOut(ctx, o.Connections, len(paths), func(i int) error {
+			return postSingle(ctx, client, base, bodies[i], paths[i], ids, true)
+		})
+	}
+	runBulk := func(paths []string) (time.Duration, float64, float64, error) {
+		bodies, parts := bulkBodies(paths)
+		start, cpu0, db0 := time.Now(), processCPU(), dbServerCPU(o.Driver)
+		err := fanOut(ctx, o.BulkConnections, len(bodies), func(i int) error {
+			return postBulk(ctx, client, base, bodies[i], parts[i], ids)
+		})
+		return time.Since(start), processCPU() - cpu0, dbServerCPU(o.Driver) - db0, err
+	}
+
+	fmt.Fprintf(logw, "warm-up: %d single requests, %d bulk requests\n", len(warmS), o.WarmupBulk)
+	if err := runSingle(warmS); err != nil {
+		return res, fmt.Errorf("warm-up: %w", err)
+	}
+	if _, _, _, err := runBulk(warmB); err != nil {
+		return res, fmt.Errorf("warm-up: %w", err)
+	}
+	profiling := false
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return res, err
+		}
+		profiling = true
+		defer func() {
+			if profiling {
+				pprof.StopCPUProfile()
+			}
+		}()
+	}
+
+	res.SingleDirty = settleMySQL(ctx, admin, o.Settle, logw)
 	fmt.Fprintf(logw, "single: %d requests at %d connections\n", len(single), o.Connections)
+	bodies := singleBodies(single)
 	start, cpu0, db0 := time.Now(), processCPU(), dbServerCPU(o.Driver)
 	err = fanOut(ctx, o.Connections, len(single), func(i int) error {
-		return postSingle(ctx, client, base, single[i], ids, true)
+		return postSingle(ctx, client, base, bodies[i], single[i], ids, true)
 	})
 	res.SingleDuration = time.Since(start)
 	res.SingleCPU, res.SingleDBCPU = processCPU()-cpu0, dbServerCPU(o.Driver)-db0
@@ -222,16 +364,15 @@ func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (
 	res.SingleRequests = len(single)
 	res.SingleRPS = float64(len(single)) / res.SingleDuration.Seconds()
 
-	chunks := (len(bulk) + o.BulkSize - 1) / o.BulkSize
-	fmt.Fprintf(logw, "bulk: %d paths in %d requests at %d connections\n", len(bulk), chunks, o.BulkConnections)
-	start, cpu0, db0 = time.Now(), processCPU(), dbServerCPU(o.Driver)
-	err = fanOut(ctx, o.BulkConnections, chunks, func(i int) error {
-		return postBulk(ctx, client, base, bulk[i*o.BulkSize:min((i+1)*o.BulkSize, len(bulk))], ids)
-	})
-	res.BulkDuration = time.Since(start)
-	res.BulkCPU, res.BulkDBCPU = processCPU()-cpu0, dbServerCPU(o.Driver)-db0
+	res.BulkDirty = settleMySQL(ctx, admin, o.Settle, logw)
+	fmt.Fprintf(logw, "bulk: %d paths in requests of %d at %d connections\n", len(bulk), o.BulkSize, o.BulkConnections)
+	res.BulkDuration, res.BulkCPU, res.BulkDBCPU, err = runBulk(bulk)
 	if err != nil {
 		return res, fmt.Errorf("bulk phase: %w", err)
+	}
+	if profiling {
+		pprof.StopCPUProfile()
+		profiling = false
 	}
 	res.BulkPaths = len(bulk)
 	res.BulkPathsPerSec = float64(len(bulk)) / res.BulkDuration.Seconds()
@@ -266,10 +407,11 @@ func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (
 		res.Rows += n
 	}
 	res.Published = nsqd.Depth()
-	want := int64(len(single) + len(bulk) + 1)
+	res.Paths = total
+	want := int64(total)
 	switch {
-	case ids.size() != len(single)+len(bulk):
-		return res, fmt.Errorf("exactly-once check: %d distinct ids for %d paths", ids.size(), len(single)+len(bulk))
+	case ids.size() != total-1:
+		return res, fmt.Errorf("exactly-once check: %d distinct ids for %d paths", ids.size(), total-1)
 	case res.Rows != want:
 		return res, fmt.Errorf("exactly-once check: %d images in the database for %d paths", res.Rows, want)
 	case res.Published != want:
@@ -436,12 +578,12 @@ func (s *idSet) size() int {
 	return len(s.ids)
 }
 
-func postSingle(ctx context.Context, c *http.Client, base, path string, ids *idSet, wantCreated bool) error {
+func postSingle(ctx context.Context, c *http.Client, base string, body []byte, path string, ids *idSet, wantCreated bool) error {
 	var s struct {
 		ID      int64 `json:"id"`
 		Created bool  `json:"created"`
 	}
-	if err := postJSON(ctx, c, base+"/image/post", map[string]string{"path": path}, &s); err != nil {
+	if err := postBody(ctx, c, base+"/image/post", body, &s); err != nil {
 		return err
 	}
 	if wantCreated && !s.Created {
@@ -450,7 +592,8 @@ func postSingle(ctx context.Context, c *http.Client, base, path string, ids *idS
 	return ids.add(s.ID)
 }
 
-func postBulk(ctx context.Context, c *http.Client, base string, paths []string, ids *idSet) error {
+// bulkBody is the /images/post body for paths.
+func bulkBody(paths []string) []byte {
 	type item struct {
 		Path string `json:"path"`
 	}
@@ -458,13 +601,18 @@ func postBulk(ctx context.Context, c *http.Client, base string, paths []string, 
 	for i, p := range paths {
 		items[i] = item{p}
 	}
+	b, _ := json.Marshal(map[string]any{"paths": items})
+	return b
+}
+
+func postBulk(ctx context.Context, c *http.Client, base string, body []byte, paths []string, ids *idSet) error {
 	var out struct {
 		Images []struct {
 			ID      int64 `json:"id"`
 			Created bool  `json:"created"`
 		} `json:"images"`
 	}
-	if err := postJSON(ctx, c, base+"/images/post", map[string]any{"paths": items}, &out); err != nil {
+	if err := postBody(ctx, c, base+"/images/post", body, &out); err != nil {
 		return err
 	}
 	if len(out.Images) != len(paths) {
@@ -481,11 +629,50 @@ func postBulk(ctx context.Context, c *http.Client, base string, paths []string, 
 	return nil
 }
 
+// settleMySQL waits (at most max) until the server's buffer pool holds few dirty pages — at
+// most 1 % of its pages, or no fewer than a second ago — and returns how many it holds then
+// (-1 without a server to ask).
+func settleMySQL(ctx context.Context, db *sql.DB, max time.Duration, logw io.Writer) int64 {
+	if db == nil {
+		return -1
+	}
+	status := func(name string) int64 {
+		var k string
+		var v int64
+		if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+name+"'").Scan(&k, &v); err != nil {
+			return -1
+		}
+		return v
+	}
+	pages := status("Innodb_buffer_pool_pages_total")
+	deadline := time.Now().Add(max)
+	prev := int64(-1)
+	for {
+		dirty := status("Innodb_buffer_pool_pages_dirty")
+		if dirty < 0 || dirty <= pages/100 || (prev >= 0 && dirty >= prev) || time.Now().After(deadline) {
+			return dirty
+		}
+		if prev < 0 {
+			fmt.Fprintf(logw, "waiting for the database server to write back %d dirty pages\n", dirty)
+		}
+		prev = dirty
+		select {
+		case <-ctx.Done():
+			return dirty
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 func postJSON(ctx context.Context, c *http.Client, url string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
+	return postBody(ctx, c, url, b, out)
+}
+
+func postBody(ctx context.Context, c *http.Client, url string, b []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b))
 	if err != nil {
 		return err

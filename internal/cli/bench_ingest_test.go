@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/store"
@@ -15,7 +16,7 @@ import (
 func TestBenchIngestChecksExactlyOnce(t *testing.T) {
 	for _, driver := range []string{store.DriverSQLite, store.DriverMySQL} {
 		t.Run(driver, func(t *testing.T) {
-			o := IngestBenchOptions{Driver: driver, Connections: 16, SingleRequests: 300, BulkPaths: 2500, BulkSize: 1000, BulkConnections: 2, Dir: t.TempDir()}
+			o := IngestBenchOptions{Driver: driver, Connections: 16, SingleRequests: 300, BulkPaths: 2500, BulkSize: 1000, BulkConnections: 2, WarmupSingle: 20, WarmupBulk: 1, Settle: time.Second, Dir: t.TempDir()}
 			if driver == store.DriverMySQL {
 				testutil.MySQLDSN(t) // skips (or fails under CI) without a server
 				o.MySQLServerDSN = os.Getenv("FACECLUSTER_TEST_MYSQL_DSN")
@@ -27,7 +28,7 @@ func TestBenchIngestChecksExactlyOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Rows != 2801 || res.Published != 2801 || res.DuplicateCreates != 1 || res.SingleRPS <= 0 || res.BulkPathsPerSec <= 0 {
+			if res.Paths != 3821 || res.Rows != 3821 || res.Published != 3821 || res.DuplicateCreates != 1 || res.SingleRPS <= 0 || res.BulkPathsPerSec <= 0 {
 				t.Fatalf("result %+v", res)
 			}
 		})
