@@ -250,6 +250,45 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 			} else {
 				sb.WriteString(" ON CONFLICT (key_hash) DO NOTHING")
 			}
+			read := func(rs *sql.Rows) error {
+				found := 0
+				for rs.Next() {
+					var id, batch int64
+					var hash []byte
+					var st string
+					if err := rs.Scan(&id, &hash, &batch, &st); err != nil {
+						rs.Close()
+						return fmt.Errorf("read submitted ids: %w", err)
+					}
+					ri, ok := byHash[string(hash)]
+					if !ok {
+						continue
+					}
+					results[ri] = Submitted{ID: id, Key: rows[ri].key, Created: batch == token, Status: Status(st)}
+					found++
+				}
+				rs.Close()
+				if err := rs.Err(); err != nil {
+					return fmt.Errorf("read submitted ids: %w", err)
+				}
+				if found != len(chunk) {
+					return fmt.Errorf("submit images: %d of %d rows not found after insert", len(chunk)-found, len(chunk))
+				}
+				return nil
+			}
+			if s.returning {
+				// MariaDB answers every row, new or already there (the existing row's values for
+				// a duplicate key), from the insert itself: no second pass over the unique index.
+				sb.WriteString(" RETURNING id, key_hash, submit_batch, status")
+				rs, err := tx.QueryContext(ctx, sb.String(), args...)
+				if err != nil {
+					return fmt.Errorf("insert images: %w", err)
+				}
+				if err := read(rs); err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 				return fmt.Errorf("insert images: %w", err)
 			}
@@ -262,28 +301,8 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 			if err != nil {
 				return fmt.Errorf("read submitted ids: %w", err)
 			}
-			found := 0
-			for rs.Next() {
-				var id, batch int64
-				var hash []byte
-				var st string
-				if err := rs.Scan(&id, &hash, &batch, &st); err != nil {
-					rs.Close()
-					return fmt.Errorf("read submitted ids: %w", err)
-				}
-				ri, ok := byHash[string(hash)]
-				if !ok {
-					continue
-				}
-				results[ri] = Submitted{ID: id, Key: rows[ri].key, Created: batch == token, Status: Status(st)}
-				found++
-			}
-			rs.Close()
-			if err := rs.Err(); err != nil {
-				return fmt.Errorf("read submitted ids: %w", err)
-			}
-			if found != len(chunk) {
-				return fmt.Errorf("submit images: %d of %d rows not found after insert", len(chunk)-found, len(chunk))
+			if err := read(rs); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -69,6 +69,9 @@ type Store struct {
 	driver string
 	log    *slog.Logger
 	now    func() time.Time // replaced in tests to move the clock
+	// returning: the server is MariaDB ≥ 10.5, whose INSERT … ON DUPLICATE KEY UPDATE …
+	// RETURNING answers the id of every row, inserted or already there (MySQL has no RETURNING).
+	returning bool
 }
 
 // Open connects to the database and checks that it answers. It does not migrate: call Migrate
@@ -85,10 +88,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return st, nil
 }
 
-// connect checks that the database answers.
+// connect checks that the database answers (and on MySQL asks which server it is).
 func (s *Store) connect(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: connect to %s database: %w", s.driver, err)
+	}
+	if s.driver == DriverMySQL {
+		var version string
+		if err := s.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+			return fmt.Errorf("store: %s server version: %w", s.driver, err)
+		}
+		s.returning = mariaDBReturning(version)
 	}
 	return nil
 }
@@ -138,6 +148,20 @@ func newStore(opts Options) (*Store, error) {
 	db.SetMaxIdleConns(opts.MaxIdleConns)
 	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	return &Store{db: db, driver: opts.Driver, log: opts.Logger, now: time.Now}, nil
+}
+
+// mariaDBReturning reports whether a server VERSION() is MariaDB 10.5 or later (INSERT …
+// RETURNING), e.g. "10.11.19-MariaDB-0+deb12u1"; MySQL ("8.4.3") has no RETURNING.
+func mariaDBReturning(version string) bool {
+	if !strings.Contains(version, "MariaDB") {
+		return false
+	}
+	version = strings.TrimPrefix(version, "5.5.5-") // the replication-era prefix some builds keep
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 10 || major == 10 && minor >= 5
 }
 
 // sqliteDSN turns a path or file: URI into a modernc DSN with the pragmas every connection needs.

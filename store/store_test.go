@@ -49,6 +49,29 @@ func eachDriver(t *testing.T, fn func(t *testing.T, s *Store)) {
 	}
 }
 
+// eachSubmitPath is eachDriver plus, on MySQL, a second run with INSERT … RETURNING turned off:
+// the suite's MariaDB takes the RETURNING path, MySQL servers the insert-then-select one, and
+// both must keep SubmitImages' guarantees.
+func eachSubmitPath(t *testing.T, fn func(t *testing.T, s *Store)) {
+	eachDriver(t, fn)
+	t.Run("mysql-select-back", func(t *testing.T) {
+		s := openStore(t, DriverMySQL)
+		s.returning = false
+		fn(t, s)
+	})
+}
+
+func TestMariaDBReturning(t *testing.T) {
+	for v, want := range map[string]bool{
+		"10.11.19-MariaDB-0+deb12u1": true, "10.5.0-MariaDB": true, "11.4.2-MariaDB-ubu2404": true,
+		"5.5.5-10.6.1-MariaDB": true, "10.4.34-MariaDB": false, "8.4.3": false, "8.0.36-0ubuntu0.22.04.1": false,
+	} {
+		if got := mariaDBReturning(v); got != want {
+			t.Errorf("mariaDBReturning(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
 func desc(seed float32) []float32 {
 	d := make([]float32, DescriptorLen)
 	for i := range d {
@@ -105,7 +128,7 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 }
 
 func TestSubmitIsIdempotent(t *testing.T) {
-	eachDriver(t, func(t *testing.T, s *Store) {
+	eachSubmitPath(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		first, err := s.SubmitImages(ctx, []NewImage{
 			{Source: "/cams/a/1.jpg", Camera: "a"},
@@ -141,8 +164,40 @@ func TestSubmitIsIdempotent(t *testing.T) {
 	})
 }
 
+// TestSubmitManyChunks submits more rows than one INSERT takes, half of them already known.
+func TestSubmitManyChunks(t *testing.T) {
+	eachSubmitPath(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		batch := make([]NewImage, 2*submitChunk+500)
+		for i := range batch {
+			batch[i] = NewImage{Source: fmt.Sprintf("/many/%05d.jpg", i)}
+		}
+		first, err := s.SubmitImages(ctx, batch[:len(batch)/2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.SubmitImages(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[int64]bool{}
+		for i, r := range all {
+			if wantNew := i >= len(first); r.Created != wantNew || r.Status != StatusPending || r.Key != batch[i].Source {
+				t.Fatalf("row %d: %+v, want created %v", i, r, wantNew)
+			}
+			if i < len(first) && r.ID != first[i].ID {
+				t.Fatalf("row %d: id %d, first submit said %d", i, r.ID, first[i].ID)
+			}
+			ids[r.ID] = true
+		}
+		if len(ids) != len(batch) {
+			t.Fatalf("%d distinct ids for %d paths", len(ids), len(batch))
+		}
+	})
+}
+
 func TestSubmitBadInputWritesNothing(t *testing.T) {
-	eachDriver(t, func(t *testing.T, s *Store) {
+	eachSubmitPath(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		for _, bad := range []NewImage{
 			{Source: ""},
@@ -165,7 +220,7 @@ func TestSubmitBadInputWritesNothing(t *testing.T) {
 }
 
 func TestConcurrentDuplicateSubmitsCreateOneRow(t *testing.T) {
-	eachDriver(t, func(t *testing.T, s *Store) {
+	eachSubmitPath(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		const workers = 16
 		batch := make([]NewImage, 300)
