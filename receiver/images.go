@@ -145,10 +145,16 @@ func (rc *Receiver) compatSingle(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	p, err := rc.resolvePath(req.Path)
+	p, real, err := rc.resolvePath(req.Path)
 	if err != nil {
 		rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "path: %v", err))
 		return
+	}
+	if rc.checksHeaders(1) {
+		if err := rc.checkHeaders([]string{"path: " + p}, []string{real}); err != nil {
+			rc.fail(w, r, err)
+			return
+		}
 	}
 	img := store.NewImage{Source: p, Kind: store.SourcePath}
 	if err := img.Validate(); err != nil {
@@ -209,6 +215,11 @@ func (rc *Receiver) submitItems(w http.ResponseWriter, r *http.Request, items []
 		return
 	}
 	imgs := make([]store.NewImage, len(items))
+	check := rc.checksHeaders(len(items))
+	var names, reals []string
+	if check {
+		names, reals = make([]string, len(items)), make([]string, len(items))
+	}
 	for i, it := range items {
 		switch {
 		case it.Path != "" && it.URL != "":
@@ -222,12 +233,21 @@ func (rc *Receiver) submitItems(w http.ResponseWriter, r *http.Request, items []
 			}
 			imgs[i] = store.NewImage{Source: src, Kind: store.SourceURL, Camera: it.Camera}
 		default:
-			p, err := rc.resolvePath(it.Path)
+			p, real, err := rc.resolvePath(it.Path)
 			if err != nil {
 				rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s[%d].path: %v", field, i, err))
 				return
 			}
 			imgs[i] = store.NewImage{Source: p, Kind: store.SourcePath, Camera: it.Camera}
+			if check {
+				names[i], reals[i] = fmt.Sprintf("%s[%d].path: %s", field, i, p), real
+			}
+		}
+	}
+	if check {
+		if err := rc.checkHeaders(names, reals); err != nil {
+			rc.fail(w, r, err)
+			return
 		}
 	}
 	res, err := rc.submit(r.Context(), imgs)

@@ -211,7 +211,7 @@ func (rc *Receiver) readImageInputs(w http.ResponseWriter, r *http.Request, file
 	}
 	var out []imageInput
 	for _, p := range jsonPaths() {
-		abs, err := rc.resolvePath(p)
+		abs, _, err := rc.resolvePath(p)
 		if err != nil {
 			return nil, errorf(http.StatusUnprocessableEntity, "path: %v", err)
 		}

@@ -56,7 +56,15 @@ type Options struct {
 	MaxJSONBytes   int64 // request body limit of JSON endpoints (default 16 MiB)
 	MaxUploadBytes int64 // request body limit of uploads (default 64 MiB)
 	MaxBulk        int   // paths per bulk request (default 10 000)
-	MaxPixels      int64 // uploads with more pixels are refused (default 40 000 000)
+	MaxPixels      int64 // uploads and checked paths with more pixels are refused (default 40 000 000)
+	// HeaderCheckMax: a request submitting at most this many images by path has each file's
+	// header read (format and pixel count; nothing decoded), and a broken, unsupported or
+	// over-MaxPixels image refuses the request with 422 before anything is written. Larger bulk
+	// requests only check that each path is a regular file under the root: reading every
+	// header costs more than the rest of a bulk path's ingest (docs/pipeline.md); their bad
+	// images fail in the processor with the reason. Default 1 (single submissions); negative:
+	// never.
+	HeaderCheckMax int
 	// MatchThreshold for /api/v1/verify (default 0.6).
 	MatchThreshold float64
 	// ModelVersion recorded with enrolled examples when the recognizer does not say.
@@ -103,6 +111,9 @@ func New(opts Options) (*Receiver, error) {
 	if opts.MatchThreshold <= 0 {
 		opts.MatchThreshold = 0.6
 	}
+	if opts.HeaderCheckMax == 0 {
+		opts.HeaderCheckMax = 1
+	}
 	if opts.ModelVersion == "" {
 		opts.ModelVersion = "face-api-1.7.15/recognition"
 	}
@@ -110,6 +121,9 @@ func New(opts Options) (*Receiver, error) {
 	rc.batch = newBatcher(rc, 4, 256, batchTimeout)
 	return rc, nil
 }
+
+// checksHeaders reports whether a request submitting n images has their headers read.
+func (rc *Receiver) checksHeaders(n int) bool { return n <= rc.opts.HeaderCheckMax }
 
 // Close stops the submission workers (call it after the HTTP server has shut down).
 func (rc *Receiver) Close() error {

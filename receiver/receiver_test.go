@@ -159,6 +159,9 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(h.root, "adir"), 0o755)
+	os.WriteFile(filepath.Join(h.root, "text.jpg"), []byte("this is not an image"), 0o644)
+	os.WriteFile(filepath.Join(h.root, "bomb.png"), pngHeaderClaiming(100000, 100000), 0o644)
+	os.WriteFile(filepath.Join(h.root, "cut.png"), pngBytes(t, 8, 8)[:20], 0o644)
 	json := "application/json"
 	cases := []struct {
 		name, path, ctype, body string
@@ -176,6 +179,11 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 		{"symlink out of the root", "/image/post", json, `{"path":"escape.jpg"}`, 422, "resolves outside the image root"},
 		{"missing file", "/image/post", json, `{"path":"nope.jpg"}`, 422, "does not exist"},
 		{"directory", "/image/post", json, `{"path":"adir"}`, 422, "not a regular file"},
+		{"not an image", "/image/post", json, `{"path":"text.jpg"}`, 422, "unsupported image format"},
+		{"over the pixel limit", "/image/post", json, `{"path":"bomb.png"}`, 422, "100000×100000 is 10000.0 MP, over the limit of 40.0 MP"},
+		{"broken header", "/image/post", json, `{"path":"cut.png"}`, 422, "corrupt image"},
+		{"one broken path in the v1 API", "/api/v1/images", json, `{"images":[{"path":"cut.png"}]}`, 422, "images[0].path: " + filepath.Join(h.root, "cut.png") + ": corrupt image"},
+		{"one broken path in bulk", "/images/post", json, `{"paths":[{"path":"bomb.png"}]}`, 422, "over the limit"},
 		{"bulk with one bad path", "/images/post", json, `{"paths":[{"path":"ok.jpg"},{"path":"nope.jpg"}]}`, 422, "paths[1].path"},
 		{"bulk without paths", "/images/post", json, `{"paths":[]}`, 400, "at least one image"},
 		{"bulk over the limit", "/api/v1/images", json, `{"images":[{"path":"ok.jpg"},{"path":"ok.jpg"},{"path":"ok.jpg"},{"path":"ok.jpg"}]}`, 413, "more than the limit of 3"},
@@ -208,6 +216,36 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 	for _, p := range []string{"inside-link.jpg", good} {
 		if r := h.postJSON("/image/post", map[string]string{"path": p}); r.status != 202 {
 			t.Fatalf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+}
+
+// TestHeaderCheckOfBulkRequests: bulk requests larger than HeaderCheckMax are accepted without
+// reading headers (their bad images fail in processing); up to it, every bad image is named.
+func TestHeaderCheckOfBulkRequests(t *testing.T) {
+	for _, max := range []int{0, 10} {
+		h := newHarness(t, store.DriverSQLite, func(o *Options) { o.HeaderCheckMax = max })
+		h.file("ok.jpg")
+		os.WriteFile(filepath.Join(h.root, "text.jpg"), []byte("this is not an image"), 0o644)
+		os.WriteFile(filepath.Join(h.root, "bomb.png"), pngHeaderClaiming(100000, 100000), 0o644)
+		r := h.postJSON("/images/post", map[string]any{"paths": []map[string]string{{"path": "ok.jpg"}, {"path": "text.jpg"}, {"path": "bomb.png"}}})
+		if max == 0 { // the default: only single submissions
+			if r.status != 202 {
+				t.Fatalf("default: %d %s", r.status, r.body)
+			}
+			continue
+		}
+		if r.status != 422 {
+			t.Fatalf("HeaderCheckMax %d: %d %s", max, r.status, r.body)
+		}
+		msg := r.errorMessage(t)
+		for _, want := range []string{"2 images cannot be processed", "paths[1].path", "paths[2].path", "unsupported image format", "over the limit"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message %q does not say %q", msg, want)
+			}
+		}
+		if n := h.imageCount(); n != 0 {
+			t.Fatalf("%d images written", n)
 		}
 	}
 }

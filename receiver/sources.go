@@ -16,6 +16,9 @@ import (
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/webp"
+	"golang.org/x/sys/unix"
+
+	"github.com/facecluster/facecluster/face/imageio"
 )
 
 var errEOF = io.EOF
@@ -23,15 +26,74 @@ var errEOF = io.EOF
 // resolvePath checks a submitted path: absolute under the image root or relative to it, no ".."
 // component (a stored source names its file one way only), resolving (symlinks included) inside
 // the root to an existing regular file. It returns the cleaned absolute path (symlinks kept) that
-// is stored and sent to the recognizer.
-func (rc *Receiver) resolvePath(p string) (string, error) {
+// is stored and sent to the recognizer, and the resolved one to read.
+func (rc *Receiver) resolvePath(p string) (abs, real string, err error) {
 	for _, part := range strings.Split(filepath.ToSlash(p), "/") {
 		if part == ".." {
-			return "", fmt.Errorf("%s: \"..\" is not allowed in image paths", p)
+			return "", "", fmt.Errorf("%s: \"..\" is not allowed in image paths", p)
 		}
 	}
-	abs, _, err := rc.root.Resolve(p)
-	return abs, err
+	return rc.root.Resolve(p)
+}
+
+// maxHeaderRead bounds how much of a file the header check reads (a JPEG's header can follow
+// EXIF, ICC and other segments of up to 64 KiB each).
+const maxHeaderRead = 4 << 20
+
+// checkPathHeader reads the header of the file at real (resolved under the image root): its
+// format must be one the engine decodes and its pixel count within MaxPixels. Nothing is
+// decoded. The file is opened without following a symlink swapped in since resolvePath, and
+// without blocking should a FIFO have been.
+func (rc *Receiver) checkPathHeader(real string) error {
+	fd, err := unix.Open(real, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("cannot be read: %w", err)
+	}
+	defer unix.Close(fd)
+	_, err = imageio.DecodeHeader(io.LimitReader(fdReader(fd), maxHeaderRead), imageio.Limits{MaxPixels: rc.opts.MaxPixels})
+	return err
+}
+
+// fdReader reads a file descriptor with plain read(2) calls (os.File would first try to add a
+// regular file to the network poller: two more system calls per file).
+type fdReader int
+
+func (f fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// checkHeaders reads the headers of the resolved paths (see checkPathHeader) and refuses the
+// request, naming every bad image, when any cannot be processed.
+func (rc *Receiver) checkHeaders(names, reals []string) error {
+	var bad []string
+	for i, real := range reals {
+		if real == "" {
+			continue // not a path
+		}
+		if err := rc.checkPathHeader(real); err != nil {
+			bad = append(bad, names[i]+": "+err.Error())
+		}
+	}
+	switch {
+	case len(bad) == 0:
+		return nil
+	case len(bad) == 1:
+		return errorf(http.StatusUnprocessableEntity, "%s", bad[0])
+	case len(bad) > 20:
+		bad = append(bad[:20], fmt.Sprintf("and %d more", len(bad)-20))
+	}
+	return errorf(http.StatusUnprocessableEntity, "%d images cannot be processed: %s", len(bad), strings.Join(bad, "; "))
 }
 
 // upload is one checked image file from a multipart request.

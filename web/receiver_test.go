@@ -228,7 +228,8 @@ func TestReceiverClientOverHTTP(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	pic := filepath.Join(root, "gate.jpg")
-	if err := os.WriteFile(pic, []byte("not decoded by the receiver for paths"), 0o644); err != nil {
+	// Only its header: the receiver reads a submitted path's header, never its pixels.
+	if err := os.WriteFile(pic, pngHeader(64, 48), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -17,6 +17,7 @@
 package imageio
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -175,14 +176,38 @@ func megapixels(n int64) string {
 	return fmt.Sprintf("%.1f MP", float64(n)/1e6)
 }
 
+// DecodeHeader reads only the format and dimensions from the header at the start of r — no pixel
+// is decoded, and only as much of r is read as the header takes (a few KiB for a JPEG with EXIF,
+// tens of bytes for the others) — and checks them as Decode does: ErrUnsupported, ErrCorrupt
+// (header unreadable, no pixels) or ErrTooLarge (more pixels than lim allows). Info has the
+// format and the stored dimensions (before any EXIF orientation); it cannot tell whether the
+// pixel data after the header is intact.
+func DecodeHeader(r io.Reader, lim Limits) (Info, error) {
+	cfg, format, err := decodeConfigFrom(bufio.NewReaderSize(r, 4096))
+	info := Info{Format: format, Width: cfg.Width, Height: cfg.Height, Orientation: 1}
+	if err != nil {
+		return info, err
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if maxPixels := lim.maxPixels(); pixels > maxPixels {
+		return info, fmt.Errorf("%w: %d×%d is %s, over the limit of %s",
+			ErrTooLarge, cfg.Width, cfg.Height, megapixels(pixels), megapixels(maxPixels))
+	}
+	return info, nil
+}
+
 // decodeConfig reads the format and dimensions from the header only.
 func decodeConfig(data []byte) (cfg image.Config, format string, err error) {
+	return decodeConfigFrom(bytes.NewReader(data))
+}
+
+func decodeConfigFrom(r io.Reader) (cfg image.Config, format string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: %s header: decoder panicked: %v", ErrCorrupt, format, p)
 		}
 	}()
-	cfg, format, err = image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err = image.DecodeConfig(r)
 	switch {
 	case errors.Is(err, image.ErrFormat):
 		return cfg, "", fmt.Errorf("%w (not JPEG, PNG, GIF, WebP or BMP)", ErrUnsupported)

@@ -492,3 +492,48 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeHeader: the header check sees every format's size, refuses bombs and non-images as
+// Decode does, and reads no further into the file than the header.
+func TestDecodeHeader(t *testing.T) {
+	for _, format := range []string{"jpeg", "png", "gif", "bmp", "webp"} {
+		data := encode(t, format, quadrants(40, 24))
+		r := &countingReader{r: bytes.NewReader(append(data, make([]byte, 1<<20)...))}
+		info, err := DecodeHeader(r, Limits{})
+		if err != nil || info.Format != format || info.Width != 40 || info.Height != 24 {
+			t.Errorf("%s: DecodeHeader = %+v, %v", format, info, err)
+		}
+		if r.n > 64<<10 {
+			t.Errorf("%s: read %d bytes for the header", format, r.n)
+		}
+		if _, err := DecodeHeader(bytes.NewReader(data), Limits{MaxPixels: 500}); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s 40×24 with a 500-pixel limit: %v, want ErrTooLarge", format, err)
+		}
+	}
+	jpegBomb := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xFF, 0xC0, 0, 17, 8, 0xFD, 0xE8, 0xFD, 0xE8, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1}
+	for name, tt := range map[string]struct {
+		data []byte
+		want error
+	}{
+		"jpeg 65000×65000": {jpegBomb, ErrTooLarge},
+		"empty":            {nil, ErrUnsupported},
+		"text":             {[]byte("hello, this is not an image"), ErrUnsupported},
+		"png zero width":   {pngZeroWidth(), ErrCorrupt},
+		"jpeg header only": {encode(t, "jpeg", quadrants(40, 24))[:40], ErrCorrupt},
+	} {
+		if _, err := DecodeHeader(bytes.NewReader(tt.data), Limits{}); !errors.Is(err, tt.want) {
+			t.Errorf("%s: DecodeHeader error %v, want %v", name, err, tt.want)
+		}
+	}
+}
+
+type countingReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}

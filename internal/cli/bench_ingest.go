@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"net"
@@ -51,6 +53,9 @@ type IngestBenchOptions struct {
 	Settle time.Duration
 	// CPUProfile, if set, receives a CPU profile of the two measured phases.
 	CPUProfile io.Writer
+	// HeaderCheckMax is the receiver's option: requests of at most this many paths have each
+	// image's header read [the receiver's default, 1].
+	HeaderCheckMax int
 }
 
 // IngestBenchResult is what RunIngestBench measured.
@@ -145,6 +150,7 @@ everything (a fresh database and nsqd each time) and prints the spread.`,
 	f.IntVar(&o.WarmupSingle, "warmup-single", 2000, "unmeasured single-path requests first")
 	f.IntVar(&o.WarmupBulk, "warmup-bulk", 8, "unmeasured bulk requests first")
 	f.DurationVar(&o.Settle, "settle", time.Minute, "wait at most this long before each phase for the MySQL server to write back dirty pages (0: do not wait)")
+	f.IntVar(&o.HeaderCheckMax, "check-headers", 1, "the receiver reads the image headers of requests with at most this many paths (-1: none)")
 	f.IntVar(&runs, "runs", 1, "repeat the whole benchmark this many times (fresh database and nsqd each) and print the spread")
 	f.StringVar(&o.Dir, "dir", "", "scratch directory [a temporary directory]")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first run's two measured phases (receiver, nsqd and load generator) to this file")
@@ -272,7 +278,7 @@ func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (
 		return res, err
 	}
 	defer prod.Close()
-	rc, err := receiver.New(receiver.Options{Store: st, Publisher: prod, ImageRoot: root, Logger: quiet})
+	rc, err := receiver.New(receiver.Options{Store: st, Publisher: prod, ImageRoot: root, Logger: quiet, HeaderCheckMax: o.HeaderCheckMax})
 	if err != nil {
 		return res, err
 	}
@@ -471,8 +477,13 @@ func dbServerCPU(driver string) float64 {
 	return total
 }
 
-// makeBenchFiles creates n small files, 1000 per directory, and returns their paths.
+// makeBenchFiles creates n small JPEG images (a real header: the receiver may read it), 1000 per
+// directory, and returns their paths.
 func makeBenchFiles(root string, n int) ([]string, error) {
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, image.NewGray(image.Rect(0, 0, 64, 48)), nil); err != nil {
+		return nil, err
+	}
 	paths := make([]string, n)
 	for i := range n {
 		d := filepath.Join(root, fmt.Sprintf("cam%03d", i/1000))
@@ -482,10 +493,10 @@ func makeBenchFiles(root string, n int) ([]string, error) {
 			}
 		}
 		paths[i] = filepath.Join(d, fmt.Sprintf("snap-%07d.jpg", i))
-		if _, err := os.Stat(paths[i]); err == nil {
+		if fi, err := os.Stat(paths[i]); err == nil && fi.Size() == int64(jpg.Len()) {
 			continue // left by an earlier run in the same --dir
 		}
-		if err := os.WriteFile(paths[i], []byte("x"), 0o644); err != nil {
+		if err := os.WriteFile(paths[i], jpg.Bytes(), 0o644); err != nil {
 			return nil, fmt.Errorf("create bench image files: %w", err)
 		}
 	}
