@@ -70,6 +70,15 @@ func TestMariaDBReturning(t *testing.T) {
 			t.Errorf("mariaDBReturning(%q) = %v, want %v", v, got, want)
 		}
 	}
+	s := openStore(t, DriverMySQL) // the suite's server: Open asked it which it is
+	var v string
+	if err := s.db.QueryRow("SELECT VERSION()").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if s.returning != mariaDBReturning(v) {
+		t.Fatalf("server %q: returning %v", v, s.returning)
+	}
+	t.Logf("server %s: INSERT … RETURNING %v", v, s.returning)
 }
 
 func desc(seed float32) []float32 {
