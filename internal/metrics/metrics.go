@@ -78,11 +78,32 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// QueueDepth registers a gauge read from depth at scrape time.
+// QueueDepth registers a gauge read from depth at scrape time (an embedded nsqd's depth).
 func (m *Metrics) QueueDepth(depth func() int64) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "queue_depth",
 		Help: "Messages waiting in the processors' channel of the images topic (embedded nsqd)."},
 		func() float64 { return float64(depth()) }))
+}
+
+// ClusterQueueDepth registers the depth of the whole queue read from depth at scrape time; a
+// scrape where depth cannot tell (ok false: an nsqd did not answer) has no sample rather than
+// a wrong one.
+func (m *Metrics) ClusterQueueDepth(depth func() (int64, bool)) {
+	m.Registry.MustRegister(&depthCollector{depth: depth, desc: prometheus.NewDesc(namespace+"_cluster_queue_depth",
+		"Messages waiting for processors on the images topic, summed over every nsqd nsqlookupd knows (the same total in each process that reports it: aggregate with max, not sum).", nil, nil)})
+}
+
+type depthCollector struct {
+	depth func() (int64, bool)
+	desc  *prometheus.Desc
+}
+
+func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
+	if d, ok := c.depth(); ok {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(d))
+	}
 }
 
 // ImagesByStatus registers a gauge vector read from count at scrape time (at most every

@@ -42,6 +42,10 @@ type peerStatus struct {
 	mu   sync.Mutex // held while reading, so concurrent page loads share one reading
 	at   time.Time
 	last peerSnapshot
+
+	depthAt    time.Time // cachedDepth's last reading
+	depth      int64
+	depthKnown bool
 }
 
 func newPeerStatus(peers []config.StatusPeer, lookupd []string) *peerStatus {
@@ -367,6 +371,18 @@ func parseBreakerLabel(s string) breaker.State {
 		return breaker.Probing
 	}
 	return breaker.Closed
+}
+
+// cachedDepth is nsqdDepth read at most every ttl (Prometheus may scrape often).
+func (p *peerStatus) cachedDepth(ctx context.Context) (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.depthAt) < p.ttl {
+		return p.depth, p.depthKnown
+	}
+	p.depth, p.depthKnown = p.nsqdDepth(ctx)
+	p.depthAt = time.Now()
+	return p.depth, p.depthKnown
 }
 
 // nsqdDepth is what waits for processors in every nsqd that nsqlookupd knows has the images

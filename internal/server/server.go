@@ -100,6 +100,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	if err := s.startProcessor(); err != nil {
 		return nil, err
 	}
+	if s.nsqd == nil && (cfg.Has(config.RoleProcessor) || cfg.Has(config.RoleReconciler)) &&
+		len(cfg.NSQLookupdHTTPAddrs) > 0 && len(cfg.ConsumeNSQDAddrs) == 0 {
+		// nsqd is a separate program (a Kubernetes or compose sidecar), so no process reports
+		// facecluster_queue_depth: the processors and the reconciler report the whole queue,
+		// read from every nsqd nsqlookupd knows at scrape time (at most every 2 s).
+		depth := newPeerStatus(nil, cfg.NSQLookupdHTTPAddrs)
+		s.metrics.ClusterQueueDepth(func() (int64, bool) { return depth.cachedDepth(context.Background()) })
+	}
 	if cfg.Has(config.RoleReconciler) {
 		s.reconciler, err = reconciler.New(reconciler.Options{
 			Store: s.store, Publisher: s.publisher(), Interval: cfg.ReconcileInterval, PendingAge: cfg.PendingAge,
