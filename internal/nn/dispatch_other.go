@@ -72,10 +72,10 @@ func winoBT6AVX512(out *float32, os int, in *float32, is int, n, groups, og, ig 
 func winoAT4AVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int) {
 	panic("nn: no assembly in this build")
 }
-func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
+func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int, scale, bias *float32, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }
-func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32) {
+func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n, groups, og, ig int, scale, bias *float32, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }
 

@@ -117,7 +117,7 @@ func winoAT2AVX512(out *float32, os int, in *float32, is int, n int, groups int,
 // winoAT2EpilogueAVX512 applies the 2×4 Winograd transform [[1 1 1 0] [0 1 -1 -1]] and the epilogue to any n channels (AVX-512, see asmgen).
 //
 //go:noescape
-func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int, scale *float32, bias *float32, act *[16]float32)
 
 // winoBT6AVX512 applies the 6×6 Winograd transform [[4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1]] to any n channels (AVX-512, see asmgen).
 //
@@ -132,4 +132,4 @@ func winoAT4AVX512(out *float32, os int, in *float32, is int, n int, groups int,
 // winoAT4EpilogueAVX512 applies the 4×6 Winograd transform [[1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]] and the epilogue to any n channels (AVX-512, see asmgen).
 //
 //go:noescape
-func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int, scale *float32, bias *float32, act *[16]float32)

@@ -2173,9 +2173,9 @@ chend:
 	VZEROUPPER
 	RET
 
-// func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+// func winoAT2EpilogueAVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int, scale *float32, bias *float32, act *[16]float32)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·winoAT2EpilogueAVX512(SB), NOSPLIT, $0-64
+TEXT ·winoAT2EpilogueAVX512(SB), NOSPLIT, $0-88
 	MOVQ         out+0(FP), AX
 	MOVQ         os+8(FP), CX
 	MOVQ         in+16(FP), DX
@@ -2194,14 +2194,24 @@ TEXT ·winoAT2EpilogueAVX512(SB), NOSPLIT, $0-64
 	LEAQ         (AX)(CX*2), R8
 	ADDQ         CX, R8
 	VPXORD       Z0, Z0, Z0
-	MOVQ         scale+40(FP), R9
-	MOVQ         bias+48(FP), R10
-	MOVQ         act+56(FP), R11
+	MOVQ         scale+64(FP), R9
+	MOVQ         bias+72(FP), R10
+	MOVQ         act+80(FP), R11
 	VBROADCASTSS (R11), Z0
 	VBROADCASTSS 32(R11), Z1
+	MOVQ         groups+40(FP), R12
+	MOVQ         og+48(FP), R13
+	MOVQ         ig+56(FP), R14
+	SHLQ         $0x02, R13
+	SUBQ         SI, R13
+	SHLQ         $0x02, R14
+	SUBQ         SI, R14
+
+group:
+	MOVQ SI, R11
 
 chfull:
-	CMPQ        SI, $0x40
+	CMPQ        R11, $0x40
 	JL          chtail
 	VMOVUPS     (R9), Z2
 	VMOVUPS     (R10), Z3
@@ -2231,11 +2241,11 @@ chfull:
 	ADDQ        $0x40, R8
 	ADDQ        $0x40, R9
 	ADDQ        $0x40, R10
-	SUBQ        $0x40, SI
+	SUBQ        $0x40, R11
 	JMP         chfull
 
 chtail:
-	TESTQ       SI, SI
+	TESTQ       R11, R11
 	JE          chend
 	VMOVUPS.Z   (R9), K1, Z2
 	VMOVUPS.Z   (R10), K1, Z3
@@ -2255,18 +2265,26 @@ chtail:
 	VSUBPS      Z6, Z4, Z4
 	VSUBPS      Z7, Z4, Z4
 	VFMADD213PS Z3, Z2, Z4
-	VMULPS      Z4, Z0, Z0
-	VMAXPS      Z0, Z4, Z4
+	VMULPS      Z4, Z0, Z2
+	VMAXPS      Z2, Z4, Z4
 	VMINPS      Z1, Z4, Z4
 	VMOVUPS     Z4, K1, (AX)(CX*1)
-	ADDQ        SI, DX
-	ADDQ        SI, DI
-	ADDQ        SI, AX
-	ADDQ        SI, R8
-	ADDQ        SI, R9
-	ADDQ        SI, R10
+	ADDQ        R11, DX
+	ADDQ        R11, DI
+	ADDQ        R11, AX
+	ADDQ        R11, R8
+	ADDQ        R11, R9
+	ADDQ        R11, R10
 
 chend:
+	ADDQ R13, AX
+	ADDQ R13, R8
+	ADDQ R14, DX
+	ADDQ R14, DI
+	SUBQ SI, R9
+	SUBQ SI, R10
+	DECQ R12
+	JNE  group
 	VZEROUPPER
 	RET
 
@@ -2554,9 +2572,9 @@ GLOBL winoAT4AVX512_k3<>(SB), RODATA|NOPTR, $4
 DATA winoAT4AVX512_k4<>+0(SB)/4, $0xc1000000
 GLOBL winoAT4AVX512_k4<>(SB), RODATA|NOPTR, $4
 
-// func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, scale *float32, bias *float32, act *[16]float32)
+// func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int, scale *float32, bias *float32, act *[16]float32)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·winoAT4EpilogueAVX512(SB), NOSPLIT, $0-64
+TEXT ·winoAT4EpilogueAVX512(SB), NOSPLIT, $0-88
 	MOVQ         out+0(FP), AX
 	MOVQ         os+8(FP), CX
 	MOVQ         in+16(FP), DX
@@ -2580,14 +2598,24 @@ TEXT ·winoAT4EpilogueAVX512(SB), NOSPLIT, $0-64
 	VBROADCASTSS winoAT4EpilogueAVX512_k3<>+0(SB), Z3
 	VBROADCASTSS winoAT4EpilogueAVX512_k4<>+0(SB), Z4
 	VPXORD       Z5, Z5, Z5
-	MOVQ         scale+40(FP), R9
-	MOVQ         bias+48(FP), R10
-	MOVQ         act+56(FP), R11
+	MOVQ         scale+64(FP), R9
+	MOVQ         bias+72(FP), R10
+	MOVQ         act+80(FP), R11
 	VBROADCASTSS (R11), Z5
 	VBROADCASTSS 32(R11), Z6
+	MOVQ         groups+40(FP), R12
+	MOVQ         og+48(FP), R13
+	MOVQ         ig+56(FP), R14
+	SHLQ         $0x02, R13
+	SUBQ         SI, R13
+	SHLQ         $0x02, R14
+	SUBQ         SI, R14
+
+group:
+	MOVQ SI, R11
 
 chfull:
-	CMPQ        SI, $0x40
+	CMPQ        R11, $0x40
 	JL          chtail
 	VMOVUPS     (R9), Z7
 	VMOVUPS     (R10), Z8
@@ -2641,11 +2669,11 @@ chfull:
 	ADDQ        $0x40, R8
 	ADDQ        $0x40, R9
 	ADDQ        $0x40, R10
-	SUBQ        $0x40, SI
+	SUBQ        $0x40, R11
 	JMP         chfull
 
 chtail:
-	TESTQ       SI, SI
+	TESTQ       R11, R11
 	JE          chend
 	VMOVUPS.Z   (R9), K1, Z7
 	VMOVUPS.Z   (R10), K1, Z8
@@ -2670,37 +2698,45 @@ chtail:
 	VFMADD231PS Z12, Z0, Z9
 	VFMADD231PS Z13, Z1, Z9
 	VFMADD213PS Z8, Z7, Z9
-	VMULPS      Z9, Z5, Z0
-	VMAXPS      Z0, Z9, Z9
+	VMULPS      Z9, Z5, Z15
+	VMAXPS      Z15, Z9, Z9
 	VMINPS      Z6, Z9, Z9
 	VMOVUPS     Z9, K1, (AX)(CX*1)
-	VMOVAPS     Z10, Z0
-	VADDPS      Z11, Z0, Z0
-	VFMADD231PS Z12, Z2, Z0
-	VFMADD231PS Z13, Z2, Z0
-	VFMADD213PS Z8, Z7, Z0
-	VMULPS      Z0, Z5, Z1
-	VMAXPS      Z1, Z0, Z0
-	VMINPS      Z6, Z0, Z0
-	VMOVUPS     Z0, K1, (AX)(CX*2)
-	VMOVAPS     Z10, Z0
-	VSUBPS      Z11, Z0, Z0
-	VFMADD231PS Z12, Z3, Z0
-	VFMADD231PS Z13, Z4, Z0
-	VADDPS      Z14, Z0, Z0
-	VFMADD213PS Z8, Z7, Z0
-	VMULPS      Z0, Z5, Z1
-	VMAXPS      Z1, Z0, Z0
-	VMINPS      Z6, Z0, Z0
-	VMOVUPS     Z0, K1, (R8)
-	ADDQ        SI, DX
-	ADDQ        SI, DI
-	ADDQ        SI, AX
-	ADDQ        SI, R8
-	ADDQ        SI, R9
-	ADDQ        SI, R10
+	VMOVAPS     Z10, Z9
+	VADDPS      Z11, Z9, Z9
+	VFMADD231PS Z12, Z2, Z9
+	VFMADD231PS Z13, Z2, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z15
+	VMAXPS      Z15, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, K1, (AX)(CX*2)
+	VMOVAPS     Z10, Z9
+	VSUBPS      Z11, Z9, Z9
+	VFMADD231PS Z12, Z3, Z9
+	VFMADD231PS Z13, Z4, Z9
+	VADDPS      Z14, Z9, Z9
+	VFMADD213PS Z8, Z7, Z9
+	VMULPS      Z9, Z5, Z7
+	VMAXPS      Z7, Z9, Z9
+	VMINPS      Z6, Z9, Z9
+	VMOVUPS     Z9, K1, (R8)
+	ADDQ        R11, DX
+	ADDQ        R11, DI
+	ADDQ        R11, AX
+	ADDQ        R11, R8
+	ADDQ        R11, R9
+	ADDQ        R11, R10
 
 chend:
+	ADDQ R13, AX
+	ADDQ R13, R8
+	ADDQ R14, DX
+	ADDQ R14, DI
+	SUBQ SI, R9
+	SUBQ SI, R10
+	DECQ R12
+	JNE  group
 	VZEROUPPER
 	RET
 

@@ -51,7 +51,7 @@ type winoTransform struct {
 	asmEp func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)
 	// The AVX-512 variants, any n; asm512 repeats the transform for groups (see applyGroups).
 	asm512   func(out *float32, os int, in *float32, is int, n, groups, og, ig int)
-	asmEp512 func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)
+	asmEp512 func(out *float32, os int, in *float32, is int, n, groups, og, ig int, scale, bias *float32, act *[16]float32)
 }
 
 var (
@@ -215,6 +215,14 @@ func (w *winograd) outputTile(s *winogradScratch, mt []float32, dst *Tensor, oy0
 	m, a, K := w.scheme.m, w.scheme.a, w.out
 	t := s.tmp[:m*a*K] // [m][a][out]: Aᵀ·M
 	w.scheme.at.applyGroups(t, a*K, mt, a*K, K, a, K, K)
+	if useAVX512 && oy0+m <= dst.H && ox0+m <= dst.W {
+		// A whole tile inside the output: its m rows in one call.
+		off := (oy0*dst.W + ox0) * K
+		last := (m - 1) * dst.W * K
+		w.scheme.at.check(dst.Data[off+last:], K, t[(m-1)*a*K:], K, K)
+		w.scheme.at.asmEp512(&dst.Data[off], K, &t[0], K, K, m, dst.W*K, a*K, &w.scale[0], &w.bias[0], &w.act)
+		return
+	}
 	for r := range m {
 		oy := oy0 + r
 		if oy >= dst.H {
@@ -278,7 +286,7 @@ func (t *winoTransform) applyEpilogue(w *winograd, out []float32, os int, in []f
 	switch {
 	case useAVX512 && n > 0:
 		done = n
-		t.asmEp512(&out[0], os, &in[0], is, n, &w.scale[0], &w.bias[0], &w.act)
+		t.asmEp512(&out[0], os, &in[0], is, n, 1, 0, 0, &w.scale[0], &w.bias[0], &w.act)
 	case useAsm && n >= 8:
 		done = n &^ 7
 		t.asmEp(&out[0], os, &in[0], is, done, &w.scale[0], &w.bias[0], &w.act)

@@ -310,12 +310,12 @@ func depthwise3x3Pixels512(name string, stride int) {
 
 // linearTransform512 is linearTransform for any n (16 channels per iteration, masked tail).
 //
-// Without the epilogue it takes groups, og and ig: it repeats the transform groups times, out
-// and in moving on og and ig floats each time (a Winograd tile's columns or rows in one call).
+// It takes groups, og and ig: it repeats the transform groups times, out and in moving on og and
+// ig floats each time (a Winograd tile's columns or rows in one call).
 func linearTransform512(name string, coef [][]float64, ep bool) {
 	sig := "func(out *float32, os int, in *float32, is int, n, groups, og, ig int)"
 	if ep {
-		sig = "func(out *float32, os int, in *float32, is int, n int, scale, bias *float32, act *[16]float32)"
+		sig = "func(out *float32, os int, in *float32, is int, n, groups, og, ig int, scale, bias *float32, act *[16]float32)"
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
@@ -375,17 +375,14 @@ func linearTransform512(name string, coef [][]float64, ep bool) {
 		ptrs = append(ptrs, scale, bias)
 	}
 	cnt := GP64()
-	var groups, og, ig Register
-	if !ep {
-		groups = Load(Param("groups"), GP64())
-		og, ig = Load(Param("og"), GP64()), Load(Param("ig"), GP64())
-		// After a group's channels, out and in move on by og, ig floats less the n done.
-		SHLQ(U8(2), og)
-		SUBQ(n, og)
-		SHLQ(U8(2), ig)
-		SUBQ(n, ig)
-		Label("group")
-	}
+	groups := Load(Param("groups"), GP64())
+	og, ig := Load(Param("og"), GP64()), Load(Param("ig"), GP64())
+	// After a group's channels, out and in move on by og, ig floats less the n done.
+	SHLQ(U8(2), og)
+	SUBQ(n, og)
+	SHLQ(U8(2), ig)
+	SUBQ(n, ig)
+	Label("group")
 	slices(n, cnt, ptrs, nil, 0, func(masked bool) {
 		var sc, bi VecVirtual
 		if ep {
@@ -433,14 +430,16 @@ func linearTransform512(name string, coef [][]float64, ep bool) {
 			vstore(acc, at(out, out3, os, r), mask, masked)
 		}
 	}, "ch")
-	if !ep {
-		ADDQ(og, out)
-		ADDQ(og, out3)
-		ADDQ(ig, in)
-		ADDQ(ig, in3)
-		DECQ(groups)
-		JNE(LabelRef("group"))
+	ADDQ(og, out)
+	ADDQ(og, out3)
+	ADDQ(ig, in)
+	ADDQ(ig, in3)
+	if ep { // the same channels' scale and bias again
+		SUBQ(n, scale)
+		SUBQ(n, bias)
 	}
+	DECQ(groups)
+	JNE(LabelRef("group"))
 	VZEROUPPER()
 	RET()
 }
