@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/binary"
 	"errors"
@@ -108,7 +109,10 @@ func newStore(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	var dsn string
+	var (
+		dsn       string
+		connector driver.Connector
+	)
 	switch opts.Driver {
 	case DriverSQLite:
 		d, err := sqliteDSN(opts.DSN, opts.BusyTimeout)
@@ -127,7 +131,14 @@ func newStore(opts Options) (*Store, error) {
 		// Client-side interpolation saves the prepare round trip on every statement; with
 		// utf8mb4 it is safe.
 		cfg.InterpolateParams = true
-		dsn = cfg.FormatDSN()
+		// The driver's own messages (a connection dropped while the server restarts or is not
+		// up yet) go to the structured log instead of raw lines on stderr.
+		cfg.Logger = driverLogger{opts.Logger}
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("store: mysql DSN: %w", err)
+		}
+		connector = c
 		if opts.MaxOpenConns == 0 {
 			opts.MaxOpenConns = 16
 		}
@@ -137,9 +148,14 @@ func newStore(opts Options) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("store: unknown driver %q (want %q or %q)", opts.Driver, DriverSQLite, DriverMySQL)
 	}
-	db, err := sql.Open(opts.Driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", opts.Driver, err)
+	var db *sql.DB
+	if connector != nil {
+		db = sql.OpenDB(connector)
+	} else {
+		var err error
+		if db, err = sql.Open(opts.Driver, dsn); err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", opts.Driver, err)
+		}
 	}
 	db.SetMaxOpenConns(opts.MaxOpenConns)
 	if opts.MaxIdleConns == 0 {
@@ -162,6 +178,14 @@ func mariaDBReturning(version string) bool {
 		return false
 	}
 	return major > 10 || major == 10 && minor >= 5
+}
+
+// driverLogger passes the MySQL driver's messages to slog (at debug: the error that matters
+// reaches the caller too).
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) {
+	l.log.Debug("mysql driver", "message", strings.TrimSpace(fmt.Sprint(v...)))
 }
 
 // sqliteDSN turns a path or file: URI into a modernc DSN with the pragmas every connection needs.
