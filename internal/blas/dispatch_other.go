@@ -2,13 +2,15 @@
 
 package blas
 
-// useAsm is false: this build has no assembly microkernel.
-const useAsm = false
+// kernels has only the portable kernel: this build has no assembly.
+var kernels = []*kernel{goKernel}
 
-func kernelAsm(k int, a, b, c []float32, ldc, flags int, ep *Epilogue) {
+// packed computes a tile with A packed (see kernel).
+func (kern *kernel) packed(k int, a, b, c []float32, ldc, flags int, ep *Epilogue) {
 	kernelGo(k, a, b, c, ldc, flags, ep)
 }
 
-func kernelAsmRows(k int, a []float32, lda int, b, c []float32, ldc, flags int, ep *Epilogue) {
-	panic("blas: no assembly kernel in this build")
+// rows computes a tile with A read in place (see kernel).
+func (kern *kernel) rows(k int, a []float32, lda int, b, c []float32, ldc, flags int, ep *Epilogue) {
+	kernelGoRows(k, a, lda, b, c, ldc, flags, ep)
 }

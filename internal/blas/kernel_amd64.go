@@ -4,7 +4,7 @@
 
 package blas
 
-// kernel6x16 computes the 6×16 C tile at c (row stride ldc floats) from a packed 6×k A panel and a packed k×16 B panel; flags: 1 accumulate into C, 2 apply the epilogue.
+// kernel6x16 computes the 6×16 C tile at c (row stride ldc floats) from a packed 6×k A panel and a packed k×16 B panel (AVX2+FMA); flags: 1 accumulate into C, 2 apply the epilogue.
 //
 //go:noescape
 func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
@@ -13,3 +13,33 @@ func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, flags int, s
 //
 //go:noescape
 func kernel6x16Rows(k int, a *float32, lda int, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel12x32 computes the 12×32 C tile at c (row stride ldc floats) from a packed 12×k A panel and a packed k×32 B panel (AVX-512F); flags: 1 accumulate into C, 2 apply the epilogue.
+//
+//go:noescape
+func kernel12x32(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel12x32Rows is kernel12x32 with A read as 12 rows lda floats apart instead of packed.
+//
+//go:noescape
+func kernel12x32Rows(k int, a *float32, lda int, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel8x32 computes the 8×32 C tile at c (row stride ldc floats) from a packed 8×k A panel and a packed k×32 B panel (AVX-512F); flags: 1 accumulate into C, 2 apply the epilogue.
+//
+//go:noescape
+func kernel8x32(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel8x32Rows is kernel8x32 with A read as 8 rows lda floats apart instead of packed.
+//
+//go:noescape
+func kernel8x32Rows(k int, a *float32, lda int, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel4x32 computes the 4×32 C tile at c (row stride ldc floats) from a packed 4×k A panel and a packed k×32 B panel (AVX-512F); flags: 1 accumulate into C, 2 apply the epilogue.
+//
+//go:noescape
+func kernel4x32(k int, a *float32, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)
+
+// kernel4x32Rows is kernel4x32 with A read as 4 rows lda floats apart instead of packed.
+//
+//go:noescape
+func kernel4x32Rows(k int, a *float32, lda int, b *float32, c *float32, ldc int, flags int, scale *float32, bias *float32, alpha float32, hi float32)

@@ -15,12 +15,14 @@ func TestOverlappingRowsOfA(t *testing.T) {
 		for i := range s.m {
 			copy(rows[i*s.k:(i+1)*s.k], a[i*s.lda:i*s.lda+s.k])
 		}
-		b := PackB(s.k, s.n, randMat(r, s.k*s.n), s.n)
+		bm := randMat(r, s.k*s.n)
 		ep := NewEpilogue(s.n, randMat(r, s.n), randMat(r, s.n), 0, 6)
-		for _, asm := range []bool{false, useAsm} {
+		for _, kern := range kernels {
+			useKernel(t, kern)
+			b := PackB(s.k, s.n, bm, s.n)
 			drivers := map[string]func(a []float32, lda int, c []float32){
-				"rows":   func(a []float32, lda int, c []float32) { gemmRows(s.m, a, lda, b, ep, c, s.n, asm) },
-				"packed": func(a []float32, lda int, c []float32) { gemm(s.m, a, lda, b, ep, false, c, s.n, asm) },
+				"rows":   func(a []float32, lda int, c []float32) { gemmRows(s.m, a, lda, b, ep, c, s.n) },
+				"packed": func(a []float32, lda int, c []float32) { gemm(s.m, a, lda, b, ep, false, c, s.n) },
 			}
 			for name, f := range drivers {
 				want, got := make([]float32, s.m*s.n), make([]float32, s.m*s.n)
@@ -28,7 +30,7 @@ func TestOverlappingRowsOfA(t *testing.T) {
 				f(a, s.lda, got)
 				for i := range want {
 					if got[i] != want[i] {
-						t.Fatalf("%s %+v asm=%v: C[%d] = %v, want %v", name, s, asm, i, got[i], want[i])
+						t.Fatalf("%s %+v %s: C[%d] = %v, want %v", name, s, kern.name, i, got[i], want[i])
 					}
 				}
 			}

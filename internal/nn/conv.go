@@ -253,9 +253,9 @@ func (c *Conv2D) ApplyTo(dst, src *Tensor) {
 	scratch.Put(bufp)
 }
 
-// applyRows gathers the patches of a batch of output pixels (whole groups of six, about 16 KiB)
-// into a buffer and multiplies them in place (small weights: no packed copy of the whole
-// im2col matrix).
+// applyRows gathers the patches of a batch of output pixels (whole panels of blas.PanelRows,
+// about 16 KiB) into a buffer and multiplies them in place (small weights: no packed copy of
+// the whole im2col matrix).
 func (c *Conv2D) applyRows(dst, src *Tensor, oh, ow int) {
 	k := c.kh * c.kw * c.in
 	const pr = blas.PanelRows

@@ -168,8 +168,8 @@ func grow(s []float32, n int) []float32 {
 }
 
 // tileBlock returns how many tiles to transform and multiply at a time: a multiple of the gemm's
-// six-row panels whose transformed inputs and products (a²·(in+out) values per tile) fill
-// about 192 KiB, so that they stay in L2 between the three stages.
+// row panels (blas.PanelRows) whose transformed inputs and products (a²·(in+out) values per
+// tile) fill about 192 KiB, so that they stay in L2 between the three stages.
 func (w *winograd) tileBlock(tiles int) int {
 	const budget = 192 << 10
 	a2 := w.scheme.a * w.scheme.a
