@@ -214,6 +214,15 @@ func (rc *Receiver) submitItems(w http.ResponseWriter, r *http.Request, items []
 		rc.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "%s: %d images in one request, more than the limit of %d", field, len(items), rc.opts.MaxBulk))
 		return
 	}
+	// Every path is resolved at once: paths sharing a folder are checked against one listing
+	// of it (imageroot.ResolveAll) instead of one lstat each.
+	var rawPaths []string
+	for _, it := range items {
+		if it.URL == "" {
+			rawPaths = append(rawPaths, it.Path)
+		}
+	}
+	absPaths, realPaths, pathErrs := rc.root.ResolveAll(rawPaths)
 	imgs := make([]store.NewImage, len(items))
 	check := rc.checksHeaders(len(items))
 	var names, reals []string
@@ -233,7 +242,11 @@ func (rc *Receiver) submitItems(w http.ResponseWriter, r *http.Request, items []
 			}
 			imgs[i] = store.NewImage{Source: src, Kind: store.SourceURL, Camera: it.Camera}
 		default:
-			p, real, err := rc.resolvePath(it.Path)
+			p, real, err := absPaths[0], realPaths[0], pathErrs[0]
+			absPaths, realPaths, pathErrs = absPaths[1:], realPaths[1:], pathErrs[1:]
+			if dotDot(it.Path) {
+				err = fmt.Errorf("%s: \"..\" is not allowed in image paths", it.Path)
+			}
 			if err != nil {
 				rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s[%d].path: %v", field, i, err))
 				return

@@ -28,12 +28,20 @@ var errEOF = io.EOF
 // the root to an existing regular file. It returns the cleaned absolute path (symlinks kept) that
 // is stored and sent to the recognizer, and the resolved one to read.
 func (rc *Receiver) resolvePath(p string) (abs, real string, err error) {
-	for _, part := range strings.Split(filepath.ToSlash(p), "/") {
-		if part == ".." {
-			return "", "", fmt.Errorf("%s: \"..\" is not allowed in image paths", p)
-		}
+	if dotDot(p) {
+		return "", "", fmt.Errorf("%s: \"..\" is not allowed in image paths", p)
 	}
 	return rc.root.Resolve(p)
+}
+
+// dotDot reports whether a path has a ".." component.
+func dotDot(p string) bool {
+	for part := range strings.SplitSeq(filepath.ToSlash(p), "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // maxHeaderRead bounds how much of a file the header check reads (a JPEG's header can follow

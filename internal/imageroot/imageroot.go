@@ -72,11 +72,8 @@ func (r *Root) Resolve(p string) (abs, real string, err error) {
 	if strings.ContainsRune(p, 0) {
 		return "", "", pathErr(ErrInvalid, "path contains a NUL byte")
 	}
-	abs = filepath.Clean(p)
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(r.abs, abs)
-	}
-	if !within(r.abs, abs) && !within(r.resolved, abs) {
+	abs = r.clean(p)
+	if !r.inside(abs) {
 		return "", "", pathErr(ErrOutside, "%s is outside the image root %s", p, r.abs)
 	}
 	real, mode, err := r.resolve(abs)
@@ -99,6 +96,104 @@ func (r *Root) Resolve(p string) (abs, real string, err error) {
 		return "", "", pathErr(ErrNotRegular, "%s is not a regular file", p)
 	}
 	return abs, real, nil
+}
+
+// clean makes p clean and absolute (relative paths are under the root).
+func (r *Root) clean(p string) string {
+	abs := filepath.Clean(p)
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(r.abs, abs)
+	}
+	return abs
+}
+
+// inside reports whether a clean absolute path is written under the root (either spelling).
+func (r *Root) inside(abs string) bool { return within(r.abs, abs) || within(r.resolved, abs) }
+
+// listMin: a directory named by fewer paths of one ResolveAll call is checked path by path.
+const listMin = 16
+
+// ResolveAll is Resolve for many paths at once, with the same results: abs[i], real[i] and
+// errs[i] are what Resolve(ps[i]) returns. Paths that share a directory named by at least
+// listMin of them are checked against one listing of that directory, read now (a few getdents
+// calls instead of one lstat per file): a name the listing gives as a regular file is one, as
+// Lstat would say at that moment. Everything else — symbolic links, other file types, names
+// not listed, directories outside the root, listings that run long (a huge directory of which
+// few files are named) — goes through Resolve.
+func (r *Root) ResolveAll(ps []string) (abs, real []string, errs []error) {
+	n := len(ps)
+	abs, real, errs = make([]string, n), make([]string, n), make([]error, n)
+	cleaned := make([]string, n)
+	groups := map[string][]int{}
+	for i, p := range ps {
+		if strings.TrimSpace(p) == "" || strings.ContainsRune(p, 0) {
+			continue
+		}
+		if c := r.clean(p); r.inside(c) {
+			cleaned[i] = c
+			d := filepath.Dir(c)
+			groups[d] = append(groups[d], i)
+		}
+	}
+	done := make([]bool, n)
+	for dir, idx := range groups {
+		if len(idx) >= listMin {
+			r.checkListed(dir, idx, cleaned, abs, real, done)
+		}
+	}
+	for i, p := range ps {
+		if !done[i] {
+			abs[i], real[i], errs[i] = r.Resolve(p)
+		}
+	}
+	return abs, real, errs
+}
+
+// checkListed lists dir (resolved) and marks done the paths idx (cleaned[i] in dir) listed there
+// as regular files, filling abs and real.
+func (r *Root) checkListed(dir string, idx []int, cleaned, abs, real []string, done []bool) {
+	var resolved string
+	var err error
+	if r.dirs != nil {
+		resolved, err = r.dirs.resolve(dir)
+	} else {
+		resolved, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil || !within(r.resolved, resolved) {
+		return // Resolve gives each path its error
+	}
+	f, err := os.Open(resolved)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	want := make(map[string][]int, len(idx))
+	for _, i := range idx {
+		name := filepath.Base(cleaned[i])
+		want[name] = append(want[name], i)
+	}
+	// Stop after a few times as many entries as names: the rest go through Resolve.
+	budget := max(4*len(idx), 4096)
+	for len(want) > 0 && budget > 0 {
+		ents, err := f.ReadDir(512)
+		for _, e := range ents {
+			budget--
+			is, ok := want[e.Name()]
+			if !ok {
+				continue
+			}
+			delete(want, e.Name())
+			if !e.Type().IsRegular() { // from the entry's d_type (or an lstat where the file system gives none)
+				continue
+			}
+			for _, i := range is {
+				abs[i], real[i], done[i] = cleaned[i], filepath.Join(resolved, e.Name()), true
+			}
+		}
+		if err != nil {
+			return // io.EOF: the names left are not there
+		}
+	}
 }
 
 // resolve is filepath.EvalSymlinks(path), with the parent directory's resolution cached when

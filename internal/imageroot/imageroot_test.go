@@ -2,10 +2,12 @@ package imageroot
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,5 +105,58 @@ func TestOpenRefusesWhatIsNotADirectory(t *testing.T) {
 		if _, err := Open(p, 0); err == nil {
 			t.Errorf("Open(%s) succeeded", p)
 		}
+	}
+}
+
+// TestResolveAllMatchesResolve: for a mix of good and bad paths, many of them in directories
+// ResolveAll lists, every answer is the one Resolve gives for that path alone.
+func TestResolveAllMatchesResolve(t *testing.T) {
+	for _, ttl := range []time.Duration{0, time.Second} {
+		t.Run("cache "+ttl.String(), func(t *testing.T) {
+			base := t.TempDir()
+			rootDir := filepath.Join(base, "images")
+			outside := filepath.Join(base, "elsewhere")
+			cam := filepath.Join(rootDir, "cam1")
+			for _, d := range []string{cam, filepath.Join(cam, "sub"), outside} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var paths []string
+			for i := range 40 {
+				p := filepath.Join(cam, fmt.Sprintf("%03d.jpg", i))
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p, fmt.Sprintf("cam1/%03d.jpg", i)) // both spellings
+			}
+			os.WriteFile(filepath.Join(outside, "secret.jpg"), []byte("x"), 0o644)
+			os.Symlink(filepath.Join(outside, "secret.jpg"), filepath.Join(cam, "escape.jpg"))
+			os.Symlink(filepath.Join(cam, "001.jpg"), filepath.Join(cam, "inside.jpg"))
+			os.Symlink(cam, filepath.Join(rootDir, "cam-link"))
+			os.Symlink(outside, filepath.Join(rootDir, "out-link"))
+			if err := syscall.Mkfifo(filepath.Join(cam, "fifo.jpg"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 {
+				paths = append(paths, fmt.Sprintf("cam-link/%03d.jpg", i), fmt.Sprintf("out-link/%03d.jpg", i))
+			}
+			paths = append(paths, "cam1/escape.jpg", "cam1/inside.jpg", "cam1/sub", "cam1/fifo.jpg", "cam1/missing.jpg",
+				"cam1//005.jpg", "", "a\x00b", "../elsewhere/secret.jpg", filepath.Join(outside, "secret.jpg"), ".")
+			r, err := Open(rootDir, ttl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			abs, real, errs := r.ResolveAll(paths)
+			for i, p := range paths {
+				wa, wr, werr := r.Resolve(p)
+				if abs[i] != wa || real[i] != wr || fmt.Sprint(errs[i]) != fmt.Sprint(werr) {
+					t.Errorf("%q: ResolveAll = %q, %q, %v; Resolve = %q, %q, %v", p, abs[i], real[i], errs[i], wa, wr, werr)
+				}
+				if werr != nil && !errors.Is(errs[i], errors.Unwrap(werr)) {
+					t.Errorf("%q: error kind %v, want %v", p, errs[i], werr)
+				}
+			}
+		})
 	}
 }
