@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -197,7 +198,7 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 	type row struct {
 		img  NewImage
 		key  string
-		hash []byte
+		hash [sha256.Size]byte
 	}
 	rows := make([]row, 0, len(imgs))
 	seen := make(map[string]int, len(imgs))
@@ -212,10 +213,9 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 			order[i] = j
 			continue
 		}
-		h := sha256.Sum256([]byte(key))
 		seen[key] = len(rows)
 		order[i] = len(rows)
-		rows = append(rows, row{img: n, key: key, hash: h[:]})
+		rows = append(rows, row{img: n, key: key, hash: sha256.Sum256([]byte(key))})
 	}
 	// Sorted by the unique index so concurrent MySQL inserts take its locks in the same order
 	// (fewer deadlocks).
@@ -223,13 +223,13 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 	for i := range sorted {
 		sorted[i] = i
 	}
-	slices.SortFunc(sorted, func(a, b int) int { return strings.Compare(string(rows[a].hash), string(rows[b].hash)) })
+	slices.SortFunc(sorted, func(a, b int) int { return bytes.Compare(rows[a].hash[:], rows[b].hash[:]) })
 
 	results := make([]Submitted, len(rows))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		token := randomToken()
 		now := s.nowMillis()
-		byHash := make(map[string]int, len(rows))
+		byHash := make(map[[sha256.Size]byte]int, len(rows))
 		for lo := 0; lo < len(sorted); lo += submitChunk {
 			chunk := sorted[lo:min(lo+submitChunk, len(sorted))]
 			var sb strings.Builder
@@ -240,9 +240,9 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 					sb.WriteString(", ")
 				}
 				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', ?, ?)")
-				r := rows[ri]
-				args = append(args, r.img.Source, string(r.img.Kind), r.key, r.hash, token, r.img.Camera, r.img.ContentHash, r.img.Width, r.img.Height, now, now)
-				byHash[string(r.hash)] = ri
+				r := &rows[ri]
+				args = append(args, r.img.Source, string(r.img.Kind), r.key, r.hash[:], token, r.img.Camera, r.img.ContentHash, r.img.Width, r.img.Height, now, now)
+				byHash[r.hash] = ri
 			}
 			if s.driver == DriverMySQL {
 				// Not INSERT IGNORE: that would also turn real errors into warnings.
@@ -260,7 +260,10 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 						rs.Close()
 						return fmt.Errorf("read submitted ids: %w", err)
 					}
-					ri, ok := byHash[string(hash)]
+					if len(hash) != sha256.Size {
+						continue
+					}
+					ri, ok := byHash[[sha256.Size]byte(hash)]
 					if !ok {
 						continue
 					}
@@ -294,7 +297,7 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 			}
 			hashes := make([]any, len(chunk))
 			for k, ri := range chunk {
-				hashes[k] = rows[ri].hash
+				hashes[k] = rows[ri].hash[:]
 			}
 			q := "SELECT id, key_hash, submit_batch, status FROM images WHERE key_hash IN (" + placeholders(len(chunk)) + ")"
 			rs, err := tx.QueryContext(ctx, q, hashes...)
