@@ -233,15 +233,35 @@ func (s *Store) SubmitImages(ctx context.Context, imgs []NewImage) ([]Submitted,
 		for lo := 0; lo < len(sorted); lo += submitChunk {
 			chunk := sorted[lo:min(lo+submitChunk, len(sorted))]
 			var sb strings.Builder
-			sb.WriteString("INSERT INTO images (source, source_kind, source_key, key_hash, submit_batch, camera, content_hash, width, height, status, last_error, created_at, updated_at) VALUES ")
-			args := make([]any, 0, len(chunk)*13)
+			// Columns every row of the chunk leaves at their default (camera, content hash and
+			// size: all of them for paths) are left out of the statement: fewer literals for
+			// the server to parse, about a third fewer for a bulk of paths.
+			plain := true
+			for _, ri := range chunk {
+				im := &rows[ri].img
+				if im.Camera != "" || im.ContentHash != "" || im.Width != 0 || im.Height != 0 {
+					plain = false
+					break
+				}
+			}
+			args := make([]any, 0, len(chunk)*11)
+			if plain {
+				sb.WriteString("INSERT INTO images (source, source_kind, source_key, key_hash, submit_batch, last_error, created_at, updated_at) VALUES ")
+			} else {
+				sb.WriteString("INSERT INTO images (source, source_kind, source_key, key_hash, submit_batch, camera, content_hash, width, height, last_error, created_at, updated_at) VALUES ")
+			}
 			for k, ri := range chunk {
 				if k > 0 {
 					sb.WriteString(", ")
 				}
-				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', ?, ?)")
 				r := &rows[ri]
-				args = append(args, r.img.Source, string(r.img.Kind), r.key, r.hash[:], token, r.img.Camera, r.img.ContentHash, r.img.Width, r.img.Height, now, now)
+				if plain {
+					sb.WriteString("(?, ?, ?, ?, ?, '', ?, ?)")
+					args = append(args, r.img.Source, string(r.img.Kind), r.key, r.hash[:], token, now, now)
+				} else {
+					sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)")
+					args = append(args, r.img.Source, string(r.img.Kind), r.key, r.hash[:], token, r.img.Camera, r.img.ContentHash, r.img.Width, r.img.Height, now, now)
+				}
 				byHash[r.hash] = ri
 			}
 			if s.driver == DriverMySQL {
