@@ -121,15 +121,9 @@ func (g *Gallery) Replace(examples []Example) error {
 	if err := validate(examples, nil); err != nil {
 		return err
 	}
-	fresh := New()
-	fresh.allocate(len(examples), len(examples)+headroom(len(examples)))
-	fresh.appendAll(examples)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.ids, g.slots, g.exact, g.quant, g.resid = fresh.ids, fresh.slots, fresh.exact, fresh.quant, fresh.resid
-	g.index, g.people, g.slotOf, g.free = fresh.index, fresh.people, fresh.slotOf, fresh.free
-	g.rmax = fresh.rmax
-	g.gen++
+	l := NewLoader(len(examples))
+	l.g.appendAll(examples)
+	g.Load(l)
 	return nil
 }
 
@@ -189,36 +183,106 @@ func (g *Gallery) Add(examples ...Example) error {
 
 func (g *Gallery) appendAll(examples []Example) {
 	g.gen++
-	n := len(g.ids)
 	g.exact = slices.Grow(g.exact, len(examples)*Dim)
 	g.quant = slices.Grow(g.quant, len(examples)*Dim)
 	for i := range examples {
 		e := &examples[i]
-		slot, ok := g.slotOf[e.PersonID]
-		if !ok {
-			if k := len(g.free); k > 0 {
-				slot, g.free = g.free[k-1], g.free[:k-1]
-			} else {
-				slot = int32(len(g.people))
-				g.people = append(g.people, person{})
-			}
-			g.people[slot] = person{id: e.PersonID}
-			g.slotOf[e.PersonID] = slot
-		}
-		p := &g.people[slot]
-		p.name = e.Person
-		var q [Dim]int8
-		r := quantize(&e.Descriptor, &q)
-		p.n++
-		p.residSum += float64(r)
-		g.ids = append(g.ids, e.ID)
-		g.slots = append(g.slots, slot)
-		g.exact = append(g.exact, e.Descriptor[:]...)
-		g.quant = append(g.quant, q[:]...)
-		g.resid = append(g.resid, r)
-		g.rmax = max(g.rmax, float64(r))
-		g.index[e.ID] = n + i
+		g.appendOne(e.ID, e.PersonID, &e.Descriptor).name = e.Person
 	}
+}
+
+// appendOne appends one example (already validated) and returns its person, whose name the
+// caller sets.
+func (g *Gallery) appendOne(id, personID int64, d *[Dim]float32) *person {
+	slot, ok := g.slotOf[personID]
+	if !ok {
+		if k := len(g.free); k > 0 {
+			slot, g.free = g.free[k-1], g.free[:k-1]
+		} else {
+			slot = int32(len(g.people))
+			g.people = append(g.people, person{})
+		}
+		g.people[slot] = person{id: personID}
+		g.slotOf[personID] = slot
+	}
+	p := &g.people[slot]
+	var q [Dim]int8
+	r := quantize(d, &q)
+	p.n++
+	p.residSum += float64(r)
+	g.index[id] = len(g.ids)
+	g.ids = append(g.ids, id)
+	g.slots = append(g.slots, slot)
+	g.exact = append(g.exact, d[:]...)
+	g.quant = append(g.quant, q[:]...)
+	g.resid = append(g.resid, r)
+	g.rmax = max(g.rmax, float64(r))
+	return p
+}
+
+// Loader builds a whole new gallery content one example at a time, straight into the arrays
+// the gallery then searches: a full load streams database rows into it without holding a list
+// of every example. Load installs the result. A Loader is not safe for concurrent use.
+type Loader struct {
+	g *Gallery
+}
+
+// NewLoader returns a Loader sized for about expected examples (more still fit: the arrays
+// grow), with the same headroom Replace leaves for the enrolments that follow.
+func NewLoader(expected int) *Loader {
+	expected = max(expected, 0)
+	g := &Gallery{index: make(map[int64]int, expected), slotOf: map[int64]int32{}}
+	g.allocate(expected, expected+headroom(expected))
+	return &Loader{g: g}
+}
+
+// Append adds one example. name is copied only when it differs from the name the person
+// already has in the loader (so a name read into a reused buffer costs no allocation per row);
+// the last name given for a person wins, as in Replace. On error (a repeated example ID, a
+// non-finite value) nothing is added.
+func (l *Loader) Append(id, personID int64, name []byte, d *[Dim]float32) error {
+	if _, dup := l.g.index[id]; dup {
+		return fmt.Errorf("gallery: example %d: %w", id, ErrDuplicateID)
+	}
+	for _, v := range d {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("gallery: example %d of person %d: %w", id, personID, ErrInvalidDescriptor)
+		}
+	}
+	if p := l.g.appendOne(id, personID, d); p.name != string(name) {
+		p.name = string(name)
+	}
+	return nil
+}
+
+// Len is the number of examples appended so far.
+func (l *Loader) Len() int { return len(l.g.ids) }
+
+// Load swaps the whole content of g for what l built (like Replace). l must not be used
+// afterwards.
+func (g *Gallery) Load(l *Loader) {
+	fresh := l.g
+	l.g = nil
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ids, g.slots, g.exact, g.quant, g.resid = fresh.ids, fresh.slots, fresh.exact, fresh.quant, fresh.resid
+	g.index, g.people, g.slotOf, g.free = fresh.index, fresh.people, fresh.slotOf, fresh.free
+	g.rmax = fresh.rmax
+	g.gen++
+}
+
+// Examples returns a copy of every example, in no particular order (for tests and tools: it
+// copies the whole gallery).
+func (g *Gallery) Examples() []Example {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]Example, len(g.ids))
+	for i, id := range g.ids {
+		p := &g.people[g.slots[i]]
+		out[i] = Example{ID: id, PersonID: p.id, Person: p.name}
+		copy(out[i].Descriptor[:], g.exact[i*Dim:(i+1)*Dim])
+	}
+	return out
 }
 
 // quantize rounds x to int8 steps and returns the norm of the rounding error, rounded up so

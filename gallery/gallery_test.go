@@ -487,3 +487,71 @@ func TestReplacePeopleEqualsAFullReplace(t *testing.T) {
 		t.Fatalf("refused changes changed the gallery: Len %d, want %d", g.Len(), n)
 	}
 }
+
+// TestLoaderEqualsReplace: a gallery built example by example with a Loader (as a streamed
+// database load does) holds the same examples and gives the same answers as Replace, and the
+// Loader refuses what Replace refuses.
+func TestLoaderEqualsReplace(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	ex := randomGallery(r, 300, 5)
+	want := New()
+	if err := want.Replace(ex); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoader(len(ex) / 2) // too small on purpose: the arrays grow
+	buf := make([]byte, 0, 64)
+	for i := range ex {
+		buf = append(buf[:0], ex[i].Person...) // a reused buffer, as a database cursor gives
+		if err := l.Append(ex[i].ID, ex[i].PersonID, buf, &ex[i].Descriptor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Len() != len(ex) {
+		t.Fatalf("Len %d, want %d", l.Len(), len(ex))
+	}
+	got := New()
+	got.Load(l)
+	if got.Len() != want.Len() || got.People() != want.People() {
+		t.Fatalf("%d examples of %d people, want %d of %d", got.Len(), got.People(), want.Len(), want.People())
+	}
+	sortByID := func(s []Example) []Example {
+		slices.SortFunc(s, func(a, b Example) int { return cmp.Compare(a.ID, b.ID) })
+		return s
+	}
+	if !slices.Equal(sortByID(got.Examples()), sortByID(want.Examples())) {
+		t.Fatal("the examples differ")
+	}
+	for i := 0; i < 200; i++ {
+		q := near(r, ex[r.IntN(len(ex))], 0.05)
+		if g, w := got.Match(q, DefaultThreshold), want.Match(q, DefaultThreshold); g != w {
+			t.Fatalf("Match: %+v, want %+v", g, w)
+		}
+		if g, w := got.Nearest(q, 5), want.Nearest(q, 5); !slices.Equal(g, w) {
+			t.Fatalf("Nearest: %+v, want %+v", g, w)
+		}
+	}
+	// Enrolments after a load append as after Replace.
+	extra := randomGallery(rand.New(rand.NewPCG(8, 8)), 3, 2)
+	for i := range extra {
+		extra[i].ID += 1_000_000
+	}
+	if err := got.Add(extra...); err != nil {
+		t.Fatal(err)
+	}
+
+	l = NewLoader(2)
+	if err := l.Append(1, 1, []byte("a"), &ex[0].Descriptor); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(1, 2, []byte("b"), &ex[1].Descriptor); !errors.Is(err, ErrDuplicateID) {
+		t.Fatalf("repeated id: %v", err)
+	}
+	bad := ex[2].Descriptor
+	bad[3] = float32(math.NaN())
+	if err := l.Append(2, 2, []byte("b"), &bad); !errors.Is(err, ErrInvalidDescriptor) {
+		t.Fatalf("NaN: %v", err)
+	}
+	if l.Len() != 1 {
+		t.Fatalf("a refused example was added: Len %d", l.Len())
+	}
+}

@@ -103,7 +103,7 @@ func TestEnrolmentReachesEveryReplicaWithinTwoSecondsAtALargeGallery(t *testing.
 
 // seedGallery enrols n random descriptors (1–9 per person, spread like real ones) straight
 // into the tables, in multi-row inserts.
-func seedGallery(t *testing.T, st *store.Store, n int) {
+func seedGallery(t testing.TB, st *store.Store, n int) {
 	t.Helper()
 	ctx := context.Background()
 	db := st.DB()

@@ -56,7 +56,7 @@ func openStore(t *testing.T) *store.Store {
 }
 
 // openStoreOn opens a fresh, migrated store on driver: a SQLite file or a new MySQL database.
-func openStoreOn(t *testing.T, driver string) *store.Store {
+func openStoreOn(t testing.TB, driver string) *store.Store {
 	t.Helper()
 	opts := store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(t.TempDir(), "fc.db")}
 	if driver == store.DriverMySQL {

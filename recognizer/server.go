@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -44,7 +45,7 @@ const ServiceName = "facecluster.recognizer.v1.RecognizerService"
 // GalleryStore is what the recognizer needs of *store.Store.
 type GalleryStore interface {
 	GalleryVersion(ctx context.Context) (int64, error)
-	LoadGallery(ctx context.Context) (int64, []store.Example, error)
+	StreamGallery(ctx context.Context, begin func(version int64, count int) error, row func(*store.GalleryRow) error) error
 	GalleryChanges(ctx context.Context, since int64) (store.GalleryDelta, error)
 }
 
@@ -186,17 +187,86 @@ func (s *Server) GalleryVersion() int64 { return s.version.Load() }
 // version in memory).
 func (s *Server) reload(ctx context.Context) error {
 	start := time.Now()
-	v, examples, err := s.opts.Store.LoadGallery(ctx)
+	st, err := LoadGallery(ctx, s.opts.Store, s.gallery)
 	if err != nil {
 		return err
 	}
-	list, skipped := usable(examples)
-	if err := s.gallery.Replace(list); err != nil {
-		return fmt.Errorf("recognizer: gallery version %d: %w", v, err)
-	}
-	s.setVersion(v)
-	s.log.Info("gallery loaded", "version", v, "examples", len(list), "skipped", skipped, "took", time.Since(start).String())
+	s.setVersion(st.Version)
+	s.log.Info("gallery loaded", "version", st.Version, "examples", st.Examples, "skipped", st.Skipped, "took", time.Since(start).String())
 	return nil
+}
+
+// LoadStats describe a full gallery load.
+type LoadStats struct {
+	Version  int64 // the gallery version loaded
+	Examples int   // examples now in the gallery
+	Skipped  int   // examples left out: computed by another model, or damaged
+}
+
+// LoadGallery replaces the whole content of g with the store's gallery. The rows are streamed
+// (StreamGallery) and decoded straight into the arrays the gallery searches (gallery.Loader),
+// so a load holds the new gallery once, not also a list of every example; searches go on
+// against the old content until the new one is swapped in. Examples computed by another model
+// (not comparable) or damaged (a blob of the wrong size, a non-finite value) are left out.
+func LoadGallery(ctx context.Context, st GalleryStore, g *gallery.Gallery) (LoadStats, error) {
+	var stats LoadStats
+	var l *gallery.Loader
+	var d [gallery.Dim]float32
+	var garbage garbageBound
+	err := st.StreamGallery(ctx, func(version int64, count int) error {
+		stats.Version, l = version, gallery.NewLoader(count)
+		garbage.start()
+		return nil
+	}, func(r *store.GalleryRow) error {
+		garbage.row()
+		if (len(r.Model) > 0 && string(r.Model) != face.ModelVersion) || store.DecodeDescriptorInto(d[:], r.Descriptor) != nil || !finite(d[:]) {
+			stats.Skipped++
+			return nil
+		}
+		if err := l.Append(r.ID, r.PersonID, r.Person, &d); err != nil {
+			return fmt.Errorf("recognizer: gallery version %d: %w", stats.Version, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return LoadStats{}, err
+	}
+	stats.Examples = l.Len()
+	g.Load(l)
+	return stats, nil
+}
+
+// loadGarbage is how much garbage a full load lets pile up before it collects it. The gallery
+// is allocated whole before the first row, so the collector's next goal is twice its size, and
+// the drivers allocate per row (modernc's SQLite copies every blob, ≈ 600 bytes a row): left to
+// the pacer, a million-descriptor load would end with about as much garbage as gallery. The
+// collections cost little: the gallery's arrays and index hold no pointers, so marking them is
+// nearly free (BenchmarkGalleryLoad: peak RSS and CPU time in docs/benchmarks.md).
+const loadGarbage = 64 << 20
+
+// garbageBound collects the garbage of a load every loadGarbage bytes allocated.
+type garbageBound struct {
+	rows   int
+	since  uint64
+	sample [1]rtmetrics.Sample
+}
+
+func (b *garbageBound) start() {
+	b.sample[0].Name = "/gc/heap/allocs:bytes"
+	rtmetrics.Read(b.sample[:])
+	b.since = b.sample[0].Value.Uint64()
+}
+
+func (b *garbageBound) row() {
+	if b.rows++; b.rows%4096 != 0 {
+		return
+	}
+	rtmetrics.Read(b.sample[:])
+	if now := b.sample[0].Value.Uint64(); now-b.since >= loadGarbage {
+		runtime.GC()
+		rtmetrics.Read(b.sample[:])
+		b.since = b.sample[0].Value.Uint64()
+	}
 }
 
 // update applies the enrolment changes made since the version in memory: only the people they

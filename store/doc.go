@@ -16,5 +16,6 @@
 //
 // Every change to people or examples bumps gallery_state.version in the same transaction and
 // logs the people it touched in gallery_changes; recognizers poll GalleryVersion, load
-// everything once with LoadGallery and then apply GalleryChanges (only the people changed).
+// everything once with StreamGallery (row by row, without a list of every example; LoadGallery
+// returns that list) and then apply GalleryChanges (only the people changed).
 package store

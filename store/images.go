@@ -617,10 +617,19 @@ func DecodeDescriptor(b []byte) ([]float32, error) {
 		return nil, fmt.Errorf("descriptor blob has %d bytes, want %d", len(b), 4*DescriptorLen)
 	}
 	d := make([]float32, DescriptorLen)
-	for i := range d {
-		d[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	return d, DecodeDescriptorInto(d, b)
+}
+
+// DecodeDescriptorInto unpacks EncodeDescriptor's format into dst, which must be as long as
+// the blob holds values (it allocates nothing, for loading millions of descriptors).
+func DecodeDescriptorInto(dst []float32, b []byte) error {
+	if len(b) != 4*len(dst) {
+		return fmt.Errorf("descriptor blob has %d bytes, want %d", len(b), 4*len(dst))
 	}
-	return d, nil
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return nil
 }
 
 func validDescriptor(d []float32) error {

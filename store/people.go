@@ -496,6 +496,63 @@ func (s *Store) LoadGallery(ctx context.Context) (version int64, examples []Exam
 	return version, examples, nil
 }
 
+// GalleryRow is one example as StreamGallery reads it. Its byte slices point into the
+// driver's buffers: they are valid only until the callback returns (copy what you keep).
+type GalleryRow struct {
+	ID, PersonID int64
+	Person       []byte // the person's name
+	Model        []byte // the model that computed the descriptor ("" if unknown)
+	Descriptor   []byte // EncodeDescriptor's format (DecodeDescriptorInto)
+}
+
+// StreamGallery reads every example (with person names) in id order, with the gallery version
+// they belong to, in one read-only transaction, without holding them all: begin is called once
+// with the version and the number of examples (to size the destination), then row for each
+// example with a GalleryRow reused from row to row. An error from either callback stops the
+// read and is returned. It is LoadGallery for a recognizer whose gallery holds millions of
+// descriptors, which would otherwise be held twice, once as a list of Examples.
+func (s *Store) StreamGallery(ctx context.Context, begin func(version int64, count int) error, row func(*GalleryRow) error) error {
+	// Read-only: a snapshot on MySQL, a deferred (lock-free under WAL) transaction on SQLite,
+	// whose snapshot starts at the first SELECT: the version, the count and the rows agree.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("store: stream gallery: %w", err)
+	}
+	defer tx.Rollback()
+	var version, count int64
+	if err := tx.QueryRowContext(ctx, "SELECT version FROM gallery_state WHERE id = 1").Scan(&version); err != nil {
+		return fmt.Errorf("store: stream gallery: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM examples").Scan(&count); err != nil {
+		return fmt.Errorf("store: stream gallery: %w", err)
+	}
+	if err := begin(version, int(count)); err != nil {
+		return err
+	}
+	// One cursor over the whole table: both drivers hand rows over as the server (MySQL) or
+	// the engine (SQLite) produces them, and sql.RawBytes scans without copying.
+	rs, err := tx.QueryContext(ctx, "SELECT e.id, e.person_id, p.name, e.model, e.descriptor FROM examples e JOIN people p ON p.id = e.person_id ORDER BY e.id")
+	if err != nil {
+		return fmt.Errorf("store: stream gallery: %w", err)
+	}
+	defer rs.Close()
+	var r GalleryRow
+	var name, model, desc sql.RawBytes
+	for rs.Next() {
+		if err := rs.Scan(&r.ID, &r.PersonID, &name, &model, &desc); err != nil {
+			return fmt.Errorf("store: stream gallery: %w", err)
+		}
+		r.Person, r.Model, r.Descriptor = name, model, desc
+		if err := row(&r); err != nil {
+			return err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("store: stream gallery: %w", err)
+	}
+	return nil
+}
+
 // GalleryDelta is what changed in the gallery after a version (GalleryChanges).
 type GalleryDelta struct {
 	// Version is the version the delta brings a gallery to.

@@ -650,6 +650,31 @@ func TestPeopleExamplesAndGallery(t *testing.T) {
 		if err != nil || v1 <= v0 || len(gal) != 2 || gal[0].Person != "Ann" || gal[0].Descriptor[3] != desc(0.5)[3] {
 			t.Fatalf("gallery v%d→v%d %+v %v", v0, v1, gal, err)
 		}
+		var sv int64
+		var streamed []Example
+		err = s.StreamGallery(ctx, func(v int64, n int) error {
+			if n != len(gal) {
+				t.Errorf("StreamGallery announced %d examples, want %d", n, len(gal))
+			}
+			sv = v
+			return nil
+		}, func(r *GalleryRow) error {
+			d := make([]float32, DescriptorLen)
+			if err := DecodeDescriptorInto(d, r.Descriptor); err != nil {
+				return err
+			}
+			streamed = append(streamed, Example{ID: r.ID, PersonID: r.PersonID, Person: string(r.Person), Model: string(r.Model), Descriptor: d})
+			return nil
+		})
+		if err != nil || sv != v1 || len(streamed) != len(gal) {
+			t.Fatalf("StreamGallery: v%d %d examples, %v; want v%d %d", sv, len(streamed), err, v1, len(gal))
+		}
+		for i, e := range streamed {
+			g := gal[i]
+			if e.ID != g.ID || e.PersonID != g.PersonID || e.Person != g.Person || e.Model != g.Model || !slices.Equal(e.Descriptor, g.Descriptor) {
+				t.Fatalf("streamed %+v, loaded %+v", e, g)
+			}
+		}
 		if err := s.RenamePerson(ctx, ann.ID, "Anna"); err != nil {
 			t.Fatal(err)
 		}
