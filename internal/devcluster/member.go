@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ type Member struct {
 	args     []string
 	env      []string
 	dir      string // working directory (and data directory)
+	logStart int64  // size of the log when the current process started: its output follows
 	readyURL string // GET answering 2xx once the member can take work
 	// afterReady runs once the member is ready, on every start (e.g. creating nsqd's topic).
 	afterReady func(ctx context.Context) error
@@ -94,6 +96,9 @@ func (m *Member) start(ctx context.Context) error {
 	if err != nil {
 		m.mu.Unlock()
 		return fmt.Errorf("%s: log: %w", m.Name, err)
+	}
+	if st, err := logFile.Stat(); err == nil {
+		m.logStart = st.Size()
 	}
 	cmd := exec.Command(m.binary, m.args...)
 	cmd.Dir = m.dir
@@ -157,15 +162,49 @@ func (m *Member) waitReady(ctx context.Context, done <-chan struct{}) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s (log %s): %w", m.Name, m.readyURL, m.logPath(), ctx.Err())
+			return fmt.Errorf("%s not ready at %s (log %s): %w%s", m.Name, m.readyURL, m.logPath(), ctx.Err(), m.logTail())
 		case <-done:
 			m.mu.Lock()
 			err := m.exitErr
 			m.mu.Unlock()
-			return fmt.Errorf("%s exited before it was ready (log %s): %v", m.Name, m.logPath(), err)
+			return fmt.Errorf("%s exited before it was ready (log %s): %v%s", m.Name, m.logPath(), err, m.logTail())
 		case <-tick.C:
 		}
 	}
+}
+
+// logTailLines is how much of a member's log an error about it quotes.
+const logTailLines = 20
+
+// logTail is the last lines the current (or last) process of the member wrote, indented, for
+// an error message: a test's directory (and the log in it) is often gone when one reads it.
+func (m *Member) logTail() string {
+	m.mu.Lock()
+	start := m.logStart
+	m.mu.Unlock()
+	f, err := os.Open(m.logPath())
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const maxBytes = 16 << 10
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	if st.Size()-start > maxBytes {
+		start = st.Size() - maxBytes
+	}
+	b := make([]byte, st.Size()-start)
+	n, _ := f.ReadAt(b, start)
+	lines := strings.Split(strings.TrimRight(string(b[:n]), "\n"), "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return "\n\t(the log is empty)"
+	}
+	return "\n\tlast lines of the log:\n\t" + strings.Join(lines, "\n\t")
 }
 
 // ready reports whether the member answers its readiness URL now.

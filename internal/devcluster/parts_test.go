@@ -210,6 +210,10 @@ func TestMemberThatCannotStartSaysWhy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), m.logPath()) {
 		t.Fatalf("err = %v, want an exit before ready naming the log", err)
 	}
+	// The error quotes what the process said: a test's directory is gone when one reads it.
+	if !strings.Contains(err.Error(), "last lines of the log:") || !strings.Contains(err.Error(), "FATAL") {
+		t.Fatalf("err = %v, want the log's last lines with nsqlookupd's reason", err)
+	}
 }
 
 func TestMain(m *testing.M) {
