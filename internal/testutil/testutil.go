@@ -126,7 +126,9 @@ func MySQLDSN(t testing.TB) string {
 	return cfg.FormatDSN()
 }
 
-// FreeAddr returns a loopback host:port that was free a moment ago.
+// FreeAddr returns a loopback host:port that was free a moment ago, outside the kernel's
+// ephemeral range (see port.go) and never the same twice in a test binary: safe to plan for a
+// server that binds it seconds later.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	return fmt.Sprintf("127.0.0.1:%d", freePort(t))

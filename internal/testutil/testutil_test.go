@@ -2,8 +2,10 @@ package testutil
 
 import (
 	"database/sql"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -29,5 +31,29 @@ func TestMySQLDatabaseIsFreshAndUsable(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("fresh test database has %d tables, want 0", n)
+	}
+}
+
+func TestFreeAddrIsOutsideTheEphemeralRangeAndNeverRepeats(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		a := FreeAddr(t)
+		_, p, err := net.SplitHostPort(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, _ := strconv.Atoi(p)
+		if port < plannedPortLow || port >= plannedPortHigh {
+			t.Fatalf("FreeAddr %s: port outside %d–%d", a, plannedPortLow, plannedPortHigh)
+		}
+		if seen[a] {
+			t.Fatalf("FreeAddr handed out %s twice", a)
+		}
+		seen[a] = true
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("FreeAddr %s is not bindable: %v", a, err)
+		}
+		l.Close()
 	}
 }
