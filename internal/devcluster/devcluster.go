@@ -169,6 +169,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.plan(ctx); err != nil {
+		c.Close() // lets go of the ports planned so far
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -216,35 +217,41 @@ func (c *Cluster) startRole(ctx context.Context, role string) error {
 	return errors.Join(errs...)
 }
 
-// Members' ports are planned before the members start, some of them many seconds later. A port
-// the kernel hands out for ":0" could meanwhile be handed to any other program asking for ":0"
-// (a test of another package, say), so the cluster picks its ports below Linux's ephemeral range
-// (32768–60999 by default), where only programs that name a port bind.
+// Members' ports are planned before the members start, some of them many seconds later (the
+// recognizers load the face engine first). Two things could take a planned port meanwhile:
+//   - any program asking the kernel for ":0", or an outgoing connection: so the cluster picks its
+//     ports below Linux's ephemeral range (32768–60999 by default), where only programs that
+//     name a port bind;
+//   - another member of this cluster, or another dev cluster on the machine (tests of several
+//     checkouts run at once), picking the same port at random: so each planned port stays bound
+//     by the cluster (a held listener) until just before its member starts, and a port in use
+//     is never picked.
 const (
 	plannedPortLow  = 20000
 	plannedPortHigh = 32000
 )
 
-// freePort returns a TCP port outside the ephemeral range that was free on ip a moment ago.
-func freePort(ip string) (string, error) {
+// holdPort binds a random port outside the ephemeral range on ip and keeps it bound: the
+// caller closes the listener just before the program that was given the port starts.
+func holdPort(ip string) (net.Listener, error) {
 	var err error
-	for range 200 {
+	for range 500 {
 		port := strconv.Itoa(plannedPortLow + rand.IntN(plannedPortHigh-plannedPortLow))
 		var l net.Listener
 		if l, err = net.Listen("tcp", net.JoinHostPort(ip, port)); err == nil {
-			l.Close()
-			return port, nil
+			return l, nil
 		}
 	}
-	return "", err
+	return nil, err
 }
 
-func loopback() (string, error) {
-	p, err := freePort("127.0.0.1")
+// loopback holds a port on 127.0.0.1 and returns its address.
+func loopback() (string, net.Listener, error) {
+	l, err := holdPort("127.0.0.1")
 	if err != nil {
-		return "", fmt.Errorf("devcluster: no free port: %w", err)
+		return "", nil, fmt.Errorf("devcluster: no free port: %w", err)
 	}
-	return "127.0.0.1:" + p, nil
+	return l.Addr().String(), l, nil
 }
 
 // recognizerIP is recognizer i's own loopback address.
@@ -261,13 +268,15 @@ func (c *Cluster) plan(ctx context.Context) error {
 		c.members = append(c.members, m)
 		return m
 	}
-	addrs := func(n int) ([]string, error) {
+	// addrs holds n ports for the member m (released when it starts).
+	addrs := func(m *Member, n int) ([]string, error) {
 		var as []string
 		for range n {
-			a, err := loopback()
+			a, l, err := loopback()
 			if err != nil {
 				return nil, err
 			}
+			m.holds = append(m.holds, l)
 			as = append(as, a)
 		}
 		return as, nil
@@ -275,44 +284,49 @@ func (c *Cluster) plan(ctx context.Context) error {
 
 	var lookupTCP, lookupHTTP []string
 	for i := range o.Lookupds {
-		a, err := addrs(2)
+		m := newMember(fmt.Sprintf("nsqlookupd-%d", i), "nsqlookupd", nsqlookupd)
+		a, err := addrs(m, 2)
 		if err != nil {
 			return err
 		}
-		m := newMember(fmt.Sprintf("nsqlookupd-%d", i), "nsqlookupd", nsqlookupd)
 		m.TCPAddr, m.HTTPAddr = a[0], a[1]
 		m.args = []string{"--tcp-address=" + a[0], "--http-address=" + a[1], "--broadcast-address=127.0.0.1"}
 		m.readyURL = "http://" + a[1] + "/ping"
 		lookupTCP, lookupHTTP = append(lookupTCP, a[0]), append(lookupHTTP, a[1])
 	}
 
-	// Recognizers share one port, each on its own loopback address, named by the name server.
+	// Recognizers share one port, each on its own loopback address, named by the name server:
+	// a port free on every one of those addresses, held on each until its recognizer starts.
 	var port string
 	var ips []net.IP
-	for range 20 {
-		p, err := freePort("127.0.0.1")
+	var recognizerHolds []net.Listener
+	for range 50 {
+		first, err := holdPort(recognizerIP(0).String())
 		if err != nil {
-			return fmt.Errorf("devcluster: no free port: %w", err)
+			return fmt.Errorf("devcluster: loopback address %s is not usable (recognizers need 127.0.0.2x): %w", recognizerIP(0), err)
 		}
-		ok := true
-		for i := range o.Recognizers {
-			if _, err := freePort(recognizerIP(i).String()); err != nil {
-				return fmt.Errorf("devcluster: loopback address %s is not usable (recognizers need 127.0.0.2x): %w", recognizerIP(i), err)
-			}
+		_, p, _ := net.SplitHostPort(first.Addr().String())
+		holds := []net.Listener{first}
+		for i := 1; i < o.Recognizers; i++ {
 			l, err := net.Listen("tcp", net.JoinHostPort(recognizerIP(i).String(), p))
 			if err != nil {
-				ok = false
 				break
 			}
-			l.Close()
+			holds = append(holds, l)
 		}
-		if ok {
-			port = p
+		if len(holds) == max(o.Recognizers, 1) {
+			port, recognizerHolds = p, holds
 			break
+		}
+		for _, l := range holds {
+			l.Close()
 		}
 	}
 	if port == "" {
-		return errors.New("devcluster: no port free on every recognizer address")
+		return errors.New("devcluster: no port free on every recognizer address (127.0.0.20…)")
+	}
+	if o.Recognizers == 0 {
+		recognizerHolds[0].Close()
 	}
 	for i := range o.Recognizers {
 		ips = append(ips, recognizerIP(i))
@@ -343,11 +357,11 @@ func (c *Cluster) plan(ctx context.Context) error {
 	}
 	// An nsqd registered with every nsqlookupd, for a publisher.
 	newNSQD := func(name string) (*Member, error) {
-		a, err := addrs(2)
+		m := newMember(name, "nsqd", nsqd)
+		a, err := addrs(m, 2)
 		if err != nil {
 			return nil, err
 		}
-		m := newMember(name, "nsqd", nsqd)
 		m.TCPAddr, m.HTTPAddr = a[0], a[1]
 		m.args = []string{"--tcp-address=" + a[0], "--http-address=" + a[1], "--broadcast-address=127.0.0.1",
 			"--data-path=" + m.dir}
@@ -360,20 +374,21 @@ func (c *Cluster) plan(ctx context.Context) error {
 	}
 
 	for i := range o.Recognizers {
-		a, err := addrs(1)
+		m := newMember(fmt.Sprintf("recognizer-%d", i), "recognizer", o.Binary)
+		a, err := addrs(m, 1)
 		if err != nil {
 			return err
 		}
-		m := newMember(fmt.Sprintf("recognizer-%d", i), "recognizer", o.Binary)
+		m.holds = append(m.holds, recognizerHolds[i])
 		m.HTTPAddr, m.GRPCAddr = a[0], net.JoinHostPort(recognizerIP(i).String(), port)
 		serve(m, "recognizer", "--grpc-addr="+m.GRPCAddr)
 	}
 	for i := range o.Processors {
-		a, err := addrs(1)
+		m := newMember(fmt.Sprintf("processor-%d", i), "processor", o.Binary)
+		a, err := addrs(m, 1)
 		if err != nil {
 			return err
 		}
-		m := newMember(fmt.Sprintf("processor-%d", i), "processor", o.Binary)
 		m.HTTPAddr = a[0]
 		serve(m, "processor", "--nsqlookupd-http-addrs="+strings.Join(lookupHTTP, ","))
 	}
@@ -383,11 +398,11 @@ func (c *Cluster) plan(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		a, err := addrs(1)
+		m := newMember(fmt.Sprintf("receiver-%d", i), "receiver", o.Binary)
+		a, err := addrs(m, 1)
 		if err != nil {
 			return err
 		}
-		m := newMember(fmt.Sprintf("receiver-%d", i), "receiver", o.Binary)
 		m.HTTPAddr = a[0]
 		serve(m, "receiver", "--nsqd-tcp-addr="+q.TCPAddr, "--nsqd-http-addr="+q.HTTPAddr)
 		receivers = append(receivers, m)
@@ -396,11 +411,11 @@ func (c *Cluster) plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := addrs(2)
+	m := newMember("reconciler-0", "reconciler", o.Binary)
+	a, err := addrs(m, 1)
 	if err != nil {
 		return err
 	}
-	m := newMember("reconciler-0", "reconciler", o.Binary)
 	m.HTTPAddr = a[0]
 	serve(m, "reconciler", "--nsqd-tcp-addr="+q.TCPAddr, "--nsqd-http-addr="+q.HTTPAddr)
 	// The web role runs alone, as on Kubernetes: its status page reads every other facecluster
@@ -420,7 +435,11 @@ func (c *Cluster) plan(ctx context.Context) error {
 		return fmt.Errorf("devcluster: proxy on %s: %w", o.ProxyAddr, err)
 	}
 	w := newMember("web-0", "web", o.Binary)
-	w.HTTPAddr = a[1]
+	wa, err := addrs(w, 1)
+	if err != nil {
+		return err
+	}
+	w.HTTPAddr = wa[0]
 	serve(w, "web", "--status-peers="+strings.Join(peers, ","), "--nsqlookupd-http-addrs="+strings.Join(lookupHTTP, ","),
 		"--receiver-url=http://"+c.proxyL.Addr().String())
 	return nil
@@ -737,6 +756,9 @@ func (c *Cluster) Close() error {
 			}()
 		}
 		wg.Wait()
+	}
+	for _, m := range c.members {
+		m.release()
 	}
 	if c.dns != nil {
 		c.dns.close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,6 +38,8 @@ type Member struct {
 	env      []string
 	dir      string // working directory (and data directory)
 	logStart int64  // size of the log when the current process started: its output follows
+	// holds keep the member's planned ports bound until it first starts (see holdPort).
+	holds    []net.Listener
 	readyURL string // GET answering 2xx once the member can take work
 	// afterReady runs once the member is ready, on every start (e.g. creating nsqd's topic).
 	afterReady func(ctx context.Context) error
@@ -100,6 +103,7 @@ func (m *Member) start(ctx context.Context) error {
 	if st, err := logFile.Stat(); err == nil {
 		m.logStart = st.Size()
 	}
+	m.releaseLocked()
 	cmd := exec.Command(m.binary, m.args...)
 	cmd.Dir = m.dir
 	cmd.Env = m.env
@@ -143,6 +147,20 @@ func (m *Member) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// release lets go of the member's planned ports (before it starts, or when the cluster closes).
+func (m *Member) release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.releaseLocked()
+}
+
+func (m *Member) releaseLocked() {
+	for _, l := range m.holds {
+		l.Close()
+	}
+	m.holds = nil
 }
 
 func (m *Member) waitReady(ctx context.Context, done <-chan struct{}) error {

@@ -143,17 +143,19 @@ func nsqBinaries(t *testing.T) string {
 
 func TestMemberStopsKillsAndRestartsARealNSQLookupd(t *testing.T) {
 	bin := nsqBinaries(t)
-	tcp, err := loopback()
+	tcp, tcpHold, err := loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpAddr, err := loopback()
+	httpAddr, httpHold, err := loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The planned ports stay held until the member starts: start releases them.
 	m := &Member{Name: "nsqlookupd-0", Role: "nsqlookupd", binary: bin + "/nsqlookupd",
 		args: []string{"--tcp-address=" + tcp, "--http-address=" + httpAddr},
-		dir:  t.TempDir(), readyURL: "http://" + httpAddr + "/ping", log: quietLog(), state: StateStopped}
+		dir:  t.TempDir(), readyURL: "http://" + httpAddr + "/ping", log: quietLog(), state: StateStopped,
+		holds: []net.Listener{tcpHold, httpHold}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	defer m.kill()
