@@ -177,14 +177,25 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 			continue
 		}
 		row := regexp.MustCompile(`<tr><td>` + regexp.QuoteMeta(m.Name) + `</td><td><span class="status [a-z_]+">healthy</span>`)
-		eventually(t, "the status page shows "+m.Name+" healthy", 10*time.Second, func() bool {
+		eventually(t, "the status page shows "+m.Name+" healthy", 30*time.Second, func() bool {
 			return row.MatchString(statusPage(t, c))
 		})
 	}
 
 	// The queue depth, from the separate nsqd programs the nsqlookupd lists.
 	depth := regexp.MustCompile(`Queue depth</div><div class="v">[0-9]+</div>`)
-	eventually(t, "the status page shows the queue depth", 10*time.Second, func() bool { return depth.MatchString(statusPage(t, c)) })
+	eventually(t, "the status page shows the queue depth", 30*time.Second, func() bool { return depth.MatchString(statusPage(t, c)) })
+	// The reconciler reports the same total on /metrics, read through the cluster's nsqlookupd.
+	rec := member(c, "reconciler-0")
+	eventually(t, "reconciler-0 reports the cluster's queue depth", 30*time.Second, func() bool {
+		resp, err := http.Get("http://" + rec.HTTPAddr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return regexp.MustCompile(`(?m)^facecluster_cluster_queue_depth [0-9]`).Match(b)
+	})
 
 	// Photos posted through the proxy go receiver → nsqd → processor → recognizer → database.
 	var ids []int64
@@ -249,7 +260,7 @@ func TestClusterSurvivesKillsAndRollsReceiversWithoutAFailedRequest(t *testing.T
 	}
 	eventually(t, "nsqd-0 sees the killed processor go", 30*time.Second, func() bool { return nsqdClients(t, member(c, "nsqd-0").HTTPAddr) == 2 })
 	killed := regexp.MustCompile(`<tr><td>processor-1</td><td><span class="status [a-z_]+">unhealthy</span></td><td>not answering at `)
-	eventually(t, "the status page shows processor-1 down", 10*time.Second, func() bool { return killed.MatchString(statusPage(t, c)) })
+	eventually(t, "the status page shows processor-1 down", 30*time.Second, func() bool { return killed.MatchString(statusPage(t, c)) })
 	if err := c.StartMember(ctx, "processor-1"); err != nil {
 		t.Fatal(err)
 	}

@@ -417,7 +417,10 @@ func (c *Cluster) plan(ctx context.Context) error {
 		return err
 	}
 	m.HTTPAddr = a[0]
-	serve(m, "reconciler", "--nsqd-tcp-addr="+q.TCPAddr, "--nsqd-http-addr="+q.HTTPAddr)
+	// The lookupd addresses, as the ConfigMap gives every role on Kubernetes: the reconciler reports
+	// the cluster's queue depth from the nsqds they list (else it would ask 127.0.0.1:4161).
+	serve(m, "reconciler", "--nsqd-tcp-addr="+q.TCPAddr, "--nsqd-http-addr="+q.HTTPAddr,
+		"--nsqlookupd-http-addrs="+strings.Join(lookupHTTP, ","))
 	// The web role runs alone, as on Kubernetes: its status page reads every other facecluster
 	// member's /readyz and /metrics, each by its member name, and the queue depth of the nsqds
 	// through the nsqlookupd.
