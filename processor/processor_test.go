@@ -233,7 +233,8 @@ func testProcessorKilledMidImageIsRecoveredAfterItsLeaseExpires(t *testing.T, dr
 	id := s.insert(s.linkDemo("sample4.jpg"))[0]
 	// A processor claimed the image and died: the image is processing under its lease and its
 	// message comes back from nsqd.
-	ok, err := s.st.ClaimImage(context.Background(), id, "processor-that-died", 2*time.Second)
+	// The lease outlasts starting a processor and handling the redelivery on a loaded machine.
+	ok, err := s.st.ClaimImage(context.Background(), id, "processor-that-died", 6*time.Second)
 	if err != nil || !ok {
 		t.Fatalf("claim = %v, %v", ok, err)
 	}

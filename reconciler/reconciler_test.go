@@ -138,21 +138,26 @@ func TestPassRepublishesStalePendingAndExpiredLeases(t *testing.T) {
 			stale, leased, exhausted := ids[0], ids[1], ids[2]
 
 			// leased: a processor claimed it and died; exhausted: same, on its last attempt.
+			// The durations leave seconds of margin for a loaded machine: the live lease must
+			// still be live when claimed again, and the second pass below must come before the
+			// images the first one touched are stale again (PendingAge after the first pass).
+			const lease = 2 * time.Second
 			for _, id := range []int64{leased, exhausted} {
-				if ok, err := h.st.ClaimImage(ctx, id, "dead", 400*time.Millisecond); err != nil || !ok {
+				if ok, err := h.st.ClaimImage(ctx, id, "dead", lease); err != nil || !ok {
 					t.Fatalf("claim %d: %v %v", id, ok, err)
 				}
 			}
 			if ok, _ := h.st.ClaimImage(ctx, exhausted, "dead", time.Millisecond); ok {
 				t.Fatal("a live lease was claimed again")
 			}
-			time.Sleep(600 * time.Millisecond)
+			time.Sleep(lease + 200*time.Millisecond)
 			// exhausted reaches its second attempt: the limit below.
 			if ok, err := h.st.ClaimImage(ctx, exhausted, "dead-again", 400*time.Millisecond); err != nil || !ok {
 				t.Fatalf("second claim of %d: %v %v", exhausted, ok, err)
 			}
 			time.Sleep(600 * time.Millisecond)
-			r, err := reconciler.New(reconciler.Options{Store: h.st, Publisher: h.pub, PendingAge: 900 * time.Millisecond, Interval: time.Hour, MaxAttempts: 2})
+			// stale has been pending for more than 2.8 s.
+			r, err := reconciler.New(reconciler.Options{Store: h.st, Publisher: h.pub, PendingAge: 2500 * time.Millisecond, Interval: time.Hour, MaxAttempts: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +170,7 @@ func TestPassRepublishesStalePendingAndExpiredLeases(t *testing.T) {
 				t.Fatalf("expired %v / failed %v, want [%d] / [%d]", rep.Expired, rep.ExpiredFail, leased, exhausted)
 			}
 			if !slices.Contains(rep.Republished, stale) {
-				t.Fatalf("republished %v, want %d (pending for 1.2 s) among them", rep.Republished, stale)
+				t.Fatalf("republished %v, want %d (pending for 2.8 s) among them", rep.Republished, stale)
 			}
 			// A second pass right away has nothing to do: republished images were touched.
 			rep, err = r.Pass(ctx)

@@ -70,7 +70,7 @@ func TestServeAllFromPostToProcessed(t *testing.T) {
 
 			// The processor counts the message after the outcome is in the database.
 			var m string
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 				if m = metricsText(t, url); strings.Contains(m, `outcome="processed"} 1`) {
 					break
 				}
