@@ -13,6 +13,7 @@ var kernels = func() []*kernel {
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, avx2Kernel)
+		avx512Kernel.narrow = avx2Kernel
 	}
 	return append(ks, goKernel)
 }()

@@ -54,7 +54,9 @@ var shapes = []struct{ m, n, k int }{
 // useKernel makes kern the one PackB and Sgemm use until the test ends.
 func useKernel(t testing.TB, kern *kernel) {
 	prev := active
-	active = kern
+	k := *kern
+	k.narrow = nil // every shape through kern itself, narrow ones included
+	active = &k
 	t.Cleanup(func() { active = prev })
 }
 
@@ -334,4 +336,40 @@ func TestRowIndependentOfTile(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNarrowMatricesUseTheNarrowKernel: a B of at most the narrow kernel's width is packed
+// for it (a 16-column layer would waste half of every AVX-512 tile), wider ones for the kernel
+// itself, and both multiply correctly.
+func TestNarrowMatricesUseTheNarrowKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	tested := false
+	for _, kern := range kernels {
+		if kern.narrow == nil {
+			continue
+		}
+		tested = true
+		prev := active
+		active = kern
+		t.Cleanup(func() { active = prev })
+		for _, n := range []int{1, 7, kern.narrow.nr, kern.narrow.nr + 1, kern.nr, kern.nr + kern.narrow.nr} {
+			const m, k = 37, 45
+			a, b, c := randMat(r, m*k), randMat(r, k*n), randMat(r, m*n)
+			p := PackB(k, n, b, n)
+			want := kern
+			if n <= kern.narrow.nr {
+				want = kern.narrow
+			}
+			if p.kern != want {
+				t.Errorf("%s, %d columns: packed for %s, want %s", kern.name, n, p.kern.name, want.name)
+			}
+			wantC := naiveGemm(m, n, k, a, k, b, n, c, n)
+			SgemmPacked(m, a, k, p, c, n)
+			checkClose(t, c, wantC, k)
+		}
+		active = prev
+	}
+	if !tested {
+		t.Skip("no kernel on this machine/build has a narrow companion")
+	}
 }
