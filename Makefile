@@ -11,7 +11,7 @@ IMAGE     ?= facecluster:$(VERSION)
 export FACECLUSTER_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/
 export FACECLUSTER_MODELS_DIR ?= $(CURDIR)/$(MODELS)
 
-.PHONY: all build image dev-cluster run test test-deps models bench generate lint clean
+.PHONY: all build image dev-cluster run test test-deps models bench bench-engine generate lint clean
 
 all: build
 
@@ -50,6 +50,10 @@ test: test-deps
 ## bench: the benchmarks recorded in docs/benchmarks.md
 bench: models
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-engine: the face engine's benchmarks side by side with ../shared/reference-runner, and the ratios
+bench-engine: models
+	scripts/bench-engine.sh
 
 generate:
 	$(GO) generate ./...
