@@ -82,7 +82,7 @@ func rowsOf(t *nn.Tensor, y0, y1 int) *nn.Tensor {
 type activations struct {
 	bufs  [2][]float32
 	next  int
-	input []float32 // the network input, for detectors that keep it apart (SSD)
+	input []float32 // the network input, for detectors that keep it apart (SSD, Tiny)
 }
 
 // output returns an h×w×c destination in the next buffer, grown if needed. Its contents are

@@ -101,11 +101,17 @@ func (t *Tiny) DetectCrop(img Crop, inputSize int, scoreThreshold float64) []Det
 	if img.H == 0 || img.W == 0 {
 		return nil
 	}
-	x := nn.NewTensor(inputSize, inputSize, 3)
-	squareInput(x, img, false, normNone)
-	normalizeMeanRGB(x, [3]float32{117.001, 114.697, 97.404})
 	acts := t.buffers.Get().(*activations)
 	defer t.buffers.Put(acts)
+	// The input in the pooled buffers too: a fresh 2 MB tensor per call would be page-faulted
+	// in by the resize and would make the garbage collector run (and empty the pool) sooner.
+	n := inputSize * inputSize * 3
+	if cap(acts.input) < n {
+		acts.input = make([]float32, n)
+	}
+	x := &nn.Tensor{H: inputSize, W: inputSize, C: 3, Data: acts.input[:n]}
+	squareInput(x, img, false, normNone)
+	normalizeMeanRGB(x, [3]float32{117.001, 114.697, 97.404})
 	run := func(l layer, src *nn.Tensor) *nn.Tensor {
 		dst := acts.outputOf(l, src)
 		l.ApplyTo(dst, src)
