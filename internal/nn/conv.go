@@ -13,9 +13,9 @@ import (
 // convolutions, whose input already is the matrix) times the HWIO filter, which is already the
 // [kh·kw·in, out] matrix. The epilogue runs in the gemm's store. 3×3 stride-1 convolutions
 // with the channel counts where it is faster use Winograd minimal filtering instead (winograd.go),
-// and with AVX-512 layers with at most directMaxIn input channels a direct kernel; without it
-// (or for outputs not in multiples of 32) those read their patches from a strip layout in
-// place of im2col (convstrip.go).
+// and with AVX-512 layers with at most directMaxIn input channels a direct kernel (outputs in
+// blocks of 32 channels, or of 16 when not a multiple of 32); without it (or for outputs not in
+// multiples of 16) those read their patches from a strip layout in place of im2col (convstrip.go).
 type Conv2D struct {
 	kh, kw, in, out, stride int
 	pad                     Padding
@@ -23,6 +23,7 @@ type Conv2D struct {
 	ep                      *blas.Epilogue
 	wino                    *winograd // set where Winograd is faster (winograd.go)
 	direct                  []float32 // few input channels: the direct AVX-512 kernel's weights
+	directW                 int       // the output channels per direct kernel call: 32, or 16 (out%32 != 0)
 	act                     [16]float32
 	strip                   *blas.PackedB // few input channels (without AVX-512): the filter in strip order (convstrip.go)
 }
@@ -52,7 +53,7 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 	if m := winogradTile(in, out); kh == 3 && kw == 3 && stride == 1 && m > 0 {
 		c.wino = newWinograd(m, filter, in, out, pad, scale, bias, act)
 	}
-	if in <= directMaxIn && out%32 == 0 {
+	if in <= directMaxIn && out%16 == 0 {
 		c.packDirect(filter, scale, bias, act)
 	}
 	if useStrip(kh, kw, in, out, stride) {
@@ -61,24 +62,30 @@ func NewConv2D(filter []float32, kh, kw, in, out, stride int, pad Padding, scale
 	return c
 }
 
-// packDirect lays out the filter for convSmallRowAVX512: per block of 32 output channels, the
-// kh·kw·in filter rows restricted to the block, then its 32 scales and 32 biases.
+// packDirect lays out the filter for convSmallRowAVX512 (convSmallRow16AVX512 when the output
+// channels are not a multiple of 32): per block of bw = 32 (16) output channels, the kh·kw·in
+// filter rows restricted to the block, then its bw scales and bw biases.
 func (c *Conv2D) packDirect(filter, scale, bias []float32, act Activation) {
+	bw := 32
+	if c.out%32 != 0 {
+		bw = 16
+	}
+	c.directW = bw
 	rows := c.kh * c.kw * c.in
-	blk := rows*32 + 64
-	c.direct = make([]float32, c.out/32*blk)
-	for b := range c.out / 32 {
+	blk := rows*bw + 2*bw
+	c.direct = make([]float32, c.out/bw*blk)
+	for b := range c.out / bw {
 		v := c.direct[b*blk : (b+1)*blk]
 		for r := range rows {
-			copy(v[r*32:(r+1)*32], filter[r*c.out+b*32:])
+			copy(v[r*bw:(r+1)*bw], filter[r*c.out+b*bw:])
 		}
-		for i := range 32 {
-			v[rows*32+i] = 1
+		for i := range bw {
+			v[rows*bw+i] = 1
 			if scale != nil {
-				v[rows*32+i] = scale[b*32+i]
+				v[rows*bw+i] = scale[b*bw+i]
 			}
 			if bias != nil {
-				v[rows*32+32+i] = bias[b*32+i]
+				v[rows*bw+bw+i] = bias[b*bw+i]
 			}
 		}
 	}
@@ -95,7 +102,12 @@ func (c *Conv2D) applyDirect(dst, src *Tensor, oh, ow int) {
 	kh, kw, in, s, p := c.kh, c.kw, c.in, c.stride, c.pad
 	seg := kw * in
 	rows := kh * seg
-	blk := rows*32 + 64
+	bw := c.directW
+	blk := rows*bw + 2*bw
+	kernel := convSmallRowAVX512
+	if bw == 16 {
+		kernel = convSmallRow16AVX512
+	}
 	rs := src.W * in
 	winp := scratch.Get().(*[]float32)
 	if cap(*winp) < rows {
@@ -127,8 +139,8 @@ func (c *Conv2D) applyDirect(dst, src *Tensor, oh, ow int) {
 			}
 		}
 		_ = dst.Data[(oy*ow+ox+1)*c.out-1]
-		for b := range c.out / 32 {
-			convSmallRowAVX512(&dst.Data[(oy*ow+ox)*c.out+b*32], &win[0], &c.direct[b*blk], 1, 0, seg, kh, seg, c.out, &c.act)
+		for b := range c.out / bw {
+			kernel(&dst.Data[(oy*ow+ox)*c.out+b*bw], &win[0], &c.direct[b*blk], 1, 0, seg, kh, seg, c.out, &c.act)
 		}
 	}
 	for oy := range oh {
@@ -145,8 +157,8 @@ func (c *Conv2D) applyDirect(dst, src *Tensor, oh, ow int) {
 		off := iy0*rs + (x0*s-p.Left)*in
 		_ = src.Data[off+(x1-x0-1)*s*in+(kh-1)*rs+seg-1] // the kernel's last read
 		_ = dst.Data[(oy*ow+x1)*c.out-1]
-		for b := range c.out / 32 {
-			convSmallRowAVX512(&dst.Data[(oy*ow+x0)*c.out+b*32], &src.Data[off], &c.direct[b*blk], x1-x0, s*in, rs, kh, seg, c.out, &c.act)
+		for b := range c.out / bw {
+			kernel(&dst.Data[(oy*ow+x0)*c.out+b*bw], &src.Data[off], &c.direct[b*blk], x1-x0, s*in, rs, kh, seg, c.out, &c.act)
 		}
 		for ox := x1; ox < ow; ox++ {
 			pixel(oy, ox)

@@ -82,3 +82,6 @@ func winoAT4EpilogueAVX512(out *float32, os int, in *float32, is int, n, groups,
 func convSmallRowAVX512(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32) {
 	panic("nn: no assembly in this build")
 }
+func convSmallRow16AVX512(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32) {
+	panic("nn: no assembly in this build")
+}

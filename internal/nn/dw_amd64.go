@@ -104,6 +104,11 @@ func maxPool3PixelsAVX512(out *float32, in0 *float32, in1 *float32, in2 *float32
 //go:noescape
 func convSmallRowAVX512(out *float32, in *float32, w *float32, n int, pstep int, rstride int, kh int, seg int, ostride int, act *[16]float32)
 
+// convSmallRow16AVX512 is convSmallRowAVX512 for 16 output channels (AVX-512, see asmgen).
+//
+//go:noescape
+func convSmallRow16AVX512(out *float32, in *float32, w *float32, n int, pstep int, rstride int, kh int, seg int, ostride int, act *[16]float32)
+
 // winoBT4AVX512 applies the 4×4 Winograd transform [[1 0 -1 0] [0 1 1 0] [0 -1 1 0] [0 1 0 -1]] to any n channels (AVX-512, see asmgen).
 //
 //go:noescape

@@ -1997,6 +1997,153 @@ done:
 	VZEROUPPER
 	RET
 
+// func convSmallRow16AVX512(out *float32, in *float32, w *float32, n int, pstep int, rstride int, kh int, seg int, ostride int, act *[16]float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallRow16AVX512(SB), NOSPLIT, $0-80
+	MOVQ         act+72(FP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 32(AX), Z1
+	MOVQ         out+0(FP), AX
+	MOVQ         in+8(FP), CX
+	MOVQ         n+24(FP), DX
+	MOVQ         pstep+32(FP), BX
+	SHLQ         $0x02, BX
+	LEAQ         (BX)(BX*2), SI
+	LEAQ         (BX)(BX*4), DI
+	LEAQ         (SI)(BX*4), R8
+
+eight:
+	CMPQ   DX, $0x08
+	JL     single
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   w+16(FP), R9
+	MOVQ   CX, R10
+	MOVQ   kh+48(FP), R12
+
+grow:
+	MOVQ R10, R11
+	MOVQ seg+56(FP), R13
+
+gtap:
+	VMOVUPS          (R9), Z10
+	VFMADD231PS.BCST (R11), Z10, Z2
+	VFMADD231PS.BCST (R11)(BX*1), Z10, Z3
+	VFMADD231PS.BCST (R11)(BX*2), Z10, Z4
+	VFMADD231PS.BCST (R11)(SI*1), Z10, Z5
+	VFMADD231PS.BCST (R11)(BX*4), Z10, Z6
+	VFMADD231PS.BCST (R11)(DI*1), Z10, Z7
+	VFMADD231PS.BCST (R11)(SI*2), Z10, Z8
+	VFMADD231PS.BCST (R11)(R8*1), Z10, Z9
+	ADDQ             $0x04, R11
+	ADDQ             $0x40, R9
+	DECQ             R13
+	JNE              gtap
+	MOVQ             rstride+40(FP), R11
+	LEAQ             (R10)(R11*4), R10
+	DECQ             R12
+	JNE              grow
+	MOVQ             ostride+64(FP), R10
+	SHLQ             $0x02, R10
+	VMOVUPS          (R9), Z10
+	VFMADD213PS      64(R9), Z10, Z2
+	VMULPS           Z2, Z0, Z12
+	VMAXPS           Z12, Z2, Z2
+	VMINPS           Z1, Z2, Z2
+	VMOVUPS          Z2, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z3
+	VMULPS           Z3, Z0, Z12
+	VMAXPS           Z12, Z3, Z3
+	VMINPS           Z1, Z3, Z3
+	VMOVUPS          Z3, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z4
+	VMULPS           Z4, Z0, Z12
+	VMAXPS           Z12, Z4, Z4
+	VMINPS           Z1, Z4, Z4
+	VMOVUPS          Z4, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z5
+	VMULPS           Z5, Z0, Z12
+	VMAXPS           Z12, Z5, Z5
+	VMINPS           Z1, Z5, Z5
+	VMOVUPS          Z5, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z6
+	VMULPS           Z6, Z0, Z12
+	VMAXPS           Z12, Z6, Z6
+	VMINPS           Z1, Z6, Z6
+	VMOVUPS          Z6, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z7
+	VMULPS           Z7, Z0, Z12
+	VMAXPS           Z12, Z7, Z7
+	VMINPS           Z1, Z7, Z7
+	VMOVUPS          Z7, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z8
+	VMULPS           Z8, Z0, Z12
+	VMAXPS           Z12, Z8, Z8
+	VMINPS           Z1, Z8, Z8
+	VMOVUPS          Z8, (AX)
+	ADDQ             R10, AX
+	VFMADD213PS      64(R9), Z10, Z9
+	VMULPS           Z9, Z0, Z10
+	VMAXPS           Z10, Z9, Z9
+	VMINPS           Z1, Z9, Z9
+	VMOVUPS          Z9, (AX)
+	ADDQ             R10, AX
+	LEAQ             (CX)(BX*8), CX
+	SUBQ             $0x08, DX
+	JMP              eight
+
+single:
+	TESTQ  DX, DX
+	JE     done
+	VPXORD Z11, Z11, Z11
+	MOVQ   w+16(FP), SI
+	MOVQ   CX, DI
+	MOVQ   kh+48(FP), R9
+
+srow:
+	MOVQ DI, R8
+	MOVQ seg+56(FP), R10
+
+stap:
+	VMOVUPS          (SI), Z2
+	VFMADD231PS.BCST (R8), Z2, Z11
+	ADDQ             $0x04, R8
+	ADDQ             $0x40, SI
+	DECQ             R10
+	JNE              stap
+	MOVQ             rstride+40(FP), R8
+	LEAQ             (DI)(R8*4), DI
+	DECQ             R9
+	JNE              srow
+	MOVQ             ostride+64(FP), DI
+	SHLQ             $0x02, DI
+	VMOVUPS          (SI), Z2
+	VFMADD213PS      64(SI), Z2, Z11
+	VMULPS           Z11, Z0, Z2
+	VMAXPS           Z2, Z11, Z11
+	VMINPS           Z1, Z11, Z11
+	VMOVUPS          Z11, (AX)
+	ADDQ             DI, AX
+	ADDQ             BX, CX
+	DECQ             DX
+	JMP              single
+
+done:
+	VZEROUPPER
+	RET
+
 // func winoBT4AVX512(out *float32, os int, in *float32, is int, n int, groups int, og int, ig int)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·winoBT4AVX512(SB), NOSPLIT, $0-64

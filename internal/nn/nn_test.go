@@ -184,8 +184,9 @@ func TestConv2DMatchesDirectConvolution(t *testing.T) {
 }
 
 // directCases are shapes for the direct kernel of convolutions with few input channels
-// (AVX-512): 1–4 input channels, 32 or 64 outputs, rows of 1–13 interior pixels (groups of six
-// and single ones), windows reaching into every side's padding, images smaller than the window.
+// (AVX-512): 1–4 input channels, 32 or 64 outputs (16 and 48: the 16-channel kernel), rows of
+// 1–21 interior pixels (groups of six or eight and single ones), windows reaching into every
+// side's padding, images smaller than the window.
 var directCases = []convCase{
 	{"direct 3x3 same s2 RGB (SSD conv0)", 12, 13, 3, 32, 3, 3, 2, SamePadding},
 	{"direct 3x3 same s1 1ch 64", 9, 14, 1, 64, 3, 3, 1, SamePadding},
@@ -195,6 +196,10 @@ var directCases = []convCase{
 	{"direct 3x3 explicit 2x2 2ch", 2, 2, 2, 64, 3, 3, 1, explicit(Padding{1, 1, 1, 1})},
 	{"direct 1x1 s1 RGB", 3, 7, 3, 32, 1, 1, 1, valid},
 	{"direct 2x2 s3 RGB", 10, 11, 3, 32, 2, 2, 3, SamePadding},
+	{"direct16 3x3 valid s1 RGB (Tiny conv0)", 13, 21, 3, 16, 3, 3, 1, valid},
+	{"direct16 3x3 same s1 RGB 48", 11, 19, 3, 48, 3, 3, 1, SamePadding},
+	{"direct16 5x3 explicit s2 2ch", 12, 23, 2, 16, 5, 3, 2, explicit(Padding{Top: 2, Bottom: 1, Left: 0, Right: 3})},
+	{"direct16 3x3 same 1x1 RGB", 1, 1, 3, 16, 3, 3, 1, SamePadding},
 }
 
 // depthwiseCases add, to convCases, shapes that exercise the depthwise kernels' channel tails

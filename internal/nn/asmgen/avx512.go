@@ -556,3 +556,108 @@ func convSmallRow512() {
 	VZEROUPPER()
 	RET()
 }
+
+// convSmallRow16x512 emits convSmallRow16AVX512, convSmallRowAVX512 for a block of 16 output
+// channels (one vector per pixel; the first layer of TinyFaceDetector is 3→16): w holds the
+// kh·seg filter rows restricted to the 16 channels (16 floats each), then 16 scales and 16
+// biases. Pixels go in groups of eight (8 accumulators, enough to keep both FMA units busy),
+// each input value read by the FMA's embedded broadcast.
+func convSmallRow16x512() {
+	TEXT("convSmallRow16AVX512", NOSPLIT, "func(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32)")
+	Pragma("noescape")
+	Doc("convSmallRow16AVX512 is convSmallRowAVX512 for 16 output channels (AVX-512, see asmgen).")
+	act := Load(Param("act"), GP64())
+	alpha, hi := ZMM(), ZMM()
+	VBROADCASTSS(Mem{Base: act}, alpha)
+	VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
+	out := Load(Param("out"), GP64())
+	in := Load(Param("in"), GP64())
+	n := Load(Param("n"), GP64())
+	ps := Load(Param("pstep"), GP64())
+	SHLQ(U8(2), ps)
+	ps3, ps5, ps7 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: ps, Index: ps, Scale: 2}, ps3)
+	LEAQ(Mem{Base: ps, Index: ps, Scale: 4}, ps5)
+	LEAQ(Mem{Base: ps3, Index: ps, Scale: 4}, ps7)
+	pix := func(base Register, p int) Mem {
+		switch p {
+		case 0:
+			return Mem{Base: base}
+		case 1, 2, 4, 8:
+			return Mem{Base: base, Index: ps, Scale: uint8(p)}
+		case 3:
+			return Mem{Base: base, Index: ps3, Scale: 1}
+		case 5:
+			return Mem{Base: base, Index: ps5, Scale: 1}
+		case 6:
+			return Mem{Base: base, Index: ps3, Scale: 2}
+		case 7:
+			return Mem{Base: base, Index: ps7, Scale: 1}
+		}
+		panic("pixel")
+	}
+	group := func(np int, id string) {
+		acc := make([]VecVirtual, np)
+		for p := range acc {
+			acc[p] = ZMM()
+			VPXORD(acc[p], acc[p], acc[p])
+		}
+		wp := Load(Param("w"), GP64())
+		rp, ip := GP64(), GP64()
+		MOVQ(in, rp)
+		cky, cj := Load(Param("kh"), GP64()), GP64()
+		Label(id + "row")
+		MOVQ(rp, ip)
+		Load(Param("seg"), cj)
+		Label(id + "tap")
+		w0 := ZMM()
+		VMOVUPS(Mem{Base: wp}, w0)
+		for p := range np {
+			VFMADD231PS_BCST(pix(ip, p), w0, acc[p])
+		}
+		ADDQ(U8(4), ip)
+		ADDQ(U8(64), wp)
+		DECQ(cj)
+		JNE(LabelRef(id + "tap"))
+		rs := Load(Param("rstride"), GP64())
+		LEAQ(Mem{Base: rp, Index: rs, Scale: 4}, rp)
+		DECQ(cky)
+		JNE(LabelRef(id + "row"))
+		// wp now points at the scales, then the biases.
+		os := Load(Param("ostride"), GP64())
+		SHLQ(U8(2), os)
+		sc := ZMM()
+		VMOVUPS(Mem{Base: wp}, sc)
+		for p := range np {
+			a := acc[p]
+			VFMADD213PS(Mem{Base: wp, Disp: 64}, sc, a) // a·scale + bias
+			t := ZMM()
+			VMULPS(a, alpha, t)
+			VMAXPS(t, a, a)
+			VMINPS(hi, a, a)
+			VMOVUPS(a, Mem{Base: out})
+			ADDQ(os, out)
+		}
+		switch np {
+		case 1:
+			ADDQ(ps, in)
+		case 8:
+			LEAQ(Mem{Base: in, Index: ps, Scale: 8}, in)
+		}
+	}
+	Label("eight")
+	CMPQ(n, U8(8))
+	JL(LabelRef("single"))
+	group(8, "g")
+	SUBQ(U8(8), n)
+	JMP(LabelRef("eight"))
+	Label("single")
+	TESTQ(n, n)
+	JE(LabelRef("done"))
+	group(1, "s")
+	DECQ(n)
+	JMP(LabelRef("single"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

@@ -39,6 +39,7 @@ func main() {
 	maxPool512("maxPool2PixelsAVX512", 2)
 	maxPool512("maxPool3PixelsAVX512", 3)
 	convSmallRow512()
+	convSmallRow16x512()
 	for _, t := range []struct {
 		name string
 		coef [][]float64
