@@ -31,7 +31,11 @@ const (
 	normNone = iota
 	normSSD  // x/127.5 − 1 (SSD's, in the same pass as the resize: the same float32 operations as the two in turn)
 	normFace // (x − recognitionMean[c])/255 (3 channels)
+	normTiny // (x − tinyMean[c])/255 (3 channels): TinyFaceDetector's normalizeMeanRGB
 )
+
+// tinyMean is the per-channel RGB mean TinyFaceDetector subtracts from its input.
+var tinyMean = [3]float32{117.001, 114.697, 97.404}
 
 // RGB8 is an image as 8-bit RGB, 3 bytes per pixel row by row: how the engine keeps a photo
 // (a quarter of the float tensor's size; every value the decoders give is a whole 0..255).
@@ -77,7 +81,7 @@ func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
 	img.check()
 	w, _, C, _ := img.size()
 	size := dst.H
-	if size < 1 || dst.W != size || dst.C != C || norm == normFace && C != 3 {
+	if size < 1 || dst.W != size || dst.C != C || (norm == normFace || norm == normTiny) && C != 3 {
 		panic(fmt.Sprintf("nets: SquareInput of %dx%dx%d to %s", img.H, img.W, C, dst.Shape()))
 	}
 	if img.Img != nil {
@@ -102,14 +106,17 @@ func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Cr
 		}
 	}
 	var mean [3]float32
-	if norm == normFace {
+	switch norm {
+	case normFace:
 		mean = recognitionMean
+	case normTiny:
+		mean = tinyMean
 	}
 	normalize := func(v float32, c int) float32 {
 		switch norm {
 		case normSSD:
 			return v/127.5 - 1
-		case normFace:
+		case normFace, normTiny:
 			return (v - mean[c]) / 255
 		}
 		return v
@@ -139,50 +146,71 @@ func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Cr
 		x1 := min(x0+1, side-1)
 		x0s[x], x1s[x], fxs[x] = srcIndex(x0-left, img.W), srcIndex(x1-left, img.W), fx-float32(x0)
 	}
-	zero := make([]T, 0) // rows in the padding: read through sample, which returns 0 for them
-	row := func(y int) ([]T, bool) {
+	// The horizontal pass of a source row (the top and bottom values of the bilinear formula,
+	// the same float32 operations) is computed once per row used and kept for the next output
+	// row: two rows cached, the older replaced (output rows read source rows in order). Rows in
+	// the padding interpolate zeros: zero.
+	n := size * C
+	sc.h[0], sc.h[1], sc.zero = growFloats(sc.h[0], n), growFloats(sc.h[1], n), growFloats(sc.zero, n)
+	clear(sc.zero)
+	tags := [2]int{-1, -1}
+	horizontal := func(y int) []float32 {
 		if y < 0 || y >= img.H {
-			return zero, false
+			return sc.zero
 		}
-		return rowAt(y), true
+		if tags[0] == y {
+			return sc.h[0]
+		}
+		if tags[1] == y {
+			return sc.h[1]
+		}
+		slot := 0
+		if tags[1] < tags[0] {
+			slot = 1
+		}
+		tags[slot] = y
+		h, r := sc.h[slot], rowAt(y)
+		for x := range size {
+			a0, a1, dx := x0s[x], x1s[x], fxs[x]
+			if a0 >= 0 && a1 >= 0 && C == 3 {
+				// The common case, inside the image: three channels without per-sample checks.
+				p0, p1 := r[a0*3:a0*3+3:a0*3+3], r[a1*3:a1*3+3:a1*3+3]
+				o := h[x*3 : x*3+3 : x*3+3]
+				for c := range 3 {
+					v0, v1 := float32(p0[c]), float32(p1[c])
+					o[c] = v0 + (v1-v0)*dx
+				}
+				continue
+			}
+			for c := range C {
+				v0, v1 := sample(r, true, a0, C, c), sample(r, true, a1, C, c)
+				h[x*C+c] = v0 + (v1-v0)*dx
+			}
+		}
+		return h
 	}
 	for y := range size {
 		fy := float32(y) * scale
 		y0 := int(fy)
 		y1 := min(y0+1, side-1)
 		dy := fy - float32(y0)
-		r0, in0 := row(y0 - top)
-		r1, in1 := row(y1 - top)
-		out := dst.Data[y*size*C : (y+1)*size*C]
-		for x := range size {
-			a0, a1, dx := x0s[x], x1s[x], fxs[x]
-			o := out[x*C : (x+1)*C]
-			if a0 >= 0 && a1 >= 0 && in0 && in1 && C == 3 {
-				// The common case, inside the image: three channels without per-sample checks.
-				p00, p01 := r0[a0*3:a0*3+3:a0*3+3], r0[a1*3:a1*3+3:a1*3+3]
-				p10, p11 := r1[a0*3:a0*3+3:a0*3+3], r1[a1*3:a1*3+3:a1*3+3]
-				o := o[:3:3]
-				for c := range 3 {
-					v00, v01, v10, v11 := float32(p00[c]), float32(p01[c]), float32(p10[c]), float32(p11[c])
-					top := v00 + (v01-v00)*dx
-					bot := v10 + (v11-v10)*dx
-					v := top + (bot-top)*dy
-					switch norm {
-					case normSSD:
-						v = v/127.5 - 1
-					case normFace:
-						v = (v - mean[c]) / 255
-					}
-					o[c] = v
-				}
-				continue
+		out := dst.Data[y*n : (y+1)*n]
+		h0, h1 := horizontal(y0 - top)[:len(out)], horizontal(y1 - top)[:len(out)]
+		switch norm {
+		case normNone:
+			for i := range out {
+				out[i] = h0[i] + (h1[i]-h0[i])*dy
 			}
-			for c := range o {
-				tl, tr := sample(r0, in0, a0, C, c), sample(r0, in0, a1, C, c)
-				bl, br := sample(r1, in1, a0, C, c), sample(r1, in1, a1, C, c)
-				top := tl + (tr-tl)*dx
-				bot := bl + (br-bl)*dx
-				o[c] = normalize(top+(bot-top)*dy, c)
+		case normSSD:
+			for i := range out {
+				out[i] = (h0[i]+(h1[i]-h0[i])*dy)/127.5 - 1
+			}
+		default: // normFace, normTiny: 3 channels
+			for i := 0; i+3 <= len(out); i += 3 {
+				t, b, o := h0[i:i+3:i+3], h1[i:i+3:i+3], out[i:i+3:i+3]
+				o[0] = (t[0] + (b[0]-t[0])*dy - mean[0]) / 255
+				o[1] = (t[1] + (b[1]-t[1])*dy - mean[1]) / 255
+				o[2] = (t[2] + (b[2]-t[2])*dy - mean[2]) / 255
 			}
 		}
 	}
@@ -192,6 +220,8 @@ func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Cr
 type inputScratch struct {
 	x0s, x1s []int
 	fxs      []float32
+	h        [2][]float32 // horizontal passes of two source rows
+	zero     []float32    // the horizontal pass of a row in the padding
 }
 
 var inputScratchPool = sync.Pool{New: func() any { return new(inputScratch) }}
@@ -224,7 +254,8 @@ func sample[T float32 | uint8](row []T, inside bool, x, channels, c int) float32
 	return float32(row[x*channels+c])
 }
 
-// normalizeMeanRGB applies (x − mean)/255 per channel in place, in the reference's float32 order.
+// normalizeMeanRGB applies (x − mean)/255 per channel in place, in the reference's float32 order
+// (squareInput does it in the same pass: normFace, normTiny; the tests compare the two).
 func normalizeMeanRGB(t *nn.Tensor, mean [3]float32) {
 	for i := 0; i < len(t.Data); i += 3 {
 		px := t.Data[i : i+3 : i+3]

@@ -131,7 +131,7 @@ func TestDescribeBatchMatchesDescribe(t *testing.T) {
 
 // TestFaceInputMatchesCopyThenNormalize checks that reading a crop in place, of a float or an
 // 8-bit image, and normalising it in the same pass gives exactly the copied crop's SquareInput
-// followed by normalizeMeanRGB.
+// followed by normalizeMeanRGB (with recognitionMean centred; with tinyMean not).
 func TestFaceInputMatchesCopyThenNormalize(t *testing.T) {
 	img := nn.NewTensor(40, 50, 3)
 	img8 := &RGB8{W: 50, H: 40, Pix: make([]uint8, 40*50*3)}
@@ -149,6 +149,18 @@ func TestFaceInputMatchesCopyThenNormalize(t *testing.T) {
 				for i := range want.Data {
 					if got.Data[i] != want.Data[i] {
 						t.Fatalf("crop %v (8-bit %v) to %d: value %d = %v, want %v", r, c.Img8 != nil, size, i, got.Data[i], want.Data[i])
+					}
+				}
+			}
+			// TinyFaceDetector's input: not centred, its own mean.
+			want = SquareInput(imgtensor.Crop(img, r[0], r[1], r[2], r[3]), size, false)
+			normalizeMeanRGB(want, tinyMean)
+			for _, c := range []Crop{{Img: img, X: r[0], Y: r[1], W: r[2], H: r[3]}, {Img8: img8, X: r[0], Y: r[1], W: r[2], H: r[3]}} {
+				got := nn.NewTensor(size, size, 3)
+				squareInput(got, c, false, normTiny)
+				for i := range want.Data {
+					if got.Data[i] != want.Data[i] {
+						t.Fatalf("tiny: crop %v (8-bit %v) to %d: value %d = %v, want %v", r, c.Img8 != nil, size, i, got.Data[i], want.Data[i])
 					}
 				}
 			}

@@ -110,8 +110,7 @@ func (t *Tiny) DetectCrop(img Crop, inputSize int, scoreThreshold float64) []Det
 		acts.input = make([]float32, n)
 	}
 	x := &nn.Tensor{H: inputSize, W: inputSize, C: 3, Data: acts.input[:n]}
-	squareInput(x, img, false, normNone)
-	normalizeMeanRGB(x, [3]float32{117.001, 114.697, 97.404})
+	squareInput(x, img, false, normTiny) // resized and normalizeMeanRGB'd in one pass
 	run := func(l layer, src *nn.Tensor) *nn.Tensor {
 		dst := acts.outputOf(l, src)
 		l.ApplyTo(dst, src)
