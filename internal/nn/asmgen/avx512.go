@@ -444,6 +444,21 @@ func linearTransform512(name string, coef [][]float64, ep bool) {
 	RET()
 }
 
+// smallConvArgs loads what both direct small-convolution kernels start with: the activation's
+// alpha and hi broadcast, the out, in and n arguments, and the pixel step in bytes.
+func smallConvArgs() (alpha, hi VecVirtual, out, in, n, ps Register) {
+	act := Load(Param("act"), GP64())
+	alpha, hi = ZMM(), ZMM()
+	VBROADCASTSS(Mem{Base: act}, alpha)
+	VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
+	out = Load(Param("out"), GP64())
+	in = Load(Param("in"), GP64())
+	n = Load(Param("n"), GP64())
+	ps = Load(Param("pstep"), GP64())
+	SHLQ(U8(2), ps)
+	return alpha, hi, out, in, n, ps
+}
+
 // convSmallRow512 emits convSmallRowAVX512(out, in, w *float32, n, pstep, rstride, kh, seg,
 // ostride int, act *[16]float32): 32 output channels of n output pixels of a convolution whose
 // windows lie inside the input, computed directly, for layers with few input channels (the
@@ -458,15 +473,7 @@ func convSmallRow512() {
 	TEXT("convSmallRowAVX512", NOSPLIT, "func(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32)")
 	Pragma("noescape")
 	Doc("convSmallRowAVX512 computes 32 output channels of n output pixels of a convolution with few input channels directly, with the fused epilogue (AVX-512, see asmgen).")
-	act := Load(Param("act"), GP64())
-	alpha, hi := ZMM(), ZMM()
-	VBROADCASTSS(Mem{Base: act}, alpha)
-	VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
-	out := Load(Param("out"), GP64())
-	in := Load(Param("in"), GP64())
-	n := Load(Param("n"), GP64())
-	ps := Load(Param("pstep"), GP64())
-	SHLQ(U8(2), ps)
+	alpha, hi, out, in, n, ps := smallConvArgs()
 	ps3, ps5 := GP64(), GP64()
 	LEAQ(Mem{Base: ps, Index: ps, Scale: 2}, ps3)
 	LEAQ(Mem{Base: ps, Index: ps, Scale: 4}, ps5)
@@ -566,15 +573,7 @@ func convSmallRow16x512() {
 	TEXT("convSmallRow16AVX512", NOSPLIT, "func(out, in, w *float32, n, pstep, rstride, kh, seg, ostride int, act *[16]float32)")
 	Pragma("noescape")
 	Doc("convSmallRow16AVX512 is convSmallRowAVX512 for 16 output channels (AVX-512, see asmgen).")
-	act := Load(Param("act"), GP64())
-	alpha, hi := ZMM(), ZMM()
-	VBROADCASTSS(Mem{Base: act}, alpha)
-	VBROADCASTSS(Mem{Base: act, Disp: 32}, hi)
-	out := Load(Param("out"), GP64())
-	in := Load(Param("in"), GP64())
-	n := Load(Param("n"), GP64())
-	ps := Load(Param("pstep"), GP64())
-	SHLQ(U8(2), ps)
+	alpha, hi, out, in, n, ps := smallConvArgs()
 	ps3, ps5, ps7 := GP64(), GP64(), GP64()
 	LEAQ(Mem{Base: ps, Index: ps, Scale: 2}, ps3)
 	LEAQ(Mem{Base: ps, Index: ps, Scale: 4}, ps5)
