@@ -25,7 +25,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags "-s -w -X github.com/facecluster/facecluster/internal/cli.version=${VERSION}" \
+    go build -trimpath -ldflags "-s -w -X github.com/facecluster/facecluster/cmd/facecluster/internal/cli.version=${VERSION}" \
       -o /out/facecluster ./cmd/facecluster
 # Writable places for the nonroot user (distroless has no shell to make them later).
 RUN mkdir -p /out/var/lib/facecluster

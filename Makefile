@@ -5,7 +5,7 @@ MODELS    := models/node_modules/@vladmandic/face-api/model
 GOTEST    ?= $(GO) test -timeout 45m -count=1
 # The version `facecluster version` prints; the Dockerfile sets the same variable from its VERSION arg.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/facecluster/facecluster/internal/cli.version=$(VERSION)
+LDFLAGS   := -X github.com/facecluster/facecluster/cmd/facecluster/internal/cli.version=$(VERSION)
 IMAGE     ?= facecluster:$(VERSION)
 # Tests that need MySQL read this DSN (each test creates and drops its own database).
 export FACECLUSTER_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/

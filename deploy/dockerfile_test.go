@@ -206,7 +206,7 @@ func TestDockerfileBuildsWhatTheMakefileBuilds(t *testing.T) {
 	if envOf(build)["CGO_ENABLED"] != "0" {
 		t.Error("CGO_ENABLED=0 is needed for a static binary on distroless/static")
 	}
-	src, err := os.ReadFile("../internal/cli/version.go")
+	src, err := os.ReadFile("../cmd/facecluster/internal/cli/version.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestDockerignoreSendsTheSourcesAndNothingElse(t *testing.T) {
 		{"go.mod", false},
 		{"go.sum", false},
 		{"cmd/facecluster/main.go", false},
-		{"internal/cli/root.go", false},
+		{"cmd/facecluster/internal/cli/root.go", false},
 		{"models/package.json", false},
 		// Files the binary embeds.
 		{"receiver/openapi.yaml", false},

@@ -18,7 +18,7 @@ import (
 )
 
 // settings returns every FACECLUSTER_* variable the binary reads, from docs/config.md's
-// reference table (generated from the flag set and checked against it by internal/config).
+// reference table (generated from the flag set and checked against it by cmd/facecluster/internal/config).
 func settings(t *testing.T) map[string]bool {
 	t.Helper()
 	b, err := os.ReadFile("../docs/config.md")

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/store"
 )

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/image/draw"
 	"google.golang.org/grpc"
 
-	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/internal/testutil"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/facecluster/facecluster/face"
+	"github.com/facecluster/facecluster/engine/face"
 )
 
 // TestEnrollingTheSamePathTwiceIsAConflict: posting a photo that is already one of the person's

@@ -18,8 +18,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"
 )

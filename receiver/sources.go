@@ -18,7 +18,7 @@ import (
 	_ "golang.org/x/image/webp"
 	"golang.org/x/sys/unix"
 
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 )
 
 var errEOF = io.EOF

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/knownfolder"
 	"github.com/facecluster/facecluster/store"
 )

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/facecluster/facecluster/face"
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/gallery"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"

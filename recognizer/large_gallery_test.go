@@ -11,7 +11,7 @@ import (
 	"time"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
-	"github.com/facecluster/facecluster/face"
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/recognizer"
 	"github.com/facecluster/facecluster/store"
 )

@@ -27,8 +27,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
-	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"
 	"github.com/facecluster/facecluster/store"

@@ -31,8 +31,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
-	"github.com/facecluster/facecluster/face"
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/gallery"
 	"github.com/facecluster/facecluster/internal/imageroot"
 	"github.com/facecluster/facecluster/internal/metrics"

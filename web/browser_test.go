@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/facecluster/facecluster/internal/testutil/browser"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -17,7 +18,7 @@ import (
 // a real browser, reading the confirmations a person would read.
 func TestBrowserPeopleLifecycle(t *testing.T) {
 	u := newTestUI(t, Options{}, Deps{})
-	b := NewBrowser(t, 1280, 900)
+	b := browser.New(t, 1280, 900)
 	base := u.http.URL
 
 	b.Do("create Ann",
@@ -76,7 +77,7 @@ func TestBrowserFiltersPaginationAndLiveUpdate(t *testing.T) {
 	u.seedImage("one.jpg", []seedFace{{person: ann, distance: 0.31, box: box(30, 20, 60, 70)}})
 	u.seedImage("two.jpg", []seedFace{})
 	u.seedImage("three.jpg", []seedFace{{box: box(50, 30, 50, 60)}})
-	b := NewBrowser(t, 1280, 900)
+	b := browser.New(t, 1280, 900)
 	base := u.http.URL
 
 	b.Do("open the images page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#images")))
@@ -126,7 +127,7 @@ func TestBrowserFiltersPaginationAndLiveUpdate(t *testing.T) {
 
 	// Keyboard: the first Tab reaches the skip link.
 	b.Do("tab to the skip link", chromedp.Navigate(base+"/people"), chromedp.KeyEvent(kb.Tab))
-	focused := Eval[string](b, `document.activeElement.textContent`)
+	focused := browser.Eval[string](b, `document.activeElement.textContent`)
 	if focused != "Skip to content" {
 		t.Fatalf("first Tab focuses %q, want the skip link", focused)
 	}
@@ -138,10 +139,10 @@ func TestBrowserPhoneLayout(t *testing.T) {
 	u := newTestUI(t, Options{}, Deps{})
 	ann := u.person("Ann")
 	id := u.seedImage("p.jpg", []seedFace{{person: ann, distance: 0.3, box: box(30, 20, 60, 70)}, {box: box(120, 30, 40, 50)}})
-	b := NewBrowser(t, 390, 844)
+	b := browser.New(t, 390, 844)
 	for _, p := range []string{"/", fmt.Sprintf("/images/%d", id), "/upload", "/people", fmt.Sprintf("/people/%d", ann), "/unknown", "/status"} {
 		b.Do("open "+p, chromedp.Navigate(u.http.URL+p), chromedp.WaitVisible(chromedp.CSS("main")))
-		overflow := Eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`)
+		overflow := browser.Eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`)
 		if overflow {
 			b.Screenshot("overflow" + strings.ReplaceAll(p, "/", "-"))
 			t.Errorf("%s is wider than a phone screen", p)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/httpjson"
 )
 

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/facecluster/facecluster/internal/cli"
+	"github.com/facecluster/facecluster/cmd/facecluster/internal/cli"
 )
 
 func main() {

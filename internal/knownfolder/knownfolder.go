@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/facecluster/facecluster/face/imageio"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 )
 
 // Photo is one known person's photo.

@@ -13,7 +13,7 @@ import (
 // it, the kernel may hand the same port to any outgoing connection or ":0" listener on the
 // machine (a MySQL client, another test package running in parallel), and the server then fails
 // with "address already in use". Planned ports come from below that range instead, where only
-// programs that name a port bind; from below internal/devcluster's range (20000–31999), whose
+// programs that name a port bind; from below cmd/facecluster/internal/devcluster's range (20000–31999), whose
 // clusters run beside other packages' tests; and never twice in one test binary (a test plans
 // several addresses before any server binds them).
 const (

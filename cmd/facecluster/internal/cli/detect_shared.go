@@ -1,0 +1,304 @@
+package cli
+
+// Shared by detect, identify and compare: engine flags, input expansion, the ordered parallel
+// runner and the progress bar.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/facecluster/facecluster/cmd/facecluster/internal/annotate"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/engine/face/models"
+)
+
+// engineFlags are the flags every face command shares.
+type engineFlags struct {
+	modelsDir     string
+	detector      string
+	inputSize     int
+	minConfidence float64
+	maxPixels     int64
+	cpus          int
+	annotateDir   string
+}
+
+func (f *engineFlags) register(cmd *cobra.Command, parallel bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.modelsDir, "models-dir", "", "face-api.js model directory (default: $"+models.EnvDir+", ./"+models.RelDir+", beside the executable, "+models.SystemDir+")")
+	fl.StringVar(&f.detector, "detector", "ssd", "face detector: ssd (SSD MobileNetV1, accurate) or tiny (TinyFaceDetector, fast)")
+	fl.IntVar(&f.inputSize, "input-size", face.DefaultInputSize, "tiny detector input size: a multiple of 32 from 128 to 608")
+	fl.Float64Var(&f.minConfidence, "min-confidence", face.DefaultMinConfidence, "minimum detection score, between 0 and 1")
+	fl.Int64Var(&f.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more pixels than this (checked before decoding)")
+	if parallel {
+		fl.IntVar(&f.cpus, "cpus", 1, "images processed in parallel (0 or -1: one per CPU core)")
+		fl.StringVar(&f.annotateDir, "annotate", "", "write JPEG copies of the images with boxes and labels drawn into this directory")
+	}
+}
+
+// options validates the flags and returns the engine options they select.
+func (f *engineFlags) options() (face.Options, error) {
+	opts := face.Options{MinConfidence: f.minConfidence, InputSize: f.inputSize}
+	det, err := face.ParseDetector(f.detector)
+	if err != nil {
+		return opts, usageError{fmt.Errorf("--detector: %w", err)}
+	}
+	opts.Detector = det
+	if det == face.DetectorTiny && (f.inputSize < 128 || f.inputSize > 608 || f.inputSize%32 != 0) {
+		return opts, usageError{fmt.Errorf("--input-size %d: want a multiple of 32 from 128 to 608", f.inputSize)}
+	}
+	if !(f.minConfidence > 0 && f.minConfidence < 1) {
+		return opts, usageError{fmt.Errorf("--min-confidence %g: want a value between 0 and 1", f.minConfidence)}
+	}
+	if f.maxPixels <= 0 {
+		return opts, usageError{fmt.Errorf("--max-pixels %d: want a positive number", f.maxPixels)}
+	}
+	return opts, nil
+}
+
+func (f *engineFlags) workers() int {
+	if f.cpus <= 0 {
+		return runtime.NumCPU()
+	}
+	return f.cpus
+}
+
+func (f *engineFlags) limits() imageio.Limits { return imageio.Limits{MaxPixels: f.maxPixels} }
+
+// loadEngine finds and verifies the model weights and loads the networks opts needs: the
+// chosen detector, plus the landmark and recognition nets when describe is set.
+func (f *engineFlags) loadEngine(opts face.Options, describe bool) (*face.Engine, error) {
+	dir, err := models.Dir(f.modelsDir)
+	if err != nil {
+		return nil, err
+	}
+	nets := face.NetSSD
+	if opts.Detector == face.DetectorTiny {
+		nets = face.NetTiny
+	}
+	if describe {
+		nets |= face.NetLandmarks | face.NetRecognition
+	}
+	eng, err := face.Load(face.LoadOptions{ModelsDir: dir, Nets: nets})
+	if err != nil {
+		return nil, fmt.Errorf("load face models: %w", err)
+	}
+	return eng, nil
+}
+
+// expandInputs turns IMAGE|DIR arguments into image paths: files as given (whatever their
+// extension, so a mistaken or missing file gets its own clear error), directories walked recursively for
+// files with a supported image extension, in lexical order.
+func expandInputs(args []string) ([]string, error) {
+	var paths []string
+	for _, arg := range args {
+		st, err := os.Stat(arg)
+		if err != nil || !st.IsDir() { // a missing file fails on its own, the others go on
+			paths = append(paths, arg)
+			continue
+		}
+		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != arg && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && slices.Contains(imageio.Extensions, strings.ToLower(filepath.Ext(p))) {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("input: %w", err)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no image files (%s) in %s", strings.Join(imageio.Extensions, " "), strings.Join(args, ", "))
+	}
+	return paths, nil
+}
+
+// forEachOrdered runs work on every item with n workers and hands the results to emit in the
+// order of items (so output is the same whatever --cpus), as soon as each prefix is complete.
+// It stops starting new items when ctx is cancelled.
+func forEachOrdered[T, R any](ctx context.Context, n int, items []T, work func(context.Context, T) R, emit func(T, R)) {
+	n = max(1, min(n, len(items)))
+	results := make([]R, len(items))
+	done := make([]bool, len(items))
+	var (
+		mu   sync.Mutex
+		next int // next item to emit
+		wg   sync.WaitGroup
+	)
+	jobs := make(chan int)
+	for range n {
+		wg.Go(func() {
+			for i := range jobs {
+				r := work(ctx, items[i])
+				mu.Lock()
+				results[i], done[i] = r, true
+				for next < len(items) && done[next] {
+					emit(items[next], results[next])
+					var zero R
+					results[next] = zero // let the garbage collector have it
+					next++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// newProgress returns a progress bar on stderr for total items, or nil when stderr is not a
+// terminal (scripts and logs get no bar) or there is only one item.
+func newProgress(stderr io.Writer, total int, what string) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || total < 2 || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// warner prints warnings on stderr, clearing the progress bar line first.
+type warner struct {
+	mu     sync.Mutex
+	stderr io.Writer
+	bar    *progressbar.ProgressBar
+}
+
+func (w *warner) printf(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.bar != nil {
+		_ = w.bar.Clear()
+	}
+	fmt.Fprintf(w.stderr, format+"\n", args...)
+}
+
+// clear removes the bar before results are printed on a terminal stdout.
+func (w *warner) clear() {
+	if w.bar != nil {
+		w.mu.Lock()
+		_ = w.bar.Clear()
+		w.mu.Unlock()
+	}
+}
+
+// step advances the bar by one item (drawing it again).
+func (w *warner) step() {
+	if w.bar != nil {
+		w.mu.Lock()
+		_ = w.bar.Add(1)
+		w.mu.Unlock()
+	}
+}
+
+// annotator writes annotated copies under dir, one unique file name per input.
+type annotator struct {
+	dir   string
+	names map[string]string // input path → output path
+}
+
+// newAnnotator plans the output names up front (in input order) so that they do not depend on
+// which worker finishes first: base name with .jpg, "-2", "-3"… on collisions.
+func newAnnotator(dir string, inputs []string) (*annotator, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--annotate: %w", err)
+	}
+	a := &annotator{dir: dir, names: make(map[string]string, len(inputs))}
+	used := map[string]bool{}
+	for _, in := range inputs {
+		stem := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+		name := stem + ".jpg"
+		for k := 2; used[name]; k++ {
+			name = fmt.Sprintf("%s-%d.jpg", stem, k)
+		}
+		used[name] = true
+		a.names[in] = filepath.Join(dir, name)
+	}
+	return a, nil
+}
+
+func (a *annotator) write(input string, img image.Image, labels []annotate.Label) error {
+	if a == nil {
+		return nil
+	}
+	return annotate.WriteJPEG(a.names[input], annotate.Draw(img, labels))
+}
+
+// boxRect converts an engine box to whole pixels for drawing.
+func boxRect(b face.Box) image.Rectangle {
+	return image.Rect(int(b.X+0.5), int(b.Y+0.5), int(b.X+b.W+0.5), int(b.Y+b.H+0.5))
+}
+
+// exitStatus maps a run's outcome to the documented exit codes: any failed input → ExitError;
+// else no face in any input → ExitNotFound.
+func exitStatus(failed, withFaces int) error {
+	switch {
+	case failed > 0:
+		return exitError{ExitError}
+	case withFaces == 0:
+		return exitError{ExitNotFound}
+	}
+	return nil
+}
+
+// isCancel reports whether err only says the run was interrupted.
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// usageArgs makes a cobra argument check's complaint a usage error (exit status 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// describeWhole describes the whole image as one tightly cropped face.
+func describeWhole(ctx context.Context, eng *face.Engine, img image.Image) (face.Face, error) {
+	faces, err := eng.Analyze(ctx, img, face.Options{WholeImage: true})
+	if err != nil {
+		return face.Face{}, err
+	}
+	if len(faces) != 1 {
+		return face.Face{}, fmt.Errorf("whole-image face: the engine returned %d faces", len(faces))
+	}
+	return faces[0], nil
+}
