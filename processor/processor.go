@@ -254,6 +254,10 @@ func (p *Processor) HandleMessage(msg *nsq.Message) {
 func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Message, id int64) (string, time.Duration) {
 	img, err := p.opts.Store.GetImage(ctx, id)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Shutting down before recognition started: give the image back, as below.
+			return p.fail(log, id, 0, fmt.Errorf("processor shut down before recognition: %w", err), false)
+		}
 		return p.fail(log, id, 0, fmt.Errorf("read image: %w", err), errors.Is(err, store.ErrNotFound))
 	}
 	log = log.With("attempt", img.Attempts)
