@@ -386,7 +386,7 @@ func testImagesListGetAndRetry(t *testing.T, driver string) {
 	ann, _ := h.st.CreatePerson(ctx, "Ann")
 	id := sub.Images[2].ID
 	h.st.ClaimImage(ctx, id, "w", time.Minute)
-	if err := h.st.RecordOutcome(ctx, id, "w", store.Outcome{Faces: []store.Face{
+	if _, err := h.st.RecordOutcome(ctx, id, "w", store.Outcome{Faces: []store.Face{
 		{Box: store.Box{X: 1, Y: 2, W: 30, H: 40}, Score: 0.97, PersonID: ann.ID, Distance: 0.31},
 		{Box: store.Box{X: 50, Y: 2, W: 30, H: 40}, Score: 0.88, Distance: 0.72},
 	}}); err != nil {

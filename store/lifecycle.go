@@ -106,12 +106,14 @@ func (o *Outcome) validate() error {
 
 // RecordOutcome stores the faces of image id and its final status, clearing the lease, in one
 // transaction — only if owner still holds the lease (else ErrLeaseNotHeld, nothing written).
-// A person that no longer exists (deleted meanwhile) is recorded as unknown.
-func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out Outcome) error {
+// A person that no longer exists (deleted meanwhile) is recorded as unknown, so the status
+// returned, the one stored, can be StatusUnidentified where the outcome said StatusProcessed.
+func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out Outcome) (Status, error) {
 	out.Faces = slices.Clone(out.Faces) // faces of deleted people are made unknown below, not in the caller's slice
 	if err := out.validate(); err != nil {
-		return fmt.Errorf("store: record outcome of image %d: %w", id, err)
+		return "", fmt.Errorf("store: record outcome of image %d: %w", id, err)
 	}
+	var status Status
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.nowMillis()
 		var held int
@@ -125,7 +127,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out O
 		if _, err := tx.ExecContext(ctx, "DELETE FROM faces WHERE image_id = ?", id); err != nil {
 			return fmt.Errorf("replace faces: %w", err)
 		}
-		status := out.Status
+		status = out.Status
 		if len(out.Faces) > 0 {
 			if err := s.dropMissingPeople(ctx, tx, out.Faces); err != nil {
 				return err
@@ -172,9 +174,9 @@ func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out O
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: record outcome of image %d by %s: %w", id, owner, err)
+		return "", fmt.Errorf("store: record outcome of image %d by %s: %w", id, owner, err)
 	}
-	return nil
+	return status, nil
 }
 
 func anyKnown(faces []Face) bool {
