@@ -11,8 +11,8 @@ import (
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/annotate"
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/gallery"
-	"github.com/facecluster/facecluster/internal/knownfolder"
 )
 
 // Words printed in place of a name, as face_recognition's CLI prints them.
@@ -88,7 +88,7 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 	if err != nil {
 		return err
 	}
-	photos, skipped, err := knownfolder.Scan(p.knownDir)
+	photos, skipped, err := enroll.Scan(p.knownDir)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 // detected face is described as a whole-image crop, one with several faces by its largest face,
 // each with a warning; a photo that cannot be read fails the command, as its person would
 // silently go missing.
-func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts face.Options, photos []knownfolder.Photo, w *warner) (*gallery.Gallery, int, error) {
+func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts face.Options, photos []enroll.Photo, w *warner) (*gallery.Gallery, int, error) {
 	type known struct {
 		d   face.Descriptor
 		err error
@@ -193,7 +193,7 @@ func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts f
 	examples := make([]gallery.Example, 0, len(photos))
 	var firstErr error
 	people := map[string]int64{}
-	work := func(ctx context.Context, ph knownfolder.Photo) known {
+	work := func(ctx context.Context, ph enroll.Photo) known {
 		img, _, err := imageio.DecodeFile(ph.Path, flags.limits())
 		if err != nil {
 			return known{err: fmt.Errorf("known photo: %w", err)}
@@ -222,7 +222,7 @@ func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts f
 		}
 		return known{d: best.Descriptor}
 	}
-	emit := func(ph knownfolder.Photo, k known) {
+	emit := func(ph enroll.Photo, k known) {
 		w.step()
 		if k.err != nil {
 			if firstErr == nil {
