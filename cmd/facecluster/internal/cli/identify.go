@@ -84,7 +84,7 @@ type identifyResult struct {
 }
 
 func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args []string) error {
-	opts, err := flags.options()
+	run, err := newFaceRun(flags, args)
 	if err != nil {
 		return err
 	}
@@ -92,45 +92,37 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 	if err != nil {
 		return err
 	}
-	inputs, err := expandInputs(args)
-	if err != nil {
-		return err
-	}
-	ann, err := newAnnotator(flags.annotateDir, inputs)
-	if err != nil {
-		return err
-	}
-	eng, err := flags.loadEngine(opts, true)
+	eng, err := flags.loadEngine(run.opts, true)
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	w := &warner{stderr: stderr, bar: newProgress(stderr, len(photos)+len(inputs), "identify")}
+	w := &warner{stderr: stderr, bar: newProgress(stderr, len(photos)+len(run.inputs), "identify")}
 	for _, s := range skipped {
 		w.printf("facecluster: warning: %s: not an image named name.jpg or name_N.jpg, ignored", s)
 	}
 
-	g, nKnown, err := loadKnown(ctx, eng, flags, opts, photos, w)
+	g, nKnown, err := loadKnown(ctx, eng, flags, run.opts, photos, w)
 	if err != nil {
 		return err
 	}
 	nobodyKnown := nKnown == 0
 
-	work := func(ctx context.Context, path string) identifyResult {
-		img, _, err := imageio.DecodeFile(path, flags.limits())
+	work := func(ctx context.Context, in input) identifyResult {
+		img, _, err := run.decode(in)
 		if err != nil {
 			return identifyResult{err: err}
 		}
 		r := identifyResult{}
-		r.faces, err = eng.Analyze(ctx, img, opts)
+		r.faces, err = eng.Analyze(ctx, img, run.opts)
 		if err != nil {
-			return identifyResult{err: fmt.Errorf("%s: %w", path, err)}
+			return identifyResult{err: fmt.Errorf("%s: %w", in.path, err)}
 		}
 		if len(r.faces) == 0 && p.assumeCropped {
 			f, err := describeWhole(ctx, eng, img)
 			if err != nil {
-				return identifyResult{err: fmt.Errorf("%s: %w", path, err)}
+				return identifyResult{err: fmt.Errorf("%s: %w", in.path, err)}
 			}
 			r.faces = []face.Face{f}
 		}
@@ -139,46 +131,35 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 			ds[i] = f.Descriptor
 		}
 		r.matches = g.MatchFaces(ds, p.tolerance)
-		if err := ann.write(path, img, identifyLabels(r)); err != nil {
+		if err := in.annotate(img, identifyLabels(r)); err != nil {
 			r.err = err
 		}
 		return r
 	}
-	var failed, withFaces int
-	emit := func(path string, r identifyResult) {
-		w.clear()
-		defer w.step()
+	emit := func(in input, r identifyResult) (failed, found bool) {
 		if isCancel(r.err) { // interrupted: nothing to say about this image but "interrupted"
-			failed++
-			return
+			return true, false
+		}
+		if r.err != nil { // with faces, only the annotated copy failed: the answer is still good
+			w.printf("facecluster: %v", r.err)
 		}
 		if r.err != nil && len(r.faces) == 0 {
-			failed++
-			w.printf("facecluster: %v", r.err)
-			return
-		}
-		if r.err != nil { // the annotated copy failed; the answer is still good
-			failed++
-			w.printf("facecluster: %v", r.err)
+			return true, false
 		}
 		if len(r.faces) == 0 {
-			fmt.Fprintf(stdout, "%s,%s\n", path, noPersonsFound)
-			return
+			fmt.Fprintf(stdout, "%s,%s\n", in.path, noPersonsFound)
+			return false, false
 		}
-		withFaces++
 		for _, m := range r.matches {
-			line := path + "," + matchName(m)
+			line := in.path + "," + matchName(m)
 			if p.showDistance {
 				line += "," + matchDistance(m, nobodyKnown)
 			}
 			fmt.Fprintln(stdout, line)
 		}
+		return r.err != nil, true
 	}
-	forEachOrdered(ctx, flags.workers(), inputs, work, emit)
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted: %w", err)
-	}
-	return exitStatus(failed, withFaces)
+	return eachInput(ctx, run, w, work, emit)
 }
 
 // loadKnown describes every known photo (in parallel) and fills a gallery. A photo without a
