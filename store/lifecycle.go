@@ -200,24 +200,12 @@ func (s *Store) dropMissingPeople(ctx context.Context, tx *sql.Tx, faces []Face)
 	if len(ids) == 0 {
 		return nil
 	}
-	rs, err := tx.QueryContext(ctx, "SELECT id FROM people WHERE id IN ("+placeholders(len(ids))+")", ids...)
+	found, err := queryIDs(ctx, tx, "SELECT id FROM people WHERE id IN ("+placeholders(len(ids))+")", ids...)
 	if err != nil {
 		return fmt.Errorf("check matched people: %w", err)
 	}
-	defer rs.Close()
-	exists := map[int64]bool{}
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			return fmt.Errorf("check matched people: %w", err)
-		}
-		exists[id] = true
-	}
-	if err := rs.Err(); err != nil {
-		return fmt.Errorf("check matched people: %w", err)
-	}
 	for i := range faces {
-		if faces[i].PersonID != 0 && !exists[faces[i].PersonID] {
+		if faces[i].PersonID != 0 && !slices.Contains(found, faces[i].PersonID) {
 			faces[i].PersonID = 0
 		}
 	}
@@ -277,22 +265,10 @@ func (s *Store) StalePending(ctx context.Context, olderThan time.Duration, limit
 	}
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids = ids[:0]
 		now := s.nowMillis()
-		rs, err := tx.QueryContext(ctx, "SELECT id FROM images WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?"+s.forUpdate(), now-olderThan.Milliseconds(), limit)
+		var err error
+		ids, err = queryIDs(ctx, tx, "SELECT id FROM images WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?"+s.forUpdate(), now-olderThan.Milliseconds(), limit)
 		if err != nil {
-			return fmt.Errorf("select: %w", err)
-		}
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return fmt.Errorf("select: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
 			return fmt.Errorf("select: %w", err)
 		}
 		return touch(ctx, tx, ids, now, "status = 'pending'")
@@ -304,17 +280,12 @@ func (s *Store) StalePending(ctx context.Context, olderThan time.Duration, limit
 }
 
 func touch(ctx context.Context, tx *sql.Tx, ids []int64, now int64, cond string) error {
-	for lo := 0; lo < len(ids); lo += 500 {
-		chunk := ids[lo:min(lo+500, len(ids))]
-		args := []any{now}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ? WHERE "+cond+" AND id IN ("+placeholders(len(chunk))+")", args...); err != nil {
+	return inChunks(ids, func(in string, args []any) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ? WHERE "+cond+" AND id IN ("+in+")", append([]any{now}, args...)...); err != nil {
 			return fmt.Errorf("touch: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // ExpiredLeases is what ExpireLeases did.
@@ -329,21 +300,8 @@ type ExpiredLeases struct {
 func (s *Store) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) (ExpiredLeases, error) {
 	var out ExpiredLeases
 	ms := now.UnixMilli()
-	rs, err := s.db.QueryContext(ctx, "SELECT id FROM images WHERE status = 'processing' AND lease_expires_at < ? LIMIT 10000", ms)
+	ids, err := queryIDs(ctx, s.db, "SELECT id FROM images WHERE status = 'processing' AND lease_expires_at < ? LIMIT 10000", ms)
 	if err != nil {
-		return out, fmt.Errorf("store: expire leases: %w", err)
-	}
-	var ids []int64
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			rs.Close()
-			return out, fmt.Errorf("store: expire leases: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
 		return out, fmt.Errorf("store: expire leases: %w", err)
 	}
 	limit := maxAttempts
@@ -407,35 +365,18 @@ func (s *Store) RetryImagesAfter(ctx context.Context, statuses []Status, afterID
 	in := "status IN (" + placeholders(len(statuses)) + ")"
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids = ids[:0]
-		rs, err := tx.QueryContext(ctx, "SELECT id FROM images WHERE "+in+" AND id > ? ORDER BY id LIMIT ?"+s.forUpdate(), append(args, afterID, limit)...)
+		var err error
+		ids, err = queryIDs(ctx, tx, "SELECT id FROM images WHERE "+in+" AND id > ? ORDER BY id LIMIT ?"+s.forUpdate(), append(args, afterID, limit)...)
 		if err != nil {
 			return fmt.Errorf("select: %w", err)
 		}
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return fmt.Errorf("select: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return fmt.Errorf("select: %w", err)
-		}
 		now := s.nowMillis()
-		for lo := 0; lo < len(ids); lo += 500 {
-			chunk := ids[lo:min(lo+500, len(ids))]
-			a := []any{now}
-			for _, id := range chunk {
-				a = append(a, id)
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE images SET status = 'pending', attempts = 0, last_error = '', lease_owner = NULL, lease_expires_at = NULL, processed_at = NULL, updated_at = ? WHERE id IN ("+placeholders(len(chunk))+")", a...); err != nil {
+		return inChunks(ids, func(in string, args []any) error {
+			if _, err := tx.ExecContext(ctx, "UPDATE images SET status = 'pending', attempts = 0, last_error = '', lease_owner = NULL, lease_expires_at = NULL, processed_at = NULL, updated_at = ? WHERE id IN ("+in+")", append([]any{now}, args...)...); err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: retry images: %w", err)

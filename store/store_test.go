@@ -532,6 +532,31 @@ func TestStalePendingAndRetry(t *testing.T) {
 	})
 }
 
+// TestStalePendingTouchesEveryImage: more stale images than one IN list holds are all returned
+// and all marked as touched (none comes back on the next pass).
+func TestStalePendingTouchesEveryImage(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		n := 2*maxInList + 1
+		batch := make([]NewImage, n)
+		for i := range batch {
+			batch[i] = NewImage{Source: fmt.Sprintf("/stale/%04d.jpg", i)}
+		}
+		if _, err := s.SubmitImages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		base := time.Now()
+		s.now = func() time.Time { return base.Add(time.Hour) }
+		ids, err := s.StalePending(ctx, 30*time.Minute, 2*n)
+		if err != nil || len(ids) != n {
+			t.Fatalf("stale: %d ids (%v), want %d", len(ids), err, n)
+		}
+		if ids, err := s.StalePending(ctx, 30*time.Minute, 2*n); err != nil || len(ids) != 0 {
+			t.Fatalf("%d images (%v) were not touched and came back at once", len(ids), err)
+		}
+	})
+}
+
 func TestListImagesPagination(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
