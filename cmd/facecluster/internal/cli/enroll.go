@@ -39,16 +39,11 @@ Exit status 1 if any photo could not be enrolled.`,
 				return usageError{fmt.Errorf("enroll: %s is not a readable directory", dir)}
 			}
 			log := newLogger(cfg)
-			st, err := openStore(cmd, cfg, log, !cfg.Migrate)
+			st, err := openStoreMigrating(cmd, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if cfg.Migrate {
-				if err := st.Migrate(cmd.Context()); err != nil {
-					return err
-				}
-			}
 			eng, err := face.Load(face.LoadOptions{ModelsDir: cfg.ModelsDir, Logger: log})
 			if err != nil {
 				return err
