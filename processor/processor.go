@@ -41,7 +41,7 @@ type Store interface {
 	GetImage(ctx context.Context, id int64) (*store.Image, error)
 	ClaimImage(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
 	ExtendLease(ctx context.Context, id int64, owner string, lease time.Duration) error
-	RecordOutcome(ctx context.Context, id int64, owner string, out store.Outcome) error
+	RecordOutcome(ctx context.Context, id int64, owner string, out store.Outcome) (store.Status, error)
 	RecordFailure(ctx context.Context, id int64, owner, reason string, permanent bool, maxAttempts int) (store.Status, error)
 }
 
@@ -282,7 +282,12 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 	// The work is done: record it even if a shutdown is cancelling the processor's context.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err = p.withRetry(wctx, func(ctx context.Context) error { return p.opts.Store.RecordOutcome(ctx, id, p.opts.Owner, out) })
+	var final store.Status
+	err = p.withRetry(wctx, func(ctx context.Context) error {
+		var err error
+		final, err = p.opts.Store.RecordOutcome(ctx, id, p.opts.Owner, out)
+		return err
+	})
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrLeaseNotHeld):
@@ -295,19 +300,14 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 		log.Error("cannot record outcome: database error; the reconciler will retry the image after its lease expires", "error", err.Error())
 		return "requeued_store_error", p.opts.Lease
 	}
-	final, _ := p.opts.Store.GetImage(wctx, id)
-	st := "recorded"
-	if final != nil {
-		st = string(final.Status)
-	}
 	known := 0
 	for _, f := range out.Faces {
 		if f.PersonID != 0 {
 			known++
 		}
 	}
-	log.Info("image processed", "status", st, "faces", len(out.Faces), "known_faces", known)
-	return st, -1
+	log.Info("image processed", "status", string(final), "faces", len(out.Faces), "known_faces", known)
+	return string(final), -1
 }
 
 // fail records a failure and decides the message's fate.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/internal/testutil"
@@ -377,9 +378,9 @@ func rightmost(faces []face.Face) int {
 }
 
 // enrol enrols a known-people folder through the real enrolment path.
-func (s *stack) enrol(dir string) recognizer.EnrollReport {
+func (s *stack) enrol(dir string) enroll.Report {
 	s.t.Helper()
-	rep, err := recognizer.EnrollFolder(context.Background(), recognizer.EnrollOptions{Engine: testEngine(s.t), Store: s.st, Dir: dir})
+	rep, err := enroll.Folder(context.Background(), enroll.Options{Engine: testEngine(s.t), Store: s.st, Dir: dir})
 	if err != nil {
 		s.t.Fatal(err)
 	}

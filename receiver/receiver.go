@@ -9,10 +9,12 @@
 package receiver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -235,12 +237,28 @@ func trimStorePrefix(err error) string { return strings.TrimPrefix(err.Error(), 
 // decodeJSON reads a JSON body into v: size limit and nothing after the value; strict (the
 // /api/v1 endpoints) also wants Content-Type JSON (or none) and refuses unknown fields. The
 // compatible endpoints are lenient like the original, whose clients post with `curl -d` (sent
-// as application/x-www-form-urlencoded).
+// as application/x-www-form-urlencoded); the strict ones take that type too when the body is a
+// JSON object, which a form (name=value&…) never is, so a README example carried over from
+// /image/post works without --json.
 func (rc *Receiver) decodeJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
-	if ct := r.Header.Get("Content-Type"); strict && ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not supported here: send application/json", ct)
+	var body io.Reader = http.MaxBytesReader(w, r.Body, rc.opts.MaxJSONBytes)
+	if ct := r.Header.Get("Content-Type"); strict && ct != "" {
+		mediaType, _, _ := strings.Cut(ct, ";")
+		switch strings.ToLower(strings.TrimSpace(mediaType)) {
+		case "application/json":
+		case "application/x-www-form-urlencoded":
+			b, err := io.ReadAll(body)
+			if err != nil {
+				return err // over the size limit, or the client went away
+			}
+			if !isJSONObject(b) {
+				return errorf(http.StatusUnsupportedMediaType, "Content-Type %q with a body that is not a JSON object: send a JSON object, as application/json (curl --json)", ct)
+			}
+			body = bytes.NewReader(b)
+		default:
+			return errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not supported here: send application/json", ct)
+		}
 	}
-	body := http.MaxBytesReader(w, r.Body, rc.opts.MaxJSONBytes)
 	dec := json.NewDecoder(body)
 	if strict {
 		dec.DisallowUnknownFields()
@@ -259,6 +277,12 @@ func (rc *Receiver) decodeJSON(w http.ResponseWriter, r *http.Request, v any, st
 		return errorf(http.StatusBadRequest, "malformed JSON: more than one value in the body")
 	}
 	return nil
+}
+
+// isJSONObject reports whether b is exactly one JSON object (white space around it allowed).
+func isJSONObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
 }
 
 func pathID(r *http.Request, name string) (int64, error) {

@@ -162,7 +162,7 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 	os.WriteFile(filepath.Join(h.root, "text.jpg"), []byte("this is not an image"), 0o644)
 	os.WriteFile(filepath.Join(h.root, "bomb.png"), pngHeaderClaiming(100000, 100000), 0o644)
 	os.WriteFile(filepath.Join(h.root, "cut.png"), pngBytes(t, 8, 8)[:20], 0o644)
-	json := "application/json"
+	json, form := "application/json", "application/x-www-form-urlencoded"
 	cases := []struct {
 		name, path, ctype, body string
 		want                    int
@@ -172,6 +172,11 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 		{"empty body", "/image/post", json, ``, 400, "empty request body"},
 		{"two JSON values", "/image/post", json, `{"path":"ok.jpg"} {}`, 400, "more than one value"},
 		{"wrong content type", "/api/v1/images", "text/plain", `{"images":[{"path":"ok.jpg"}]}`, 415, "application/json"},
+		// curl -d sends application/x-www-form-urlencoded: taken when the body is a JSON object.
+		{"a form, not JSON", "/api/v1/images", form, `images=ok.jpg`, 415, "not a JSON object"},
+		{"a JSON array with a form type", "/api/v1/images", form, `[{"path":"ok.jpg"}]`, 415, "curl --json"},
+		{"unknown field with a form type", "/api/v1/images", form, `{"images":[{"pth":"ok.jpg"}]}`, 400, "unknown field"},
+		{"body over the limit with a form type", "/api/v1/images", form, `{"images":[{"path":"` + strings.Repeat("x", 5000) + `"}]}`, 413, "larger than 4096 bytes"},
 		{"empty path", "/image/post", json, `{"path":""}`, 422, "empty path"},
 		{"dot-dot", "/image/post", json, `{"path":"../outside.jpg"}`, 422, `".." is not allowed`},
 		{"dot-dot inside", "/image/post", json, `{"path":"adir/../ok.jpg"}`, 422, `".." is not allowed`},
@@ -208,9 +213,16 @@ func testBadInputIsRefusedClearlyAndWritesNothing(t *testing.T, driver string) {
 			}
 		})
 	}
-	// The compatible endpoint takes JSON whatever the Content-Type (curl -d sends a form type).
-	if r := h.do("POST", "/image/post", "application/x-www-form-urlencoded", []byte(`{"path":"ok.jpg"}`)); r.status != 202 {
+	// The compatible endpoint takes JSON whatever the Content-Type (curl -d sends a form type),
+	// and so do the /api/v1 ones when the body is a JSON object: the bytes `curl -d '…'` sends.
+	if r := h.do("POST", "/image/post", form, []byte(`{"path":"ok.jpg"}`)); r.status != 202 {
 		t.Fatalf("compat post with a form content type: %d %s", r.status, r.body)
+	}
+	if r := h.do("POST", "/api/v1/images", form, []byte(`{"images":[{"path":"ok.jpg","camera":"lobby"}]}`)); r.status != 202 {
+		t.Fatalf("v1 post with curl -d's form content type: %d %s", r.status, r.body)
+	}
+	if r := h.do("POST", "/api/v1/people", form+"; charset=utf-8", []byte(` {"name":"Ada"}`+"\n")); r.status != 201 {
+		t.Fatalf("create a person with curl -d's form content type: %d %s", r.status, r.body)
 	}
 	// A symlink that stays inside the root is fine, and so is the plain path.
 	for _, p := range []string{"inside-link.jpg", good} {
@@ -386,7 +398,7 @@ func testImagesListGetAndRetry(t *testing.T, driver string) {
 	ann, _ := h.st.CreatePerson(ctx, "Ann")
 	id := sub.Images[2].ID
 	h.st.ClaimImage(ctx, id, "w", time.Minute)
-	if err := h.st.RecordOutcome(ctx, id, "w", store.Outcome{Faces: []store.Face{
+	if _, err := h.st.RecordOutcome(ctx, id, "w", store.Outcome{Faces: []store.Face{
 		{Box: store.Box{X: 1, Y: 2, W: 30, H: 40}, Score: 0.97, PersonID: ann.ID, Distance: 0.31},
 		{Box: store.Box{X: 50, Y: 2, W: 30, H: 40}, Score: 0.88, Distance: 0.72},
 	}}); err != nil {

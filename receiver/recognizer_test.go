@@ -188,6 +188,16 @@ func testEnrolRecognizeAndVerify(t *testing.T, eng *face.Engine, driver string) 
 	if len(byPath.Faces) != len(rec.Faces) {
 		t.Fatalf("by path %d faces, by upload %d", len(byPath.Faces), len(rec.Faces))
 	}
+	// The same with the README's curl -d style: the literal body, sent as a form type.
+	var byCurlD struct{ Faces []recognizedFaceJSON }
+	if r := h.do("POST", "/api/v1/recognize", "application/x-www-form-urlencoded", []byte(`{"path":"group.jpg"}`)); r.status != 200 {
+		t.Fatalf("recognize sent like curl -d: %d %s", r.status, r.body)
+	} else {
+		r.json(t, &byCurlD)
+	}
+	if len(byCurlD.Faces) != len(rec.Faces) {
+		t.Fatalf("sent like curl -d %d faces, by upload %d", len(byCurlD.Faces), len(rec.Faces))
+	}
 
 	// Verify: the same face twice is the same person, two different faces are not.
 	type verdict struct {

@@ -29,6 +29,7 @@ import (
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"
 	"github.com/facecluster/facecluster/store"
@@ -193,7 +194,7 @@ func testEnrolmentReachesEveryReplica(t *testing.T, driver string) {
 
 	dir := t.TempDir()
 	carolBox := cropRightmostFace(t, dir, "carol")
-	rep, err := recognizer.EnrollFolder(ctx, recognizer.EnrollOptions{Engine: testEngine(t), Store: st, Dir: dir})
+	rep, err := enroll.Folder(ctx, enroll.Options{Engine: testEngine(t), Store: st, Dir: dir})
 	if err != nil || rep.Enrolled != 1 {
 		t.Fatalf("enrol: %+v, %v", rep, err)
 	}

@@ -106,12 +106,14 @@ func (o *Outcome) validate() error {
 
 // RecordOutcome stores the faces of image id and its final status, clearing the lease, in one
 // transaction — only if owner still holds the lease (else ErrLeaseNotHeld, nothing written).
-// A person that no longer exists (deleted meanwhile) is recorded as unknown.
-func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out Outcome) error {
+// A person that no longer exists (deleted meanwhile) is recorded as unknown, so the status
+// returned, the one stored, can be StatusUnidentified where the outcome said StatusProcessed.
+func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out Outcome) (Status, error) {
 	out.Faces = slices.Clone(out.Faces) // faces of deleted people are made unknown below, not in the caller's slice
 	if err := out.validate(); err != nil {
-		return fmt.Errorf("store: record outcome of image %d: %w", id, err)
+		return "", fmt.Errorf("store: record outcome of image %d: %w", id, err)
 	}
+	var status Status
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.nowMillis()
 		var held int
@@ -125,7 +127,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out O
 		if _, err := tx.ExecContext(ctx, "DELETE FROM faces WHERE image_id = ?", id); err != nil {
 			return fmt.Errorf("replace faces: %w", err)
 		}
-		status := out.Status
+		status = out.Status
 		if len(out.Faces) > 0 {
 			if err := s.dropMissingPeople(ctx, tx, out.Faces); err != nil {
 				return err
@@ -172,9 +174,9 @@ func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out O
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: record outcome of image %d by %s: %w", id, owner, err)
+		return "", fmt.Errorf("store: record outcome of image %d by %s: %w", id, owner, err)
 	}
-	return nil
+	return status, nil
 }
 
 func anyKnown(faces []Face) bool {
@@ -198,24 +200,12 @@ func (s *Store) dropMissingPeople(ctx context.Context, tx *sql.Tx, faces []Face)
 	if len(ids) == 0 {
 		return nil
 	}
-	rs, err := tx.QueryContext(ctx, "SELECT id FROM people WHERE id IN ("+placeholders(len(ids))+")", ids...)
+	found, err := queryIDs(ctx, tx, "SELECT id FROM people WHERE id IN ("+placeholders(len(ids))+")", ids...)
 	if err != nil {
 		return fmt.Errorf("check matched people: %w", err)
 	}
-	defer rs.Close()
-	exists := map[int64]bool{}
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			return fmt.Errorf("check matched people: %w", err)
-		}
-		exists[id] = true
-	}
-	if err := rs.Err(); err != nil {
-		return fmt.Errorf("check matched people: %w", err)
-	}
 	for i := range faces {
-		if faces[i].PersonID != 0 && !exists[faces[i].PersonID] {
+		if faces[i].PersonID != 0 && !slices.Contains(found, faces[i].PersonID) {
 			faces[i].PersonID = 0
 		}
 	}
@@ -275,22 +265,10 @@ func (s *Store) StalePending(ctx context.Context, olderThan time.Duration, limit
 	}
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids = ids[:0]
 		now := s.nowMillis()
-		rs, err := tx.QueryContext(ctx, "SELECT id FROM images WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?"+s.forUpdate(), now-olderThan.Milliseconds(), limit)
+		var err error
+		ids, err = queryIDs(ctx, tx, "SELECT id FROM images WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?"+s.forUpdate(), now-olderThan.Milliseconds(), limit)
 		if err != nil {
-			return fmt.Errorf("select: %w", err)
-		}
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return fmt.Errorf("select: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
 			return fmt.Errorf("select: %w", err)
 		}
 		return touch(ctx, tx, ids, now, "status = 'pending'")
@@ -302,17 +280,12 @@ func (s *Store) StalePending(ctx context.Context, olderThan time.Duration, limit
 }
 
 func touch(ctx context.Context, tx *sql.Tx, ids []int64, now int64, cond string) error {
-	for lo := 0; lo < len(ids); lo += 500 {
-		chunk := ids[lo:min(lo+500, len(ids))]
-		args := []any{now}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ? WHERE "+cond+" AND id IN ("+placeholders(len(chunk))+")", args...); err != nil {
+	return inChunks(ids, func(in string, args []any) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ? WHERE "+cond+" AND id IN ("+in+")", append([]any{now}, args...)...); err != nil {
 			return fmt.Errorf("touch: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // ExpiredLeases is what ExpireLeases did.
@@ -327,21 +300,8 @@ type ExpiredLeases struct {
 func (s *Store) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) (ExpiredLeases, error) {
 	var out ExpiredLeases
 	ms := now.UnixMilli()
-	rs, err := s.db.QueryContext(ctx, "SELECT id FROM images WHERE status = 'processing' AND lease_expires_at < ? LIMIT 10000", ms)
+	ids, err := queryIDs(ctx, s.db, "SELECT id FROM images WHERE status = 'processing' AND lease_expires_at < ? LIMIT 10000", ms)
 	if err != nil {
-		return out, fmt.Errorf("store: expire leases: %w", err)
-	}
-	var ids []int64
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			rs.Close()
-			return out, fmt.Errorf("store: expire leases: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
 		return out, fmt.Errorf("store: expire leases: %w", err)
 	}
 	limit := maxAttempts
@@ -405,35 +365,18 @@ func (s *Store) RetryImagesAfter(ctx context.Context, statuses []Status, afterID
 	in := "status IN (" + placeholders(len(statuses)) + ")"
 	var ids []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ids = ids[:0]
-		rs, err := tx.QueryContext(ctx, "SELECT id FROM images WHERE "+in+" AND id > ? ORDER BY id LIMIT ?"+s.forUpdate(), append(args, afterID, limit)...)
+		var err error
+		ids, err = queryIDs(ctx, tx, "SELECT id FROM images WHERE "+in+" AND id > ? ORDER BY id LIMIT ?"+s.forUpdate(), append(args, afterID, limit)...)
 		if err != nil {
 			return fmt.Errorf("select: %w", err)
 		}
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return fmt.Errorf("select: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return fmt.Errorf("select: %w", err)
-		}
 		now := s.nowMillis()
-		for lo := 0; lo < len(ids); lo += 500 {
-			chunk := ids[lo:min(lo+500, len(ids))]
-			a := []any{now}
-			for _, id := range chunk {
-				a = append(a, id)
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE images SET status = 'pending', attempts = 0, last_error = '', lease_owner = NULL, lease_expires_at = NULL, processed_at = NULL, updated_at = ? WHERE id IN ("+placeholders(len(chunk))+")", a...); err != nil {
+		return inChunks(ids, func(in string, args []any) error {
+			if _, err := tx.ExecContext(ctx, "UPDATE images SET status = 'pending', attempts = 0, last_error = '', lease_owner = NULL, lease_expires_at = NULL, processed_at = NULL, updated_at = ? WHERE id IN ("+in+")", append([]any{now}, args...)...); err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: retry images: %w", err)

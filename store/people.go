@@ -221,37 +221,23 @@ func (s *Store) DeletePerson(ctx context.Context, id int64) error {
 // unassignFaces makes the selected faces unknown (distance cleared) and downgrades their images
 // from processed to unidentified when no identified face is left.
 func unassignFaces(ctx context.Context, tx *sql.Tx, now int64, cond string, args ...any) error {
-	rs, err := tx.QueryContext(ctx, "SELECT DISTINCT image_id FROM faces WHERE "+cond, args...)
+	imgs, err := queryIDs(ctx, tx, "SELECT DISTINCT image_id FROM faces WHERE "+cond, args...)
 	if err != nil {
-		return fmt.Errorf("find faces: %w", err)
-	}
-	var imgs []any
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			rs.Close()
-			return fmt.Errorf("find faces: %w", err)
-		}
-		imgs = append(imgs, id)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
 		return fmt.Errorf("find faces: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE faces SET person_id = NULL, distance = NULL WHERE "+cond, args...); err != nil {
 		return fmt.Errorf("unassign faces: %w", err)
 	}
-	for lo := 0; lo < len(imgs); lo += 500 {
-		chunk := imgs[lo:min(lo+500, len(imgs))]
+	return inChunks(imgs, func(in string, ids []any) error {
 		// updated_at moves for every touched image: the UI's live updates follow it.
 		if _, err := tx.ExecContext(ctx, `UPDATE images SET updated_at = ?,
 			status = CASE WHEN status = 'processed' AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id AND f.person_id IS NOT NULL)
 			              THEN 'unidentified' ELSE status END
-			WHERE id IN (`+placeholders(len(chunk))+`)`, append([]any{now}, chunk...)...); err != nil {
+			WHERE id IN (`+in+`)`, append([]any{now}, ids...)...); err != nil {
 			return fmt.Errorf("update image statuses: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // MergePeople moves everything of person from into person into and deletes from (two names
@@ -271,28 +257,14 @@ func (s *Store) MergePeople(ctx context.Context, into, from int64) error {
 			}
 		}
 		// Images where both were found: from's face there becomes unknown.
-		rs, err := tx.QueryContext(ctx, "SELECT a.image_id FROM faces a JOIN faces b ON b.image_id = a.image_id WHERE a.person_id = ? AND b.person_id = ?", from, into)
+		shared, err := queryIDs(ctx, tx, "SELECT a.image_id FROM faces a JOIN faces b ON b.image_id = a.image_id WHERE a.person_id = ? AND b.person_id = ?", from, into)
 		if err != nil {
 			return fmt.Errorf("find shared images: %w", err)
 		}
-		var shared []any
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return fmt.Errorf("find shared images: %w", err)
-			}
-			shared = append(shared, id)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return fmt.Errorf("find shared images: %w", err)
-		}
-		for lo := 0; lo < len(shared); lo += 500 {
-			chunk := shared[lo:min(lo+500, len(shared))]
-			if err := unassignFaces(ctx, tx, s.nowMillis(), "person_id = ? AND image_id IN ("+placeholders(len(chunk))+")", append([]any{from}, chunk...)...); err != nil {
-				return err
-			}
+		if err := inChunks(shared, func(in string, ids []any) error {
+			return unassignFaces(ctx, tx, s.nowMillis(), "person_id = ? AND image_id IN ("+in+")", append([]any{from}, ids...)...)
+		}); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE images SET updated_at = ? WHERE id IN (SELECT image_id FROM faces WHERE person_id = ?)", s.nowMillis(), from); err != nil {
 			return fmt.Errorf("touch images: %w", err)
@@ -438,9 +410,7 @@ func scanExample(sc scanner) (Example, error) {
 	return ex, nil
 }
 
-func queryExamples(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, where string, args ...any) ([]Example, error) {
+func queryExamples(ctx context.Context, q querier, where string, args ...any) ([]Example, error) {
 	rs, err := q.QueryContext(ctx, "SELECT "+exampleColumns+" FROM examples e JOIN people p ON p.id = e.person_id "+where+" ORDER BY e.id", args...)
 	if err != nil {
 		return nil, err

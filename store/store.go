@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -365,6 +366,49 @@ func placeholders(n int) string {
 		return ""
 	}
 	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// querier is what *sql.DB and *sql.Tx both offer for reading rows.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryIDs runs a query that selects one integer column (ids) and returns its values in order,
+// with the rows closed, so that a transaction can go on with its next statement.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rs, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var ids []int64
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rs.Err()
+}
+
+// maxInList is how many ids one "IN (…)" list holds: far below every driver's limit on
+// placeholders (SQLite's is the lowest).
+const maxInList = 500
+
+// inChunks calls f for the ids maxInList at a time, with the placeholders of an "IN (…)" list
+// and the chunk's ids as query arguments; the first error stops it.
+func inChunks(ids []int64, f func(in string, args []any) error) error {
+	for chunk := range slices.Chunk(ids, maxInList) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := f(placeholders(len(chunk)), args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // galleryChangesKept is how many versions of gallery_changes are kept: a recognizer further

@@ -290,51 +290,44 @@ func TestStatusTransitions(t *testing.T) {
 	box := Box{X: 10, Y: 20, W: 30, H: 40}
 	cases := []struct {
 		name      string
-		run       func(t *testing.T, s *Store, id int64) error
+		run       func(t *testing.T, s *Store, id int64) (Status, error) // the status the call returns
 		want      Status
 		wantFaces int
 		wantErr   error
 	}{
-		{"known face → processed", func(t *testing.T, s *Store, id int64) error {
+		{"known face → processed", func(t *testing.T, s *Store, id int64) (Status, error) {
 			return s.RecordOutcome(context.Background(), id, "p1", Outcome{Faces: []Face{
 				{Box: box, Score: 0.9, PersonID: alice(t, s), Distance: 0.3, Descriptor: desc(1), Landmarks: []Point{{1, 2}}},
 				{Box: box, Score: 0.8, Distance: 0.7},
 			}})
 		}, StatusProcessed, 2, nil},
-		{"unknown faces → unidentified", func(t *testing.T, s *Store, id int64) error {
+		{"unknown faces → unidentified", func(t *testing.T, s *Store, id int64) (Status, error) {
 			return s.RecordOutcome(context.Background(), id, "p1", Outcome{Faces: []Face{{Box: box, Score: 0.9, Distance: math.NaN()}}})
 		}, StatusUnidentified, 1, nil},
-		{"no faces → no_faces", func(t *testing.T, s *Store, id int64) error {
+		{"no faces → no_faces", func(t *testing.T, s *Store, id int64) (Status, error) {
 			return s.RecordOutcome(context.Background(), id, "p1", Outcome{})
 		}, StatusNoFaces, 0, nil},
-		{"contradicting status refused", func(t *testing.T, s *Store, id int64) error {
+		{"contradicting status refused", func(t *testing.T, s *Store, id int64) (Status, error) {
 			return s.RecordOutcome(context.Background(), id, "p1", Outcome{Status: StatusProcessed})
 		}, StatusProcessing, 0, ErrInvalid},
-		{"same person twice refused", func(t *testing.T, s *Store, id int64) error {
+		{"same person twice refused", func(t *testing.T, s *Store, id int64) (Status, error) {
 			a := alice(t, s)
 			return s.RecordOutcome(context.Background(), id, "p1", Outcome{Faces: []Face{{Box: box, PersonID: a}, {Box: box, PersonID: a}}})
 		}, StatusProcessing, 0, ErrInvalid},
-		{"other owner cannot record", func(t *testing.T, s *Store, id int64) error {
+		{"other owner cannot record", func(t *testing.T, s *Store, id int64) (Status, error) {
 			return s.RecordOutcome(context.Background(), id, "p2", Outcome{})
 		}, StatusProcessing, 0, ErrLeaseNotHeld},
-		{"transient failure → pending", func(t *testing.T, s *Store, id int64) error {
-			st, err := s.RecordFailure(context.Background(), id, "p1", "recognizer unavailable", false, 3)
-			if st != StatusPending {
-				t.Errorf("RecordFailure status %q", st)
-			}
-			return err
+		{"transient failure → pending", func(t *testing.T, s *Store, id int64) (Status, error) {
+			return s.RecordFailure(context.Background(), id, "p1", "recognizer unavailable", false, 3)
 		}, StatusPending, 0, nil},
-		{"permanent failure → failed", func(t *testing.T, s *Store, id int64) error {
-			_, err := s.RecordFailure(context.Background(), id, "p1", "corrupt JPEG", true, 3)
-			return err
+		{"permanent failure → failed", func(t *testing.T, s *Store, id int64) (Status, error) {
+			return s.RecordFailure(context.Background(), id, "p1", "corrupt JPEG", true, 3)
 		}, StatusFailed, 0, nil},
-		{"attempts exhausted → failed", func(t *testing.T, s *Store, id int64) error {
-			_, err := s.RecordFailure(context.Background(), id, "p1", "timeout", false, 1)
-			return err
+		{"attempts exhausted → failed", func(t *testing.T, s *Store, id int64) (Status, error) {
+			return s.RecordFailure(context.Background(), id, "p1", "timeout", false, 1)
 		}, StatusFailed, 0, nil},
-		{"other owner cannot fail it", func(t *testing.T, s *Store, id int64) error {
-			_, err := s.RecordFailure(context.Background(), id, "p2", "x", true, 1)
-			return err
+		{"other owner cannot fail it", func(t *testing.T, s *Store, id int64) (Status, error) {
+			return s.RecordFailure(context.Background(), id, "p2", "x", true, 1)
 		}, StatusProcessing, 0, ErrLeaseNotHeld},
 	}
 	eachDriver(t, func(t *testing.T, s *Store) {
@@ -346,9 +339,12 @@ func TestStatusTransitions(t *testing.T) {
 				if err != nil || !ok {
 					t.Fatalf("claim: %v %v", ok, err)
 				}
-				err = c.run(t, s, id)
+				returned, err := c.run(t, s, id)
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("err %v, want %v", err, c.wantErr)
+				}
+				if err == nil && returned != c.want {
+					t.Fatalf("the call returned status %q, want %q", returned, c.want)
 				}
 				im := mustStatus(t, s, id, c.want)
 				if len(im.Faces) != c.wantFaces {
@@ -398,7 +394,7 @@ func TestClaimLeaseAndExpiry(t *testing.T) {
 		if ok, _ := s.ClaimImage(ctx, id, "p2", time.Minute); !ok {
 			t.Fatal("stale lease not reclaimable")
 		}
-		if err := s.RecordOutcome(ctx, id, "p1", Outcome{}); !errors.Is(err, ErrLeaseNotHeld) {
+		if _, err := s.RecordOutcome(ctx, id, "p1", Outcome{}); !errors.Is(err, ErrLeaseNotHeld) {
 			t.Fatalf("late outcome of the dead owner: %v", err)
 		}
 		im := mustStatus(t, s, id, StatusProcessing)
@@ -486,10 +482,10 @@ func TestOutcomeReplacesFacesOnRedelivery(t *testing.T) {
 			if ok, _ := s.ClaimImage(ctx, id, "p", time.Minute); !ok {
 				t.Fatalf("round %d: claim", round)
 			}
-			if err := s.RecordOutcome(ctx, id, "p", Outcome{Faces: faces, Width: 640, Height: 480}); err != nil {
+			if _, err := s.RecordOutcome(ctx, id, "p", Outcome{Faces: faces, Width: 640, Height: 480}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.RecordOutcome(ctx, id, "p", Outcome{Faces: faces}); !errors.Is(err, ErrLeaseNotHeld) {
+			if _, err := s.RecordOutcome(ctx, id, "p", Outcome{Faces: faces}); !errors.Is(err, ErrLeaseNotHeld) {
 				t.Fatalf("second outcome: %v", err)
 			}
 		}
@@ -532,6 +528,31 @@ func TestStalePendingAndRetry(t *testing.T) {
 		}
 		if im := mustStatus(t, s, old, StatusPending); im.Attempts != 0 || im.LastError != "" {
 			t.Fatalf("retried image %+v", im)
+		}
+	})
+}
+
+// TestStalePendingTouchesEveryImage: more stale images than one IN list holds are all returned
+// and all marked as touched (none comes back on the next pass).
+func TestStalePendingTouchesEveryImage(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		n := 2*maxInList + 1
+		batch := make([]NewImage, n)
+		for i := range batch {
+			batch[i] = NewImage{Source: fmt.Sprintf("/stale/%04d.jpg", i)}
+		}
+		if _, err := s.SubmitImages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		base := time.Now()
+		s.now = func() time.Time { return base.Add(time.Hour) }
+		ids, err := s.StalePending(ctx, 30*time.Minute, 2*n)
+		if err != nil || len(ids) != n {
+			t.Fatalf("stale: %d ids (%v), want %d", len(ids), err, n)
+		}
+		if ids, err := s.StalePending(ctx, 30*time.Minute, 2*n); err != nil || len(ids) != 0 {
+			t.Fatalf("%d images (%v) were not touched and came back at once", len(ids), err)
 		}
 	})
 }
@@ -595,7 +616,7 @@ func TestListImagesPagination(t *testing.T) {
 		// Status and person filters.
 		p, _ := s.CreatePerson(ctx, "Bob")
 		s.ClaimImage(ctx, all[3], "w", time.Hour)
-		if err := s.RecordOutcome(ctx, all[3], "w", Outcome{Faces: []Face{{Score: 1, PersonID: p.ID}}}); err != nil {
+		if _, err := s.RecordOutcome(ctx, all[3], "w", Outcome{Faces: []Face{{Score: 1, PersonID: p.ID}}}); err != nil {
 			t.Fatal(err)
 		}
 		seen, _ := s.ListImages(ctx, ImageFilter{PersonID: p.ID, WithFaces: true})
@@ -723,7 +744,7 @@ func recordKnown(t *testing.T, s *Store, path string, people ...int64) int64 {
 	for i, p := range people {
 		faces = append(faces, Face{Box: Box{X: float64(i)}, Score: 0.9, PersonID: p, Distance: 0.4, Descriptor: desc(float32(i))})
 	}
-	if err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces}); err != nil {
+	if _, err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces}); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -849,8 +870,12 @@ func TestOutcomeWithDeletedPersonRecordsUnknown(t *testing.T) {
 		s.ClaimImage(ctx, id, "w", time.Minute)
 		s.DeletePerson(ctx, gone.ID) // while the recognizer still had them in memory
 		faces := []Face{{Score: 1, PersonID: gone.ID}}
-		if err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces}); err != nil {
+		st, err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if st != StatusUnidentified {
+			t.Fatalf("RecordOutcome returned status %q, want %q (the one it stored)", st, StatusUnidentified)
 		}
 		if faces[0].PersonID != gone.ID {
 			t.Fatal("RecordOutcome changed the caller's faces")

@@ -79,7 +79,7 @@ func recordKnownAt(t *testing.T, s *Store, id int64, people ...int64) {
 	for i, p := range people {
 		faces = append(faces, Face{Box: Box{X: float64(i)}, Score: 0.9, PersonID: p, Distance: 0.4, Descriptor: desc(float32(i))})
 	}
-	if err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces}); err != nil {
+	if _, err := s.RecordOutcome(ctx, id, "w", Outcome{Faces: faces}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -113,7 +113,7 @@ func TestBrowserFiltersPaginationAndLiveUpdate(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	d := make([]float32, store.DescriptorLen)
-	if err := u.st.RecordOutcome(ctx, id, "p", store.Outcome{Width: 200, Height: 150,
+	if _, err := u.st.RecordOutcome(ctx, id, "p", store.Outcome{Width: 200, Height: 150,
 		Faces: []store.Face{{Box: box(20, 20, 50, 60), Score: 0.95, Descriptor: d, PersonID: ann, Distance: 0.28}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func (u *testUI) seedImage(name string, faces []seedFace) int64 {
 		d[i%store.DescriptorLen] = 1
 		out.Faces = append(out.Faces, store.Face{Box: f.box, Score: 0.9, Descriptor: d, PersonID: f.person, Distance: f.distance})
 	}
-	if err := u.st.RecordOutcome(ctx, id, "test", out); err != nil {
+	if _, err := u.st.RecordOutcome(ctx, id, "test", out); err != nil {
 		u.t.Fatal(err)
 	}
 	return id

@@ -458,7 +458,7 @@ func TestLiveUpdatesOverServerSentEvents(t *testing.T) {
 			return
 		}
 		d := make([]float32, store.DescriptorLen)
-		if err := u.st.RecordOutcome(context.Background(), id, "p", store.Outcome{Faces: []store.Face{{Box: box(1, 1, 9, 9), Score: 0.9, Descriptor: d, PersonID: ann, Distance: 0.2}}}); err != nil {
+		if _, err := u.st.RecordOutcome(context.Background(), id, "p", store.Outcome{Faces: []store.Face{{Box: box(1, 1, 9, 9), Score: 0.9, Descriptor: d, PersonID: ann, Distance: 0.2}}}); err != nil {
 			t.Error(err)
 		}
 	}()

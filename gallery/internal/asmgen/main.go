@@ -6,13 +6,11 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/facecluster/facecluster/internal/asmgen"
 )
 
-func main() {
-	ConstraintExpr("amd64,!purego")
-	sqDistInt8()
-	Generate()
-}
+func main() { asmgen.Main(sqDistInt8) }
 
 // sqDistInt8 emits sqDistsInt8: out[j] = Σ_i (q[i] − x_j[i])² over 128 dimensions for n
 // vectors of 128 int8 values stored back to back. The query, widened to int16, stays in Y0–Y7;

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -82,26 +83,24 @@ func caption(dst *image.RGBA, box image.Rectangle, text string, scale int, c col
 	draw.NearestNeighbor.Scale(dst, image.Rectangle{at, at.Add(image.Pt(w, h))}, small, small.Rect, draw.Src, nil)
 }
 
-// WriteJPEG writes img to path as a JPEG of quality 90, creating the directory; a failed write
-// leaves no partial file behind.
+// WriteJPEG writes img to path as a JPEG of quality 90, creating the directory, with mode 0644
+// less the umask like any file a user opens (the temporary files os.CreateTemp makes are 0600);
+// a failed write leaves no partial file behind.
 func WriteJPEG(path string, img image.Image) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".annotate-*.jpg")
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithPermissions(0o644))
 	if err != nil {
 		return fmt.Errorf("annotate: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := jpeg.Encode(tmp, img, &jpeg.Options{Quality: 90}); err != nil {
-		tmp.Close()
+	defer f.Cleanup() // no-op after the rename
+	if err := jpeg.Encode(f, img, &jpeg.Options{Quality: 90}); err != nil {
 		return fmt.Errorf("annotate: encode %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
+	if err := f.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("annotate: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("annotate: %w", err)
 	}
 	return nil
 }

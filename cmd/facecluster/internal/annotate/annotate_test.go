@@ -3,7 +3,9 @@ package annotate
 import (
 	"image"
 	"image/color"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/facecluster/facecluster/engine/face/imageio"
@@ -69,5 +71,27 @@ func TestWriteJPEG(t *testing.T) {
 	}
 	if err := WriteJPEG(filepath.Join(path, "below-a-file.jpg"), grey(4, 4)); err == nil {
 		t.Error("writing under a file: want an error")
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil || len(entries) != 1 {
+		t.Errorf("the output directory holds %v (%v), want out.jpg alone", entries, err)
+	}
+}
+
+// TestWriteJPEGMode: a copy is as readable as any file the user makes (0644 less the umask),
+// not private like a temporary file.
+func TestWriteJPEGMode(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "out.jpg")
+	if err := WriteJPEG(path, grey(8, 8)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want -rw-r--r--", st.Mode().Perm())
 	}
 }

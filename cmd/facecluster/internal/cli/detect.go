@@ -73,63 +73,46 @@ type jsonBox struct {
 }
 
 func runDetect(cmd *cobra.Command, flags *engineFlags, asJSON bool, args []string) error {
-	opts, err := flags.options()
+	run, err := newFaceRun(flags, args)
 	if err != nil {
 		return err
 	}
-	inputs, err := expandInputs(args)
+	eng, err := flags.loadEngine(run.opts, asJSON)
 	if err != nil {
 		return err
 	}
-	ann, err := newAnnotator(flags.annotateDir, inputs)
-	if err != nil {
-		return err
-	}
-	eng, err := flags.loadEngine(opts, asJSON)
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	w := &warner{stderr: stderr, bar: newProgress(stderr, len(inputs), "detect")}
+	w := &warner{stderr: stderr, bar: newProgress(stderr, len(run.inputs), "detect")}
 	enc := json.NewEncoder(stdout)
 
-	work := func(ctx context.Context, path string) detectResult {
-		img, info, err := imageio.DecodeFile(path, flags.limits())
+	work := func(ctx context.Context, in input) detectResult {
+		img, info, err := run.decode(in)
 		if err != nil {
 			return detectResult{err: err}
 		}
 		var faces []face.Face
 		if asJSON {
-			faces, err = eng.Analyze(ctx, img, opts)
+			faces, err = eng.Analyze(ctx, img, run.opts)
 		} else {
-			faces, err = detectOnly(ctx, eng, img, opts)
+			faces, err = detectOnly(ctx, eng, img, run.opts)
 		}
 		if err != nil {
-			return detectResult{info: info, err: fmt.Errorf("%s: %w", path, err)}
+			return detectResult{info: info, err: fmt.Errorf("%s: %w", in.path, err)}
 		}
-		if err := ann.write(path, img, detectLabels(faces)); err != nil {
+		if err := in.annotate(img, detectLabels(faces)); err != nil {
 			return detectResult{info: info, faces: faces, err: err}
 		}
 		return detectResult{info: info, faces: faces}
 	}
-	var failed, withFaces int
-	emit := func(path string, r detectResult) {
-		w.clear()
-		defer w.step()
+	emit := func(in input, r detectResult) (failed, found bool) {
 		if isCancel(r.err) { // interrupted: nothing to say about this image but "interrupted"
-			failed++
-			return
+			return true, false
 		}
 		if r.err != nil {
-			failed++
 			w.printf("facecluster: %v", r.err)
 		}
-		if len(r.faces) > 0 {
-			withFaces++
-		}
 		if asJSON {
-			out := jsonImage{Path: path, Width: r.info.Width, Height: r.info.Height, Faces: []jsonFace{}}
+			out := jsonImage{Path: in.path, Width: r.info.Width, Height: r.info.Height, Faces: []jsonFace{}}
 			if r.err != nil {
 				out.Error = r.err.Error()
 			}
@@ -137,18 +120,15 @@ func runDetect(cmd *cobra.Command, flags *engineFlags, asJSON bool, args []strin
 				out.Faces = append(out.Faces, toJSONFace(f))
 			}
 			_ = enc.Encode(out)
-			return
+		} else {
+			for _, f := range r.faces {
+				top, right, bottom, left := trbl(f.Box)
+				fmt.Fprintf(stdout, "%s,%d,%d,%d,%d,%.4f\n", in.path, top, right, bottom, left, f.Score)
+			}
 		}
-		for _, f := range r.faces {
-			top, right, bottom, left := trbl(f.Box)
-			fmt.Fprintf(stdout, "%s,%d,%d,%d,%d,%.4f\n", path, top, right, bottom, left, f.Score)
-		}
+		return r.err != nil, len(r.faces) > 0
 	}
-	forEachOrdered(ctx, flags.workers(), inputs, work, emit)
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted: %w", err)
-	}
-	return exitStatus(failed, withFaces)
+	return eachInput(cmd.Context(), run, w, work, emit)
 }
 
 // detectOnly runs only the detector (no landmarks or descriptors), for the plain output.

@@ -223,40 +223,98 @@ func (w *warner) step() {
 	}
 }
 
-// annotator writes annotated copies under dir, one unique file name per input.
-type annotator struct {
-	dir   string
-	names map[string]string // input path → output path
+// input is one occurrence of an image among the arguments: a file named twice is two inputs,
+// each with its own output lines and its own annotated copy.
+type input struct {
+	path      string
+	annotated string // where its --annotate copy goes; "" without --annotate
 }
 
-// newAnnotator plans the output names up front (in input order) so that they do not depend on
-// which worker finishes first: base name with .jpg, "-2", "-3"… on collisions.
-func newAnnotator(dir string, inputs []string) (*annotator, error) {
+// planInputs pairs every path with the name of its annotated copy under dir (none when dir is
+// ""), planned up front in input order so that the names do not depend on which worker finishes
+// first: the base name with .jpg, then "-2", "-3"… for each later input of the same name.
+func planInputs(dir string, paths []string) ([]input, error) {
+	inputs := make([]input, len(paths))
+	for i, p := range paths {
+		inputs[i].path = p
+	}
 	if dir == "" {
-		return nil, nil
+		return inputs, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("--annotate: %w", err)
 	}
-	a := &annotator{dir: dir, names: make(map[string]string, len(inputs))}
 	used := map[string]bool{}
-	for _, in := range inputs {
-		stem := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+	for i, in := range inputs {
+		stem := strings.TrimSuffix(filepath.Base(in.path), filepath.Ext(in.path))
 		name := stem + ".jpg"
 		for k := 2; used[name]; k++ {
 			name = fmt.Sprintf("%s-%d.jpg", stem, k)
 		}
 		used[name] = true
-		a.names[in] = filepath.Join(dir, name)
+		inputs[i].annotated = filepath.Join(dir, name)
 	}
-	return a, nil
+	return inputs, nil
 }
 
-func (a *annotator) write(input string, img image.Image, labels []annotate.Label) error {
-	if a == nil {
+// annotate writes the input's annotated copy, when --annotate asks for one.
+func (in input) annotate(img image.Image, labels []annotate.Label) error {
+	if in.annotated == "" {
 		return nil
 	}
-	return annotate.WriteJPEG(a.names[input], annotate.Draw(img, labels))
+	return annotate.WriteJPEG(in.annotated, annotate.Draw(img, labels))
+}
+
+// faceRun is what detect and identify set up alike from their flags and arguments.
+type faceRun struct {
+	flags  *engineFlags
+	opts   face.Options // the engine options the flags select
+	inputs []input
+}
+
+// newFaceRun validates the flags, expands the arguments into inputs and plans their annotated
+// copies (creating the --annotate directory): everything that can fail before the models load.
+func newFaceRun(flags *engineFlags, args []string) (*faceRun, error) {
+	opts, err := flags.options()
+	if err != nil {
+		return nil, err
+	}
+	paths, err := expandInputs(args)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := planInputs(flags.annotateDir, paths)
+	if err != nil {
+		return nil, err
+	}
+	return &faceRun{flags: flags, opts: opts, inputs: inputs}, nil
+}
+
+// decode reads an input within --max-pixels.
+func (r *faceRun) decode(in input) (image.Image, imageio.Info, error) {
+	return imageio.DecodeFile(in.path, r.flags.limits())
+}
+
+// eachInput runs work on every input of r, --cpus at a time, and emit on the results in input
+// order, with the warnings' progress bar kept out of the way. emit says whether the input
+// failed and whether faces were found in it; the error is the command's exit status.
+func eachInput[R any](ctx context.Context, r *faceRun, w *warner, work func(context.Context, input) R, emit func(input, R) (failed, found bool)) error {
+	var failed, withFaces int
+	forEachOrdered(ctx, r.flags.workers(), r.inputs, work, func(in input, res R) {
+		w.clear()
+		defer w.step()
+		f, found := emit(in, res)
+		if f {
+			failed++
+		}
+		if found {
+			withFaces++
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return exitStatus(failed, withFaces)
 }
 
 // boxRect converts an engine box to whole pixels for drawing.

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,6 +294,57 @@ func TestDetectJSONAndAnnotate(t *testing.T) {
 	if int(c.B)-int(c.R) < 60 || int(c.B)-int(c.G) < 60 {
 		t.Errorf("pixel on the box edge is %v, want the box colour (blue)", c)
 	}
+}
+
+// TestAnnotateEveryInput: each input gets its own annotated copy, named after it in argument
+// order (the same file twice is two inputs), readable like any file the user makes (0644 less
+// the umask).
+func TestAnnotateEveryInput(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o022)) // the binary inherits it
+	dir := t.TempDir()
+	photo, other := filepath.Join(dir, "group.jpg"), filepath.Join(dir, "other", "group.png")
+	cropFace(t, "sample6.jpg", 0, photo)
+	if err := os.Mkdir(filepath.Dir(other), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	blank(t, other)
+	out := filepath.Join(dir, "annotated")
+	r := run(t, "detect", "--annotate", out, "--cpus", "2", photo, other, photo)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	want := map[string]image.Point{ // the copy → its input's size
+		"group.jpg":   imageSize(t, photo),
+		"group-2.jpg": imageSize(t, other),
+		"group-3.jpg": imageSize(t, photo),
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) {
+		t.Errorf("annotated copies %v, want %d: one per input", entries, len(want))
+	}
+	for name, size := range want {
+		path := filepath.Join(out, name)
+		if got := imageSize(t, path); got != size {
+			t.Errorf("%s is %v, want %v (its input's size)", name, got, size)
+		}
+		if st, err := os.Stat(path); err != nil {
+			t.Error(err)
+		} else if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want -rw-r--r--", name, st.Mode().Perm())
+		}
+	}
+}
+
+func imageSize(t *testing.T, path string) image.Point {
+	t.Helper()
+	_, info, err := imageio.DecodeFile(path, imageio.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return image.Pt(info.Width, info.Height)
 }
 
 // writeTurnedWithEXIF stores the image at src turned 90° counter-clockwise as a JPEG whose EXIF

@@ -11,8 +11,7 @@ import (
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
-	"github.com/facecluster/facecluster/internal/knownfolder"
-	"github.com/facecluster/facecluster/recognizer"
+	"github.com/facecluster/facecluster/enroll"
 )
 
 func newEnrollCmd() *cobra.Command {
@@ -40,22 +39,17 @@ Exit status 1 if any photo could not be enrolled.`,
 				return usageError{fmt.Errorf("enroll: %s is not a readable directory", dir)}
 			}
 			log := newLogger(cfg)
-			st, err := openStore(cmd, cfg, log, !cfg.Migrate)
+			st, err := openStoreMigrating(cmd, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if cfg.Migrate {
-				if err := st.Migrate(cmd.Context()); err != nil {
-					return err
-				}
-			}
 			eng, err := face.Load(face.LoadOptions{ModelsDir: cfg.ModelsDir, Logger: log})
 			if err != nil {
 				return err
 			}
 			var bar *progressbar.ProgressBar
-			progress := func(done, total int, ph knownfolder.Photo) {
+			progress := func(done, total int, _ enroll.Photo) {
 				if bar == nil && term.IsTerminal(int(os.Stderr.Fd())) {
 					bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
 						progressbar.OptionSetDescription("enrolling"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
@@ -64,15 +58,14 @@ Exit status 1 if any photo could not be enrolled.`,
 					_ = bar.Set(done)
 				}
 			}
-			rep, err := recognizer.EnrollFolder(cmd.Context(), recognizer.EnrollOptions{
+			rep, err := enroll.Folder(cmd.Context(), enroll.Options{
 				Engine: eng, Store: st, Dir: dir, Limits: imageio.Limits{MaxPixels: cfg.MaxImagePixels}, Progress: progress, Logger: log,
 			})
 			if bar != nil {
 				_ = bar.Finish()
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%d photos: %d enrolled, %d already enrolled, %d as whole-image crops, %d failed\n",
-				rep.Photos, rep.Enrolled, rep.Existing, len(rep.Whole), len(rep.Failed))
+			fmt.Fprintln(out, rep)
 			for _, f := range rep.Failed {
 				fmt.Fprintln(cmd.ErrOrStderr(), "failed:", f)
 			}

@@ -11,8 +11,8 @@ import (
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/annotate"
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/gallery"
-	"github.com/facecluster/facecluster/internal/knownfolder"
 )
 
 // Words printed in place of a name, as face_recognition's CLI prints them.
@@ -84,53 +84,45 @@ type identifyResult struct {
 }
 
 func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args []string) error {
-	opts, err := flags.options()
+	run, err := newFaceRun(flags, args)
 	if err != nil {
 		return err
 	}
-	photos, skipped, err := knownfolder.Scan(p.knownDir)
+	photos, skipped, err := enroll.Scan(p.knownDir)
 	if err != nil {
 		return err
 	}
-	inputs, err := expandInputs(args)
-	if err != nil {
-		return err
-	}
-	ann, err := newAnnotator(flags.annotateDir, inputs)
-	if err != nil {
-		return err
-	}
-	eng, err := flags.loadEngine(opts, true)
+	eng, err := flags.loadEngine(run.opts, true)
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	w := &warner{stderr: stderr, bar: newProgress(stderr, len(photos)+len(inputs), "identify")}
+	w := &warner{stderr: stderr, bar: newProgress(stderr, len(photos)+len(run.inputs), "identify")}
 	for _, s := range skipped {
 		w.printf("facecluster: warning: %s: not an image named name.jpg or name_N.jpg, ignored", s)
 	}
 
-	g, nKnown, err := loadKnown(ctx, eng, flags, opts, photos, w)
+	g, nKnown, err := loadKnown(ctx, eng, flags, run.opts, photos, w)
 	if err != nil {
 		return err
 	}
 	nobodyKnown := nKnown == 0
 
-	work := func(ctx context.Context, path string) identifyResult {
-		img, _, err := imageio.DecodeFile(path, flags.limits())
+	work := func(ctx context.Context, in input) identifyResult {
+		img, _, err := run.decode(in)
 		if err != nil {
 			return identifyResult{err: err}
 		}
 		r := identifyResult{}
-		r.faces, err = eng.Analyze(ctx, img, opts)
+		r.faces, err = eng.Analyze(ctx, img, run.opts)
 		if err != nil {
-			return identifyResult{err: fmt.Errorf("%s: %w", path, err)}
+			return identifyResult{err: fmt.Errorf("%s: %w", in.path, err)}
 		}
 		if len(r.faces) == 0 && p.assumeCropped {
 			f, err := describeWhole(ctx, eng, img)
 			if err != nil {
-				return identifyResult{err: fmt.Errorf("%s: %w", path, err)}
+				return identifyResult{err: fmt.Errorf("%s: %w", in.path, err)}
 			}
 			r.faces = []face.Face{f}
 		}
@@ -139,53 +131,42 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 			ds[i] = f.Descriptor
 		}
 		r.matches = g.MatchFaces(ds, p.tolerance)
-		if err := ann.write(path, img, identifyLabels(r)); err != nil {
+		if err := in.annotate(img, identifyLabels(r)); err != nil {
 			r.err = err
 		}
 		return r
 	}
-	var failed, withFaces int
-	emit := func(path string, r identifyResult) {
-		w.clear()
-		defer w.step()
+	emit := func(in input, r identifyResult) (failed, found bool) {
 		if isCancel(r.err) { // interrupted: nothing to say about this image but "interrupted"
-			failed++
-			return
+			return true, false
+		}
+		if r.err != nil { // with faces, only the annotated copy failed: the answer is still good
+			w.printf("facecluster: %v", r.err)
 		}
 		if r.err != nil && len(r.faces) == 0 {
-			failed++
-			w.printf("facecluster: %v", r.err)
-			return
-		}
-		if r.err != nil { // the annotated copy failed; the answer is still good
-			failed++
-			w.printf("facecluster: %v", r.err)
+			return true, false
 		}
 		if len(r.faces) == 0 {
-			fmt.Fprintf(stdout, "%s,%s\n", path, noPersonsFound)
-			return
+			fmt.Fprintf(stdout, "%s,%s\n", in.path, noPersonsFound)
+			return false, false
 		}
-		withFaces++
 		for _, m := range r.matches {
-			line := path + "," + matchName(m)
+			line := in.path + "," + matchName(m)
 			if p.showDistance {
 				line += "," + matchDistance(m, nobodyKnown)
 			}
 			fmt.Fprintln(stdout, line)
 		}
+		return r.err != nil, true
 	}
-	forEachOrdered(ctx, flags.workers(), inputs, work, emit)
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted: %w", err)
-	}
-	return exitStatus(failed, withFaces)
+	return eachInput(ctx, run, w, work, emit)
 }
 
 // loadKnown describes every known photo (in parallel) and fills a gallery. A photo without a
 // detected face is described as a whole-image crop, one with several faces by its largest face,
 // each with a warning; a photo that cannot be read fails the command, as its person would
 // silently go missing.
-func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts face.Options, photos []knownfolder.Photo, w *warner) (*gallery.Gallery, int, error) {
+func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts face.Options, photos []enroll.Photo, w *warner) (*gallery.Gallery, int, error) {
 	type known struct {
 		d   face.Descriptor
 		err error
@@ -193,7 +174,7 @@ func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts f
 	examples := make([]gallery.Example, 0, len(photos))
 	var firstErr error
 	people := map[string]int64{}
-	work := func(ctx context.Context, ph knownfolder.Photo) known {
+	work := func(ctx context.Context, ph enroll.Photo) known {
 		img, _, err := imageio.DecodeFile(ph.Path, flags.limits())
 		if err != nil {
 			return known{err: fmt.Errorf("known photo: %w", err)}
@@ -222,7 +203,7 @@ func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts f
 		}
 		return known{d: best.Descriptor}
 	}
-	emit := func(ph knownfolder.Photo, k known) {
+	emit := func(ph enroll.Photo, k known) {
 		w.step()
 		if k.err != nil {
 			if firstErr == nil {

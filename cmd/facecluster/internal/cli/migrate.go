@@ -55,3 +55,20 @@ func openStore(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, schema 
 	return store.OpenWait(cmd.Context(), store.Options{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: log},
 		store.WaitOptions{Timeout: cfg.DBWait, Schema: schema})
 }
+
+// openStoreMigrating opens the configured database for a command that works in it: with
+// --migrate it brings the schema up to date first, without it it waits for the schema as
+// openStore does.
+func openStoreMigrating(cmd *cobra.Command, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	st, err := openStore(cmd, cfg, log, !cfg.Migrate)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Migrate {
+		if err := st.Migrate(cmd.Context()); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}

@@ -38,16 +38,11 @@ their processor. Prints how many images were retried.`,
 				sts = append(sts, st)
 			}
 			log := newLogger(cfg)
-			st, err := openStore(cmd, cfg, log, !cfg.Migrate)
+			st, err := openStoreMigrating(cmd, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if cfg.Migrate {
-				if err := st.Migrate(cmd.Context()); err != nil {
-					return err
-				}
-			}
 			p, err := queue.NewProducer(cfg.NSQDTCPAddr, log)
 			if err != nil {
 				return err

@@ -23,6 +23,7 @@ import (
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/httpjson"
@@ -252,7 +253,7 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 	s.log.Info("face engine loaded", "models_dir", eng.ModelsDir(), "took", time.Since(start).String())
 
 	if cfg.KnownPeople != "" {
-		rep, err := recognizer.EnrollFolder(ctx, recognizer.EnrollOptions{
+		rep, err := enroll.Folder(ctx, enroll.Options{
 			Engine: eng, Store: s.store, Dir: cfg.KnownPeople, Limits: s.limits(), Logger: s.log,
 		})
 		if err != nil {

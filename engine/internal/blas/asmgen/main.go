@@ -12,29 +12,21 @@ import (
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
-	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/facecluster/facecluster/internal/asmgen"
 )
 
-// addr is the frame address of a scalar parameter (for instructions that read memory directly).
-func addr(c gotypes.Component) Mem {
-	b, err := c.Resolve()
-	if err != nil {
-		panic(err)
-	}
-	return b.Addr
-}
-
 func main() {
-	ConstraintExpr("amd64,!purego")
-	avx2Kernel(false)
-	avx2Kernel(true)
-	for _, mr := range []int{12, 8, 4} {
-		avx512Kernel(mr, false)
-		avx512Kernel(mr, true)
-	}
-	Generate()
+	asmgen.Main(func() {
+		avx2Kernel(false)
+		avx2Kernel(true)
+		for _, mr := range []int{12, 8, 4} {
+			avx512Kernel(mr, false)
+			avx512Kernel(mr, true)
+		}
+	})
 }
 
 // aAddr returns, for A read in place (rows lda bytes apart), the base registers and addressing
@@ -186,8 +178,8 @@ func avx2Kernel(rows bool) {
 		VFMADD213PS(Y14, Y12, acc[2*r])
 		VFMADD213PS(Y15, Y13, acc[2*r+1])
 	}
-	VBROADCASTSS(addr(Param("alpha")), Y12)
-	VBROADCASTSS(addr(Param("hi")), Y13)
+	VBROADCASTSS(asmgen.ParamAddr(Param("alpha")), Y12)
+	VBROADCASTSS(asmgen.ParamAddr(Param("hi")), Y13)
 	for _, v := range acc {
 		VMULPS(v, Y12, Y14)
 		VMAXPS(Y14, v, v)
@@ -271,11 +263,11 @@ func avx512Kernel(mr int, rows bool) {
 		VFMADD213PS(Mem{Base: bias}, s0, acc[2*r])
 		VFMADD213PS(Mem{Base: bias, Disp: 64}, s1, acc[2*r+1])
 	}
-	VBROADCASTSS(addr(Param("alpha")), alpha)
+	VBROADCASTSS(asmgen.ParamAddr(Param("alpha")), alpha)
 	for _, v := range acc {
 		VMULPS(v, alpha, t)
 		VMAXPS(t, v, v)
-		VMINPS_BCST(addr(Param("hi")), v, v)
+		VMINPS_BCST(asmgen.ParamAddr(Param("hi")), v, v)
 	}
 
 	Label("store")

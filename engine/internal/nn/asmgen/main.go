@@ -8,47 +8,40 @@ import (
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
-	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/facecluster/facecluster/internal/asmgen"
 )
 
-func addr(c gotypes.Component) Mem {
-	b, err := c.Resolve()
-	if err != nil {
-		panic(err)
-	}
-	return b.Addr
-}
-
 func main() {
-	ConstraintExpr("amd64,!purego")
-	depthwise3x3Pixels()
-	elementwise("addVec", true, false)
-	elementwise("reluVec", false, true)
-	elementwise("addReLUVec", true, true)
-	maxPool("maxPool2Pixels", 2)
-	maxPool("maxPool3Pixels", 3)
-	winogradTransforms()
+	asmgen.Main(func() {
+		depthwise3x3Pixels()
+		elementwise("addVec", true, false)
+		elementwise("reluVec", false, true)
+		elementwise("addReLUVec", true, true)
+		maxPool("maxPool2Pixels", 2)
+		maxPool("maxPool3Pixels", 3)
+		winogradTransforms()
 
-	depthwise3x3Pixels512("dw3x3S1AVX512", 1)
-	depthwise3x3Pixels512("dw3x3S2AVX512", 2)
-	elementwise512("addVecAVX512", true, false)
-	elementwise512("reluVecAVX512", false, true)
-	elementwise512("addReLUVecAVX512", true, true)
-	maxPool512("maxPool2PixelsAVX512", 2)
-	maxPool512("maxPool3PixelsAVX512", 3)
-	convSmallRow512()
-	convSmallRow16x512()
-	for _, t := range []struct {
-		name string
-		coef [][]float64
-		ep   bool
-	}{{"winoBT4", winoBT4, false}, {"winoAT2", winoAT2, false}, {"winoAT2Epilogue", winoAT2, true},
-		{"winoBT6", winoBT6, false}, {"winoAT4", winoAT4, false}, {"winoAT4Epilogue", winoAT4, true}} {
-		linearTransform512(t.name+"AVX512", t.coef, t.ep)
-	}
-	Generate()
+		depthwise3x3Pixels512("dw3x3S1AVX512", 1)
+		depthwise3x3Pixels512("dw3x3S2AVX512", 2)
+		elementwise512("addVecAVX512", true, false)
+		elementwise512("reluVecAVX512", false, true)
+		elementwise512("addReLUVecAVX512", true, true)
+		maxPool512("maxPool2PixelsAVX512", 2)
+		maxPool512("maxPool3PixelsAVX512", 3)
+		convSmallRow512()
+		convSmallRow16x512()
+		for _, t := range []struct {
+			name string
+			coef [][]float64
+			ep   bool
+		}{{"winoBT4", winoBT4, false}, {"winoAT2", winoAT2, false}, {"winoAT2Epilogue", winoAT2, true},
+			{"winoBT6", winoBT6, false}, {"winoAT4", winoAT4, false}, {"winoAT4Epilogue", winoAT4, true}} {
+			linearTransform512(t.name+"AVX512", t.coef, t.ep)
+		}
+	})
 }
 
 // depthwise3x3Pixels emits dw3x3Pixels: n output pixels of one row of a 3×3 depthwise

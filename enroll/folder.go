@@ -1,7 +1,4 @@
-// Package knownfolder reads a folder of known people's photos, named the way face_recognition's
-// CLI expects: "name.jpg" or "name_N.jpg" for several photos of one person (the name may itself
-// contain underscores: "mary_jane_2.jpg" is mary_jane). Used by `identify --known` and `enroll`.
-package knownfolder
+package enroll
 
 import (
 	"fmt"

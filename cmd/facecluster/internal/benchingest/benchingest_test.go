@@ -1,4 +1,4 @@
-package cli
+package benchingest
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 func TestBenchIngestChecksExactlyOnce(t *testing.T) {
 	for _, driver := range []string{store.DriverSQLite, store.DriverMySQL} {
 		t.Run(driver, func(t *testing.T) {
-			o := IngestBenchOptions{Driver: driver, Connections: 16, SingleRequests: 300, BulkPaths: 2500, BulkSize: 1000, BulkConnections: 2, WarmupSingle: 20, WarmupBulk: 1, Settle: time.Second, Dir: t.TempDir()}
+			o := Options{Driver: driver, Connections: 16, SingleRequests: 300, BulkPaths: 2500, BulkSize: 1000, BulkConnections: 2, WarmupSingle: 20, WarmupBulk: 1, Settle: time.Second, Dir: t.TempDir()}
 			if driver == store.DriverMySQL {
 				testutil.MySQLDSN(t) // skips (or fails under CI) without a server
 				o.MySQLServerDSN = os.Getenv("FACECLUSTER_TEST_MYSQL_DSN")
@@ -24,7 +24,7 @@ func TestBenchIngestChecksExactlyOnce(t *testing.T) {
 					o.MySQLServerDSN = "root@tcp(127.0.0.1:3306)/"
 				}
 			}
-			res, err := RunIngestBench(context.Background(), o, io.Discard)
+			res, err := Run(context.Background(), o, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

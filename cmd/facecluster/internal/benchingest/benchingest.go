@@ -1,4 +1,8 @@
-package cli
+// Package benchingest measures how fast a real receiver accepts paths: single requests at N
+// connections and bulk requests, against MySQL or SQLite with an in-process nsqd, checking that
+// every path became exactly one image and one queue message. `facecluster bench ingest` runs it;
+// docs/benchmarks.md has its results.
+package benchingest
 
 import (
 	"bytes"
@@ -17,7 +21,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -27,15 +30,14 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/spf13/cobra"
 
 	"github.com/facecluster/facecluster/queue"
 	"github.com/facecluster/facecluster/receiver"
 	"github.com/facecluster/facecluster/store"
 )
 
-// IngestBenchOptions configure RunIngestBench.
-type IngestBenchOptions struct {
+// Options configure Run.
+type Options struct {
 	Driver          string // "mysql" (default) or "sqlite"
 	MySQLServerDSN  string // a server DSN; the bench creates and drops its own database there
 	Connections     int    // concurrent single-path clients
@@ -58,8 +60,25 @@ type IngestBenchOptions struct {
 	HeaderCheckMax int
 }
 
-// IngestBenchResult is what RunIngestBench measured.
-type IngestBenchResult struct {
+// DefaultOptions are the command's defaults: a run of a few minutes on MySQL (the server DSN
+// is the caller's to give).
+func DefaultOptions() Options {
+	return Options{
+		Driver:          store.DriverMySQL,
+		Connections:     64,
+		SingleRequests:  60000,
+		BulkPaths:       200000,
+		BulkSize:        1000,
+		BulkConnections: 4,
+		WarmupSingle:    2000,
+		WarmupBulk:      8,
+		Settle:          time.Minute,
+		HeaderCheckMax:  1,
+	}
+}
+
+// Result is what Run measured.
+type Result struct {
 	Driver          string
 	SingleRequests  int
 	SingleDuration  time.Duration
@@ -80,84 +99,8 @@ type IngestBenchResult struct {
 	DuplicateCreates       int   // of 64 concurrent posts of one new path, how many created an image (want 1)
 }
 
-func newBenchIngestCmd() *cobra.Command {
-	o := IngestBenchOptions{}
-	var cpuProfile string
-	var runs int
-	cmd := &cobra.Command{
-		Use:   "ingest",
-		Short: "Measure how fast a real receiver accepts paths (single requests at N connections, and bulk) against MySQL or SQLite with an in-process nsqd",
-		Long: `Starts a receiver on a loopback port with a fresh database (on MySQL: a new database on the
-server of --mysql-dsn, dropped afterwards) and an in-process nsqd, creates the image files,
-warms up (--warmup-single and --warmup-bulk requests, not measured), waits for the MySQL server
-to write back dirty pages (at most --settle), then drives it with --connections concurrent
-clients posting one new path each to /image/post, and with --bulk-connections clients posting
---bulk-size paths each to /images/post. Request bodies are encoded before each phase starts. It
-then checks that every path became exactly one image and one queue message. --runs repeats
-everything (a fresh database and nsqd each time) and prints the spread.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runs <= 0 {
-				return usageError{errors.New("bench ingest: --runs must be positive")}
-			}
-			if o.Dir == "" { // one set of image files for every run
-				d, err := os.MkdirTemp("", "facecluster-bench-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				o.Dir = d
-			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				o.CPUProfile = f
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "driver %s, GOMAXPROCS %d\n", o.Driver, runtime.GOMAXPROCS(0))
-			var all []IngestBenchResult
-			for run := 1; run <= runs; run++ {
-				res, err := RunIngestBench(cmd.Context(), o, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				o.CPUProfile = nil // the first run's phases only
-				all = append(all, res)
-				fmt.Fprintf(out, "run %d:\n", run)
-				printIngestResult(out, o, res)
-			}
-			if runs > 1 {
-				printIngestSpread(out, all)
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.Driver, "db-driver", store.DriverMySQL, "database: mysql or sqlite")
-	def := os.Getenv("FACECLUSTER_TEST_MYSQL_DSN")
-	if def == "" {
-		def = "root@tcp(127.0.0.1:3306)/"
-	}
-	f.StringVar(&o.MySQLServerDSN, "mysql-dsn", def, "MySQL server DSN; a scratch database is created and dropped there")
-	f.IntVar(&o.Connections, "connections", 64, "concurrent single-path clients")
-	f.IntVar(&o.SingleRequests, "single", 60000, "single-path requests")
-	f.IntVar(&o.BulkPaths, "bulk", 200000, "paths sent in bulk")
-	f.IntVar(&o.BulkSize, "bulk-size", 1000, "paths per bulk request")
-	f.IntVar(&o.BulkConnections, "bulk-connections", 4, "concurrent bulk clients")
-	f.IntVar(&o.WarmupSingle, "warmup-single", 2000, "unmeasured single-path requests first")
-	f.IntVar(&o.WarmupBulk, "warmup-bulk", 8, "unmeasured bulk requests first")
-	f.DurationVar(&o.Settle, "settle", time.Minute, "wait at most this long before each phase for the MySQL server to write back dirty pages (0: do not wait)")
-	f.IntVar(&o.HeaderCheckMax, "check-headers", 1, "the receiver reads the image headers of requests with at most this many paths (-1: none)")
-	f.IntVar(&runs, "runs", 1, "repeat the whole benchmark this many times (fresh database and nsqd each) and print the spread")
-	f.StringVar(&o.Dir, "dir", "", "scratch directory [a temporary directory]")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the first run's two measured phases (receiver, nsqd and load generator) to this file")
-	return cmd
-}
-
-func printIngestResult(out io.Writer, o IngestBenchOptions, res IngestBenchResult) {
+// PrintResult writes one run's measurements.
+func PrintResult(out io.Writer, o Options, res Result) {
 	dirty := func(n int64) string {
 		if n < 0 {
 			return ""
@@ -177,8 +120,9 @@ func printIngestResult(out io.Writer, o IngestBenchOptions, res IngestBenchResul
 }
 
 // printIngestSpread prints min, median and max over the runs.
-func printIngestSpread(out io.Writer, all []IngestBenchResult) {
-	stat := func(name, unit string, f func(IngestBenchResult) float64) {
+// PrintSpread writes the spread of several runs' measurements.
+func PrintSpread(out io.Writer, all []Result) {
+	stat := func(name, unit string, f func(Result) float64) {
 		v := make([]float64, len(all))
 		for i, r := range all {
 			v[i] = f(r)
@@ -197,19 +141,36 @@ func printIngestSpread(out io.Writer, all []IngestBenchResult) {
 		return 1e6 * cpu / float64(n)
 	}
 	fmt.Fprintf(out, "over %d runs:\n", len(all))
-	stat("single requests/s", "", func(r IngestBenchResult) float64 { return r.SingleRPS })
-	stat("bulk paths/s", "", func(r IngestBenchResult) float64 { return r.BulkPathsPerSec })
-	stat("single CPU, facecluster", "µs/request", func(r IngestBenchResult) float64 { return per(r.SingleCPU, r.SingleRequests) })
-	stat("single CPU, database server", "µs/request", func(r IngestBenchResult) float64 { return per(r.SingleDBCPU, r.SingleRequests) })
-	stat("bulk CPU, facecluster", "µs/path", func(r IngestBenchResult) float64 { return per(r.BulkCPU, r.BulkPaths) })
-	stat("bulk CPU, database server", "µs/path", func(r IngestBenchResult) float64 { return per(r.BulkDBCPU, r.BulkPaths) })
+	stat("single requests/s", "", func(r Result) float64 { return r.SingleRPS })
+	stat("bulk paths/s", "", func(r Result) float64 { return r.BulkPathsPerSec })
+	stat("single CPU, facecluster", "µs/request", func(r Result) float64 { return per(r.SingleCPU, r.SingleRequests) })
+	stat("single CPU, database server", "µs/request", func(r Result) float64 { return per(r.SingleDBCPU, r.SingleRequests) })
+	stat("bulk CPU, facecluster", "µs/path", func(r Result) float64 { return per(r.BulkCPU, r.BulkPaths) })
+	stat("bulk CPU, database server", "µs/path", func(r Result) float64 { return per(r.BulkDBCPU, r.BulkPaths) })
 }
 
-// RunIngestBench runs the ingest benchmark (see newBenchIngestCmd); progress goes to logw.
-func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (IngestBenchResult, error) {
-	res := IngestBenchResult{Driver: o.Driver}
+// Validate says what is wrong with o, in the words of the command's flags.
+func (o Options) Validate() error {
 	if o.Connections <= 0 || o.SingleRequests < 0 || o.BulkPaths < 0 || o.BulkSize <= 0 || o.BulkConnections <= 0 || o.WarmupSingle < 0 || o.WarmupBulk < 0 || o.Settle < 0 {
-		return res, usageError{errors.New("bench ingest: --connections, --bulk-size and --bulk-connections must be positive, counts not negative")}
+		return errors.New("bench ingest: --connections, --bulk-size and --bulk-connections must be positive, counts not negative")
+	}
+	switch o.Driver {
+	case store.DriverSQLite:
+	case store.DriverMySQL:
+		if _, err := mysql.ParseDSN(o.MySQLServerDSN); err != nil {
+			return fmt.Errorf("--mysql-dsn: %w", err)
+		}
+	default:
+		return fmt.Errorf("bench ingest: unknown --db-driver %q", o.Driver)
+	}
+	return nil
+}
+
+// Run runs the ingest benchmark (see `facecluster bench ingest --help`); progress goes to logw.
+func Run(ctx context.Context, o Options, logw io.Writer) (Result, error) {
+	res := Result{Driver: o.Driver}
+	if err := o.Validate(); err != nil {
+		return res, err
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	dir := o.Dir
@@ -252,8 +213,6 @@ func RunIngestBench(ctx context.Context, o IngestBenchOptions, logw io.Writer) (
 		}
 		defer drop()
 		so.DSN = dsn
-	default:
-		return res, usageError{fmt.Errorf("bench ingest: unknown --db-driver %q", o.Driver)}
 	}
 	st, err := store.Open(ctx, so)
 	if err != nil {
@@ -507,7 +466,7 @@ func makeBenchFiles(root string, n int) ([]string, error) {
 func scratchMySQLDatabase(serverDSN string) (string, func(), error) {
 	cfg, err := mysql.ParseDSN(serverDSN)
 	if err != nil {
-		return "", nil, usageError{fmt.Errorf("--mysql-dsn: %w", err)}
+		return "", nil, fmt.Errorf("--mysql-dsn: %w", err)
 	}
 	cfg.DBName = ""
 	admin, err := sql.Open("mysql", cfg.FormatDSN())

@@ -1,4 +1,4 @@
-package knownfolder
+package enroll
 
 import (
 	"errors"

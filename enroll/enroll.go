@@ -1,4 +1,4 @@
-package recognizer
+package enroll
 
 import (
 	"context"
@@ -9,29 +9,29 @@ import (
 
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
-	"github.com/facecluster/facecluster/internal/knownfolder"
+	"github.com/facecluster/facecluster/recognizer"
 	"github.com/facecluster/facecluster/store"
 )
 
-// EnrollStore is what enrolment needs of *store.Store.
-type EnrollStore interface {
+// Store is what enrolment needs of *store.Store.
+type Store interface {
 	EnsurePerson(ctx context.Context, name string) (store.Person, error)
 	HasExample(ctx context.Context, personID int64, source string) (bool, error)
 	AddExample(ctx context.Context, ne store.NewExample) (store.Example, error)
 }
 
-// EnrollOptions configure EnrollFolder.
-type EnrollOptions struct {
+// Options configure Folder.
+type Options struct {
 	Engine   *face.Engine
-	Store    EnrollStore
+	Store    Store
 	Dir      string         // the known-people folder: name.jpg, name_2.jpg, …
 	Limits   imageio.Limits // decoding limits
-	Progress func(done, total int, photo knownfolder.Photo)
+	Progress func(done, total int, photo Photo)
 	Logger   *slog.Logger
 }
 
-// EnrollReport says what EnrollFolder did.
-type EnrollReport struct {
+// Report says what Folder did.
+type Report struct {
 	Photos   int      // images in the folder
 	Enrolled int      // new examples
 	Existing int      // photos enrolled before (same person, same file)
@@ -41,13 +41,19 @@ type EnrollReport struct {
 	Skipped  []string // files that are not images of a supported format
 }
 
-// EnrollFolder enrols every photo of a known-people folder, once: a photo already enrolled for
+// String is the one-line summary `facecluster enroll` prints.
+func (r Report) String() string {
+	return fmt.Sprintf("%d photos: %d enrolled, %d already enrolled, %d as whole-image crops, %d failed",
+		r.Photos, r.Enrolled, r.Existing, len(r.Whole), len(r.Failed))
+}
+
+// Folder enrols every photo of a known-people folder, once: a photo already enrolled for
 // its person (by path) is skipped, so running it at every start is cheap. A photo in which no
 // face is detected is taken as a tight crop of one face, with a warning; with several faces,
 // the largest is the person's. Bad photos are reported and skipped; the error is for the folder
 // itself or the database.
-func EnrollFolder(ctx context.Context, o EnrollOptions) (EnrollReport, error) {
-	var rep EnrollReport
+func Folder(ctx context.Context, o Options) (Report, error) {
+	var rep Report
 	if o.Engine == nil || o.Store == nil {
 		return rep, errors.New("enroll: Engine and Store are required")
 	}
@@ -55,7 +61,7 @@ func EnrollFolder(ctx context.Context, o EnrollOptions) (EnrollReport, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	photos, skipped, err := knownfolder.Scan(o.Dir)
+	photos, skipped, err := Scan(o.Dir)
 	if err != nil {
 		return rep, fmt.Errorf("enroll %s: %w", o.Dir, err)
 	}
@@ -120,7 +126,7 @@ func describeKnown(ctx context.Context, eng *face.Engine, path string, lim image
 	if err != nil {
 		return f, false, false, err
 	}
-	faces, whole, err := DescribeImage(ctx, eng, img, face.Options{}, true)
+	faces, whole, err := recognizer.DescribeImage(ctx, eng, img, face.Options{}, true)
 	if err != nil {
 		return f, false, false, err
 	}
