@@ -394,6 +394,62 @@ func (s *Server) Describe(ctx context.Context, req *recognizerv1.DescribeRequest
 	return resp, nil
 }
 
+// Verify implements the RPC. The recognizer owns the comparison so that every client answers
+// alike: each image's face is the one face.Primary chooses (as for `facecluster compare`), the
+// distance is the engine's, and the threshold the request's or this recognizer's.
+func (s *Server) Verify(ctx context.Context, req *recognizerv1.VerifyRequest) (*recognizerv1.VerifyResponse, error) {
+	opts, err := engineOptions(req.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	threshold := req.GetThreshold()
+	if !(threshold > 0) {
+		threshold = s.opts.Threshold
+	}
+	resp := &recognizerv1.VerifyResponse{Threshold: threshold, ModelVersion: face.ModelVersion}
+	var primary [2]face.Face
+	for i, side := range []struct {
+		name string
+		src  *recognizerv1.Image
+		out  **recognizerv1.VerifiedImage
+	}{{"a", req.GetA(), &resp.A}, {"b", req.GetB(), &resp.B}} {
+		vi, f, err := s.verifyImage(ctx, side.src, opts, req.GetWholeImageFallback())
+		if err != nil {
+			st := status.Convert(err)
+			return nil, status.Errorf(st.Code(), "image %s: %s", side.name, st.Message())
+		}
+		*side.out, primary[i] = vi, f
+	}
+	if resp.A.Faces > 0 && resp.B.Faces > 0 {
+		d := face.Distance(primary[0].Descriptor, primary[1].Descriptor)
+		resp.Distance, resp.Same = &d, d < threshold
+	}
+	return resp, nil
+}
+
+// verifyImage decodes and describes one image of a Verify request and returns its primary face.
+func (s *Server) verifyImage(ctx context.Context, src *recognizerv1.Image, opts face.Options, wholeFallback bool) (*recognizerv1.VerifiedImage, face.Face, error) {
+	img, err := s.decode(src)
+	if err != nil {
+		return nil, face.Face{}, err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, face.Face{}, err
+	}
+	faces, whole, err := DescribeImage(ctx, s.opts.Engine, img, opts, wholeFallback)
+	s.release()
+	if err != nil {
+		return nil, face.Face{}, engineError(ctx, err)
+	}
+	b := img.Bounds()
+	vi := &recognizerv1.VerifiedImage{Faces: int32(len(faces)), WholeImageUsed: whole, Width: int32(b.Dx()), Height: int32(b.Dy())}
+	f, ok := face.Primary(faces)
+	if ok {
+		vi.Face = protoFace(f)
+	}
+	return vi, f, nil
+}
+
 // DescribeImage finds the faces of img with their descriptors; with wholeFallback, an image in
 // which no face is found is described as one face (a tight crop), and whole reports it.
 func DescribeImage(ctx context.Context, eng *face.Engine, img image.Image, opts face.Options, wholeFallback bool) (faces []face.Face, whole bool, err error) {
