@@ -51,15 +51,28 @@ type GalleryStore interface {
 
 // Options configure a Server.
 type Options struct {
-	Engine       *face.Engine
-	Store        GalleryStore
-	ImageRoot    string         // path references must resolve inside it (required for path images)
-	Limits       imageio.Limits // decoding limits (pixel bomb protection)
-	Threshold    float32        // default match threshold [face.DefaultThreshold]
-	PollInterval time.Duration  // gallery version poll [500ms]
-	Concurrency  int            // analyses at once [GOMAXPROCS]
+	Engine    *face.Engine
+	Store     GalleryStore
+	ImageRoot string         // path references must resolve inside it (required for path images)
+	Limits    imageio.Limits // decoding limits (pixel bomb protection)
+	// Threshold is the match threshold of requests that do not set one: the recognizer owns
+	// matching, so this is the setting that normally applies.
+	Threshold    float32
+	PollInterval time.Duration // gallery version poll
+	Concurrency  int           // analyses at once
 	Metrics      *metrics.Metrics
 	Logger       *slog.Logger
+}
+
+// DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
+// their defaults from here.
+func DefaultOptions() Options {
+	return Options{
+		Limits:       imageio.Limits{MaxPixels: imageio.DefaultMaxPixels},
+		Threshold:    face.DefaultThreshold,
+		PollInterval: 500 * time.Millisecond,
+		Concurrency:  runtime.GOMAXPROCS(0),
+	}
 }
 
 // Server implements recognizerv1.RecognizerServiceServer.
@@ -82,14 +95,15 @@ func New(o Options) (*Server, error) {
 	if o.Engine == nil || o.Store == nil {
 		return nil, errors.New("recognizer: Engine and Store are required")
 	}
+	def := DefaultOptions()
 	if o.Threshold <= 0 {
-		o.Threshold = face.DefaultThreshold
+		o.Threshold = def.Threshold
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 500 * time.Millisecond
+		o.PollInterval = def.PollInterval
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = runtime.GOMAXPROCS(0)
+		o.Concurrency = def.Concurrency
 	}
 	var root *imageroot.Root
 	if o.ImageRoot != "" {
