@@ -39,7 +39,7 @@ Exit status: 0 same person, 4 different people, 3 no face in an image, 1 other e
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !(tolerance > 0) { // NaN too
-				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (0.6 is the usual)", tolerance)}
+				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (%g is the usual)", tolerance, face.DefaultThreshold)}
 			}
 			return runCompare(cmd, &flags, tolerance, assumeCropped, args[0], args[1])
 		},

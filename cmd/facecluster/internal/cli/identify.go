@@ -55,7 +55,7 @@ Exit status: 0 when faces were found, 3 when no input holds a face, 1 when an in
 				return usageError{errors.New("--known DIR is required: a folder of photos named name.jpg or name_N.jpg")}
 			}
 			if !(tolerance > 0) { // NaN too
-				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (0.6 is the usual)", tolerance)}
+				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (%g is the usual)", tolerance, face.DefaultThreshold)}
 			}
 			return runIdentify(cmd, &flags, identifyParams{knownDir, tolerance, showDistance, assumeCropped}, args)
 		},
