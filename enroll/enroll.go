@@ -130,14 +130,9 @@ func describeKnown(ctx context.Context, eng *face.Engine, path string, lim image
 	if err != nil {
 		return f, false, false, err
 	}
-	if len(faces) == 0 {
+	best, ok := face.Primary(faces)
+	if !ok {
 		return f, false, false, errors.New("no face found, even as a whole-image crop")
-	}
-	best := faces[0]
-	for _, c := range faces[1:] {
-		if c.Box.W*c.Box.H > best.Box.W*best.Box.H {
-			best = c
-		}
 	}
 	return best, whole, len(faces) > 1, nil
 }

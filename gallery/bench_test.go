@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facecluster/facecluster/engine/face"
+
 	"github.com/facecluster/facecluster/internal/testutil"
 )
 
@@ -29,7 +31,7 @@ func BenchmarkSearch(b *testing.B) {
 		b.Run(fmt.Sprintf("Match/n=%d", len(ex)), func(b *testing.B) {
 			cpu0 := testutil.CPUTime()
 			for b.Loop() {
-				g.Match(q, DefaultThreshold)
+				g.Match(q, face.DefaultThreshold)
 			}
 			report(b, testutil.CPUTime()-cpu0)
 		})

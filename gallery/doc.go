@@ -3,7 +3,9 @@
 //
 // Matching follows face-api.js's FaceMatcher: the distance to a person is the mean Euclidean
 // distance to that person's descriptors, and the best person is a match only if that mean is
-// strictly below the threshold (DefaultThreshold 0.6); otherwise the face is unknown. MatchFaces
+// strictly below the threshold; otherwise the face is unknown. The threshold is the caller's (a
+// float32 distance, as the descriptors' components are); its default is the engine's
+// face.DefaultThreshold, 0.6, which this package does not import (see below). MatchFaces
 // matches all faces of one image so that a person is named at most once. Nearest is an exact
 // 1:N search.
 //

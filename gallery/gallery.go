@@ -11,10 +11,6 @@ import (
 // Dim is the length of a face descriptor.
 const Dim = 128
 
-// DefaultThreshold is the reference matcher's distance threshold: a person matches only when
-// the mean distance is strictly below it.
-const DefaultThreshold = 0.6
-
 // qStep is the int8 quantisation step; ±127 steps cover ±0.567, beyond the largest component
 // seen in face-api.js descriptors (≈0.53). Larger values are clamped, which only widens that
 // descriptor's error bound.

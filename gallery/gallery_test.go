@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/facecluster/facecluster/engine/face"
 )
 
 // randomGallery returns examples of persons whose descriptors scatter around a per-person centre,
@@ -139,7 +141,7 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 					t.Fatalf("trial %d k=%d:\n got %v\nwant %v", trial, k, got, want)
 				}
 			}
-			if got, want := g.Match(q, DefaultThreshold), refMatch(ex, q, DefaultThreshold); got != want {
+			if got, want := g.Match(q, face.DefaultThreshold), refMatch(ex, q, face.DefaultThreshold); got != want {
 				t.Fatalf("trial %d Match:\n got %+v\nwant %+v", trial, got, want)
 			}
 		}
@@ -188,7 +190,7 @@ func TestTies(t *testing.T) {
 		t.Fatalf("equal distances not ordered by example ID: %v", got)
 	}
 	// Equal means: the smaller person ID wins; the best example is the smallest ID.
-	m := g.Match(d, DefaultThreshold)
+	m := g.Match(d, face.DefaultThreshold)
 	if !m.Known || m.PersonID != 1 || m.Person != "ann" || m.Distance != 0 || m.BestExampleID != 3 {
 		t.Fatalf("tie Match = %+v, want ann (person 1), example 3, distance 0", m)
 	}
@@ -206,11 +208,11 @@ func TestEmptyGallery(t *testing.T) {
 	if got := g.Nearest(d, 5); len(got) != 0 {
 		t.Fatalf("Nearest on empty gallery = %v", got)
 	}
-	m := g.Match(d, DefaultThreshold)
+	m := g.Match(d, face.DefaultThreshold)
 	if m.Known || !math.IsInf(float64(m.Distance), 1) || m.BestExampleID != 0 {
 		t.Fatalf("Match on empty gallery = %+v", m)
 	}
-	ms := g.MatchFaces([][Dim]float32{d, d}, DefaultThreshold)
+	ms := g.MatchFaces([][Dim]float32{d, d}, face.DefaultThreshold)
 	if len(ms) != 2 || ms[0].Known || ms[1].Known {
 		t.Fatalf("MatchFaces on empty gallery = %+v", ms)
 	}
@@ -228,7 +230,7 @@ func TestRemoval(t *testing.T) {
 	}
 	target := ex[10]
 	q := near(r, target, 0.01)
-	if m := g.Match(q, DefaultThreshold); !m.Known || m.PersonID != target.PersonID {
+	if m := g.Match(q, face.DefaultThreshold); !m.Known || m.PersonID != target.PersonID {
 		t.Fatalf("before removal: %+v, want person %d", m, target.PersonID)
 	}
 	var count int
@@ -249,7 +251,7 @@ func TestRemoval(t *testing.T) {
 	if g.Len() != len(rest) || g.People() != 49 {
 		t.Fatalf("after removal Len %d People %d, want %d and 49", g.Len(), g.People(), len(rest))
 	}
-	if got, want := g.Match(q, DefaultThreshold), refMatch(rest, q, DefaultThreshold); got != want {
+	if got, want := g.Match(q, face.DefaultThreshold), refMatch(rest, q, face.DefaultThreshold); got != want {
 		t.Fatalf("after RemovePerson: got %+v want %+v", got, want)
 	}
 	// Remove single examples (first, middle, last) and re-add one.
@@ -271,7 +273,7 @@ func TestRemoval(t *testing.T) {
 			t.Fatalf("k=%d after removals: got %v want %v", k, got, want)
 		}
 	}
-	if got, want := g.Match(q, DefaultThreshold), refMatch(rest, q, DefaultThreshold); got != want {
+	if got, want := g.Match(q, face.DefaultThreshold), refMatch(rest, q, face.DefaultThreshold); got != want {
 		t.Fatalf("after re-adding: got %+v want %+v", got, want)
 	}
 }
@@ -333,7 +335,7 @@ func TestMatchFacesNamesAPersonOnce(t *testing.T) {
 		closer, farther = farther, closer
 	}
 	faces := [][Dim]float32{farther, near(r, bob, 0.005), closer}
-	got := g.MatchFaces(faces, DefaultThreshold)
+	got := g.MatchFaces(faces, face.DefaultThreshold)
 	if !got[2].Known || got[2].PersonID != 1 {
 		t.Fatalf("the face nearest to person 1 did not keep it: %+v", got[2])
 	}
@@ -351,14 +353,14 @@ func TestMatchFacesNamesAPersonOnce(t *testing.T) {
 			others = append(others, e)
 		}
 	}
-	want := refMatch(others, farther, DefaultThreshold)
+	want := refMatch(others, farther, face.DefaultThreshold)
 	if got[0].Known != want.Known || (want.Known && got[0].PersonID != want.PersonID) {
 		t.Fatalf("displaced face = %+v, want next choice %+v", got[0], want)
 	}
 	// Each face alone matches as Match does.
 	for i, f := range faces {
-		if one := g.MatchFaces([][Dim]float32{f}, DefaultThreshold)[0]; one != g.Match(f, DefaultThreshold) {
-			t.Fatalf("face %d: MatchFaces alone %+v != Match %+v", i, one, g.Match(f, DefaultThreshold))
+		if one := g.MatchFaces([][Dim]float32{f}, face.DefaultThreshold)[0]; one != g.Match(f, face.DefaultThreshold) {
+			t.Fatalf("face %d: MatchFaces alone %+v != Match %+v", i, one, g.Match(f, face.DefaultThreshold))
 		}
 	}
 }
@@ -380,7 +382,7 @@ func TestConcurrentUse(t *testing.T) {
 		q := near(r, ex[w*37], 0.01)
 		wg.Go(func() {
 			for range 50 {
-				if m := g.Match(q, DefaultThreshold); !m.Known {
+				if m := g.Match(q, face.DefaultThreshold); !m.Known {
 					t.Errorf("reader %d: %+v", w, m)
 					return
 				}
@@ -440,7 +442,7 @@ func TestReplacePeopleEqualsAFullReplace(t *testing.T) {
 			if got, want := g.Nearest(q, 5), refNearest(all, q, 5); !slices.Equal(got, want) {
 				t.Fatalf("%s: Nearest got %v want %v", what, got, want)
 			}
-			if got, want := g.Match(q, DefaultThreshold), refMatch(all, q, DefaultThreshold); got != want {
+			if got, want := g.Match(q, face.DefaultThreshold), refMatch(all, q, face.DefaultThreshold); got != want {
 				t.Fatalf("%s: Match got %+v want %+v", what, got, want)
 			}
 		}
@@ -523,7 +525,7 @@ func TestLoaderEqualsReplace(t *testing.T) {
 	}
 	for i := 0; i < 200; i++ {
 		q := near(r, ex[r.IntN(len(ex))], 0.05)
-		if g, w := got.Match(q, DefaultThreshold), want.Match(q, DefaultThreshold); g != w {
+		if g, w := got.Match(q, face.DefaultThreshold), want.Match(q, face.DefaultThreshold); g != w {
 			t.Fatalf("Match: %+v, want %+v", g, w)
 		}
 		if g, w := got.Nearest(q, 5), want.Nearest(q, 5); !slices.Equal(g, w) {

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -66,14 +67,31 @@ type Options struct {
 	NSQDTCPAddrs     []string
 	LookupdPoll      time.Duration
 
-	Concurrency      int           // images at once [1]
-	MaxAttempts      int           // attempts before failed [5]
-	Lease            time.Duration // claim duration [2m]
-	RetryDelay       time.Duration // first retry delay, doubled per attempt [1s]
-	MaxRetryDelay    time.Duration // [1m]
-	RecognizeTimeout time.Duration // [60s]
-	MatchThreshold   float32       // [recognizer's default]
-	Owner            string        // lease owner name [host-pid-random]
+	Concurrency      int           // images at once
+	MaxAttempts      int           // attempts before failed
+	Lease            time.Duration // claim duration
+	RetryDelay       time.Duration // first retry delay, doubled per attempt
+	MaxRetryDelay    time.Duration
+	RecognizeTimeout time.Duration
+	// MatchThreshold is sent with every request; 0 (the default) asks the recognizer to use its
+	// own, so that the role that matches owns the setting. Set it only to override the
+	// recognizers' threshold for this processor's images.
+	MatchThreshold float32
+	Owner          string // lease owner name [host-pid-random]
+}
+
+// DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
+// their defaults from here.
+func DefaultOptions() Options {
+	return Options{
+		LookupdPoll:      15 * time.Second,
+		Concurrency:      runtime.GOMAXPROCS(0),
+		MaxAttempts:      store.DefaultMaxAttempts,
+		Lease:            2 * time.Minute,
+		RetryDelay:       time.Second,
+		MaxRetryDelay:    time.Minute,
+		RecognizeTimeout: 60 * time.Second,
+	}
 }
 
 // Processor is one consumer with Concurrency handlers.
@@ -96,23 +114,27 @@ func New(o Options) (*Processor, error) {
 	if len(o.LookupdHTTPAddrs) == 0 && len(o.NSQDTCPAddrs) == 0 {
 		return nil, errors.New("processor: nsqlookupd HTTP addresses or nsqd TCP addresses are required")
 	}
+	def := DefaultOptions()
+	if o.LookupdPoll <= 0 {
+		o.LookupdPoll = def.LookupdPoll
+	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 1
+		o.Concurrency = def.Concurrency
 	}
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
+		o.MaxAttempts = def.MaxAttempts
 	}
 	if o.Lease <= 0 {
-		o.Lease = 2 * time.Minute
+		o.Lease = def.Lease
 	}
 	if o.RetryDelay <= 0 {
-		o.RetryDelay = time.Second
+		o.RetryDelay = def.RetryDelay
 	}
 	if o.MaxRetryDelay < o.RetryDelay {
-		o.MaxRetryDelay = max(time.Minute, o.RetryDelay)
+		o.MaxRetryDelay = max(def.MaxRetryDelay, o.RetryDelay)
 	}
 	if o.RecognizeTimeout <= 0 {
-		o.RecognizeTimeout = 60 * time.Second
+		o.RecognizeTimeout = def.RecognizeTimeout
 	}
 	if o.Source == nil {
 		o.Source = PathSource

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/store"
@@ -76,6 +77,42 @@ func TestImageEndsProcessedWithTheRightPerson(t *testing.T) {
 			}
 			if found[0].Distance >= 0.6 || found[0].Distance <= 0 {
 				t.Errorf("carol's distance %.3f, want in (0, 0.6)", found[0].Distance)
+			}
+		})
+	}
+}
+
+// TestTheRecognizersThresholdAppliesUnlessTheProcessorSetsOne: the recognizer owns matching. A
+// processor left at its default sends no threshold, so the recognizer's own applies — here one
+// so strict that carol, enrolled from a crop of this very photo, is unknown; a processor given
+// a threshold explicitly overrides it for its images.
+func TestTheRecognizersThresholdAppliesUnlessTheProcessorSetsOne(t *testing.T) {
+	const strict = 0.01 // below any two photos of a face, even a crop of the same one
+	for _, tt := range []struct {
+		name      string
+		processor float32
+		want      store.Status
+	}{
+		{"the recognizer's", 0, store.StatusUnidentified},
+		{"the processor's, given", face.DefaultThreshold, store.StatusProcessed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t, stackOptions{recognizerThreshold: strict, matchThreshold: tt.processor})
+			known := t.TempDir()
+			knownCrop(t, known, "sample1.jpg", "carol", rightmost)
+			if rep := s.enrol(known); rep.Enrolled != 1 {
+				t.Fatalf("enrolment report %+v, want 1 enrolled", rep)
+			}
+			waitFor(t, "the recognizer to load the enrolment", func() bool { return s.rec.server.GalleryVersion() > 0 })
+			img := s.waitFinal(s.submit(s.linkDemo("sample1.jpg"))[0], 60*time.Second)
+			var names []string
+			for _, f := range img.Faces {
+				if f.Known() {
+					names = append(names, f.Person)
+				}
+			}
+			if img.Status != tt.want {
+				t.Fatalf("status %s (known %v, %q), want %s", img.Status, names, img.LastError, tt.want)
 			}
 		})
 	}

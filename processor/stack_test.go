@@ -58,6 +58,9 @@ type stackOptions struct {
 	retryDelay       time.Duration
 	lease            time.Duration
 	noProcessor      bool
+	// recognizerThreshold is the recognizer's own match threshold (0: its default);
+	// matchThreshold the one the processor sends (0: "use yours").
+	recognizerThreshold, matchThreshold float32
 }
 
 type stack struct {
@@ -111,7 +114,12 @@ type recognizerProcess struct {
 
 func startRecognizer(t testing.TB, st *store.Store, root, addr string) *recognizerProcess {
 	t.Helper()
-	srv, err := recognizer.New(recognizer.Options{Engine: testEngine(t), Store: st, ImageRoot: root, PollInterval: 100 * time.Millisecond})
+	return startRecognizerWith(t, st, root, addr, 0)
+}
+
+func startRecognizerWith(t testing.TB, st *store.Store, root, addr string, threshold float32) *recognizerProcess {
+	t.Helper()
+	srv, err := recognizer.New(recognizer.Options{Engine: testEngine(t), Store: st, ImageRoot: root, PollInterval: 100 * time.Millisecond, Threshold: threshold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +189,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	}
 	t.Cleanup(s.producer.Close)
 
-	s.rec = startRecognizer(t, s.st, s.root, "")
+	s.rec = startRecognizerWith(t, s.st, s.root, "", o.recognizerThreshold)
 	s.client, err = recognizer.Dial(s.rec.addr, s.metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +216,7 @@ func (s *stack) startProcessor() {
 		LookupdHTTPAddrs: []string{s.lookupd.HTTPAddr()}, LookupdPoll: 100 * time.Millisecond,
 		Concurrency: 2, MaxAttempts: s.opts.maxAttempts, Lease: s.opts.lease, RetryDelay: s.opts.retryDelay,
 		MaxRetryDelay: 4 * s.opts.retryDelay, RecognizeTimeout: 20 * time.Second, Owner: s.owner,
+		MatchThreshold: s.opts.matchThreshold,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/httpjson"
@@ -37,11 +38,12 @@ type Publisher interface {
 }
 
 // Recognizer is the recognizer service used for enrolment (Describe) and the synchronous
-// recognize/verify endpoints. The generated gRPC client
+// recognize (Recognize) and verify (Verify) endpoints. The generated gRPC client
 // (recognizerv1.NewRecognizerServiceClient) satisfies it.
 type Recognizer interface {
 	Recognize(ctx context.Context, in *recognizerv1.RecognizeRequest, opts ...grpc.CallOption) (*recognizerv1.RecognizeResponse, error)
 	Describe(ctx context.Context, in *recognizerv1.DescribeRequest, opts ...grpc.CallOption) (*recognizerv1.DescribeResponse, error)
+	Verify(ctx context.Context, in *recognizerv1.VerifyRequest, opts ...grpc.CallOption) (*recognizerv1.VerifyResponse, error)
 }
 
 // Options configure New.
@@ -55,10 +57,10 @@ type Options struct {
 	Auth      *auth.Auth // nil: access control off
 	Logger    *slog.Logger
 
-	MaxJSONBytes   int64 // request body limit of JSON endpoints (default 16 MiB)
-	MaxUploadBytes int64 // request body limit of uploads (default 64 MiB)
-	MaxBulk        int   // paths per bulk request (default 10 000)
-	MaxPixels      int64 // uploads and checked paths with more pixels are refused (default 40 000 000)
+	MaxJSONBytes   int64 // request body limit of JSON endpoints
+	MaxUploadBytes int64 // request body limit of uploads
+	MaxBulk        int   // paths per bulk request
+	MaxPixels      int64 // uploads and checked paths with more pixels are refused
 	// HeaderCheckMax: a request submitting at most this many images by path has each file's
 	// header read (format and pixel count; nothing decoded), and a broken, unsupported or
 	// over-MaxPixels image refuses the request with 422 before anything is written. Larger bulk
@@ -67,10 +69,22 @@ type Options struct {
 	// images fail in the processor with the reason. Default 1 (single submissions); negative:
 	// never.
 	HeaderCheckMax int
-	// MatchThreshold for /api/v1/verify (default 0.6).
-	MatchThreshold float64
 	// ModelVersion recorded with enrolled examples when the recognizer does not say.
 	ModelVersion string
+}
+
+// DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
+// their defaults from here. There is no match threshold: /api/v1/recognize and /api/v1/verify
+// use the recognizer's unless the request sets one.
+func DefaultOptions() Options {
+	return Options{
+		MaxJSONBytes:   16 << 20,
+		MaxUploadBytes: 64 << 20,
+		MaxBulk:        10000,
+		MaxPixels:      imageio.DefaultMaxPixels,
+		HeaderCheckMax: 1,
+		ModelVersion:   "face-api-1.7.15/recognition",
+	}
 }
 
 // Receiver serves the API. Create it with New.
@@ -98,26 +112,24 @@ func New(opts Options) (*Receiver, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	def := DefaultOptions()
 	if opts.MaxJSONBytes <= 0 {
-		opts.MaxJSONBytes = 16 << 20
+		opts.MaxJSONBytes = def.MaxJSONBytes
 	}
 	if opts.MaxUploadBytes <= 0 {
-		opts.MaxUploadBytes = 64 << 20
+		opts.MaxUploadBytes = def.MaxUploadBytes
 	}
 	if opts.MaxBulk <= 0 {
-		opts.MaxBulk = 10000
+		opts.MaxBulk = def.MaxBulk
 	}
 	if opts.MaxPixels <= 0 {
-		opts.MaxPixels = 40_000_000
-	}
-	if opts.MatchThreshold <= 0 {
-		opts.MatchThreshold = 0.6
+		opts.MaxPixels = def.MaxPixels
 	}
 	if opts.HeaderCheckMax == 0 {
-		opts.HeaderCheckMax = 1
+		opts.HeaderCheckMax = def.HeaderCheckMax
 	}
 	if opts.ModelVersion == "" {
-		opts.ModelVersion = "face-api-1.7.15/recognition"
+		opts.ModelVersion = def.ModelVersion
 	}
 	rc := &Receiver{opts: opts, root: root, log: opts.Logger.With("component", "receiver")}
 	rc.batch = newBatcher(rc, 4, 256, batchTimeout)

@@ -1,7 +1,6 @@
 package receiver
 
 import (
-	"math"
 	"net/http"
 	"strconv"
 
@@ -62,7 +61,9 @@ func (rc *Receiver) recognize(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /api/v1/verify: two images (multipart "a" and "b", or JSON {"a": path, "b": path}); are
-// their faces the same person? The most confident face of each image is compared.
+// their faces the same person? The recognizer decides (Verify): it compares the primary face of
+// each image — the largest, as `facecluster compare` does — with its own threshold unless the
+// request sets one.
 func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 	if err := rc.needRecognizer(); err != nil {
 		rc.fail(w, r, err)
@@ -71,7 +72,7 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		A         string  `json:"a"`
 		B         string  `json:"b"`
-		Threshold float64 `json:"threshold"`
+		Threshold float32 `json:"threshold"`
 		// AssumeCropped takes a picture in which no face is detected whole, as one face (a tight
 		// crop), like `facecluster compare --assume-cropped`; without it such a picture is a 422.
 		AssumeCropped bool `json:"assume_cropped"`
@@ -90,40 +91,21 @@ func (rc *Receiver) verify(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, errorf(http.StatusBadRequest, "send two images: multipart fields \"a\" and \"b\" (or JSON {\"a\": path, \"b\": path}), got %d", len(inputs)))
 		return
 	}
-	threshold := req.Threshold
-	if threshold <= 0 {
-		threshold = rc.opts.MatchThreshold
-	}
-	var descs [2][]float32
-	var counts [2]int
-	for i, in := range inputs {
-		resp, err := rc.opts.Recognizer.Describe(r.Context(), &recognizerv1.DescribeRequest{Image: in.img, WholeImageFallback: assumeCropped})
-		if err != nil {
-			rc.fail(w, r, recognizerError(in.label, err))
-			return
-		}
-		faces := resp.GetFaces()
-		if len(faces) == 0 {
-			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: no face found (for a tight crop of one face, send assume_cropped=true)", in.label))
-			return
-		}
-		best := faces[0]
-		for _, f := range faces[1:] {
-			if f.GetScore() > best.GetScore() {
-				best = f
-			}
-		}
-		descs[i], counts[i] = best.GetEmbedding(), len(faces)
-	}
-	if len(descs[0]) != len(descs[1]) || len(descs[0]) == 0 {
-		rc.fail(w, r, errorf(http.StatusBadGateway, "the recognizer returned descriptors of different sizes"))
+	resp, err := rc.opts.Recognizer.Verify(r.Context(), &recognizerv1.VerifyRequest{
+		A: inputs[0].img, B: inputs[1].img, Threshold: req.Threshold, WholeImageFallback: assumeCropped,
+	})
+	if err != nil {
+		rc.fail(w, r, recognizerError("verify", err))
 		return
 	}
-	var sum float64
-	for i := range descs[0] {
-		d := float64(descs[0][i] - descs[1][i])
-		sum += d * d
+	for i, vi := range []*recognizerv1.VerifiedImage{resp.GetA(), resp.GetB()} {
+		if vi.GetFaces() == 0 {
+			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: no face found (for a tight crop of one face, send assume_cropped=true)", inputs[i].label))
+			return
+		}
 	}
-	dist := math.Sqrt(sum)
-	httpjson.Write(w, http.StatusOK, map[string]any{"distance": dist, "same": dist < threshold, "threshold": threshold, "faces_a": counts[0], "faces_b": counts[1]})
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"distance": resp.GetDistance(), "same": resp.GetSame(), "threshold": resp.GetThreshold(),
+		"faces_a": resp.GetA().GetFaces(), "faces_b": resp.GetB().GetFaces(),
+	})
 }

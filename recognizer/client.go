@@ -92,13 +92,17 @@ func Dial(target string, m *metrics.Metrics, extra ...grpc.DialOption) (*Client,
 // Recognizer is the generated client (for processors).
 func (c *Client) Recognizer() recognizerv1.RecognizerServiceClient { return c.rec }
 
-// Recognize and Describe call the service.
+// Recognize, Describe and Verify call the service.
 func (c *Client) Recognize(ctx context.Context, req *recognizerv1.RecognizeRequest) (*recognizerv1.RecognizeResponse, error) {
 	return c.rec.Recognize(ctx, req)
 }
 
 func (c *Client) Describe(ctx context.Context, req *recognizerv1.DescribeRequest) (*recognizerv1.DescribeResponse, error) {
 	return c.rec.Describe(ctx, req)
+}
+
+func (c *Client) Verify(ctx context.Context, req *recognizerv1.VerifyRequest) (*recognizerv1.VerifyResponse, error) {
+	return c.rec.Verify(ctx, req)
 }
 
 // Probe asks the standard health service whether the recognizer serves (the breaker's probe).

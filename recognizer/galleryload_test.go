@@ -129,7 +129,7 @@ func TestStreamedLoadEqualsTheListLoad(t *testing.T) {
 				for k := range q {
 					q[k] += float32(r.NormFloat64() * 0.03)
 				}
-				if a, b := streamed.Match(q, gallery.DefaultThreshold), old.Match(q, gallery.DefaultThreshold); a != b {
+				if a, b := streamed.Match(q, face.DefaultThreshold), old.Match(q, face.DefaultThreshold); a != b {
 					t.Fatalf("Match: streamed %+v, list %+v", a, b)
 				}
 				if a, b := streamed.Nearest(q, 10), old.Nearest(q, 10); !slices.Equal(a, b) {
@@ -157,7 +157,7 @@ func TestStreamedLoadEqualsTheListLoad(t *testing.T) {
 			}
 			var q [gallery.Dim]float32
 			copy(q[:], desc)
-			if m := streamed.Match(q, gallery.DefaultThreshold); m.Person != "Zoe" || m.PersonID != p.ID {
+			if m := streamed.Match(q, face.DefaultThreshold); m.Person != "Zoe" || m.PersonID != p.ID {
 				t.Fatalf("after the rename: %+v", m)
 			}
 		})

@@ -83,7 +83,12 @@ type replica struct {
 
 func startReplica(t *testing.T, st *store.Store, root string, opts ...grpc.ServerOption) *replica {
 	t.Helper()
-	srv, err := recognizer.New(recognizer.Options{Engine: testEngine(t), Store: st, ImageRoot: root, PollInterval: 200 * time.Millisecond})
+	return startReplicaWith(t, recognizer.Options{Engine: testEngine(t), Store: st, ImageRoot: root, PollInterval: 200 * time.Millisecond}, opts...)
+}
+
+func startReplicaWith(t *testing.T, o recognizer.Options, opts ...grpc.ServerOption) *replica {
+	t.Helper()
+	srv, err := recognizer.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,5 +404,79 @@ func TestHealthFollowsTheLifecycle(t *testing.T) {
 	<-done
 	if err := c.Probe(ctx); err == nil {
 		t.Fatal("still SERVING after the recognizer stopped")
+	}
+}
+
+// TestVerifyComparesThePrimaryFacesWithTheRecognizersThreshold: Verify compares the face the
+// engine's rule chooses in each image (face.Primary, the largest), with the engine's distance,
+// and the recognizer's own threshold unless the request sets one; an image without a face is
+// reported, not compared.
+func TestVerifyComparesThePrimaryFacesWithTheRecognizersThreshold(t *testing.T) {
+	const own = 0.01 // this recognizer's threshold: stricter than any real pair
+	rep := startReplicaWith(t, recognizer.Options{Engine: testEngine(t), Store: openStore(t), Threshold: own})
+	c := dial(t, rep.addr)
+	ctx := context.Background()
+	dir := t.TempDir()
+	cropRightmostFace(t, dir, "crop")
+	crop, err := os.ReadFile(filepath.Join(dir, "crop.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := demoBytes(t, "sample1.jpg")
+
+	// What the engine says directly, for the faces its rule chooses.
+	primary := func(b []byte) (face.Face, int) {
+		img, _, err := imageio.Decode(bytes.NewReader(b), imageio.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		faces, err := testEngine(t).Analyze(ctx, img, face.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ok := face.Primary(faces)
+		if !ok {
+			t.Fatal("no face")
+		}
+		return f, len(faces)
+	}
+	fa, _ := primary(crop)
+	fb, nb := primary(photo)
+	want := face.Distance(fa.Descriptor, fb.Descriptor)
+
+	data := func(b []byte) *recognizerv1.Image {
+		return &recognizerv1.Image{Source: &recognizerv1.Image_Data{Data: b}}
+	}
+	for _, tc := range []struct {
+		name      string
+		threshold float32
+		wantUsed  float32
+	}{
+		{"the recognizer's threshold", 0, own},
+		{"the request's threshold", face.DefaultThreshold, face.DefaultThreshold},
+	} {
+		resp, err := c.Verify(ctx, &recognizerv1.VerifyRequest{A: data(crop), B: data(photo), Threshold: tc.threshold})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if resp.Distance == nil || resp.GetDistance() != want || resp.GetThreshold() != tc.wantUsed || resp.GetSame() != (want < tc.wantUsed) {
+			t.Errorf("%s: distance %v, threshold %v, same %v; want %v, %v, %v", tc.name, resp.Distance, resp.GetThreshold(), resp.GetSame(), want, tc.wantUsed, want < tc.wantUsed)
+		}
+		if b := resp.GetB(); b.GetFaces() != int32(nb) || b.GetFace().GetBox().GetWidth() != fb.Box.W || b.GetFace().GetBox().GetX() != fb.Box.X {
+			t.Errorf("%s: image b: %d faces, compared %v; want %d, the largest at %+v", tc.name, b.GetFaces(), b.GetFace().GetBox(), nb, fb.Box)
+		}
+	}
+
+	resp, err := c.Verify(ctx, &recognizerv1.VerifyRequest{A: data(crop), B: data(blankPNG(t, 150, 150))})
+	if err != nil || resp.GetB().GetFaces() != 0 || resp.Distance != nil || resp.GetSame() {
+		t.Fatalf("verify against a blank picture: %v, %v; want no face in b and nothing compared", resp, err)
+	}
+	resp, err = c.Verify(ctx, &recognizerv1.VerifyRequest{A: data(crop), B: data(blankPNG(t, 150, 150)), WholeImageFallback: true})
+	if err != nil || resp.GetB().GetFaces() != 1 || !resp.GetB().GetWholeImageUsed() || resp.Distance == nil {
+		t.Fatalf("verify against a blank picture taken whole: %v, %v; want it compared as one face", resp, err)
+	}
+	_, err = c.Verify(ctx, &recognizerv1.VerifyRequest{A: data(crop), B: data([]byte("not an image"))})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "image b:") {
+		t.Fatalf("verify against bytes that are no image: %v, want InvalidArgument naming image b", err)
 	}
 }

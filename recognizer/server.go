@@ -51,15 +51,28 @@ type GalleryStore interface {
 
 // Options configure a Server.
 type Options struct {
-	Engine       *face.Engine
-	Store        GalleryStore
-	ImageRoot    string         // path references must resolve inside it (required for path images)
-	Limits       imageio.Limits // decoding limits (pixel bomb protection)
-	Threshold    float32        // default match threshold [face.DefaultThreshold]
-	PollInterval time.Duration  // gallery version poll [500ms]
-	Concurrency  int            // analyses at once [GOMAXPROCS]
+	Engine    *face.Engine
+	Store     GalleryStore
+	ImageRoot string         // path references must resolve inside it (required for path images)
+	Limits    imageio.Limits // decoding limits (pixel bomb protection)
+	// Threshold is the match threshold of requests that do not set one: the recognizer owns
+	// matching, so this is the setting that normally applies.
+	Threshold    float32
+	PollInterval time.Duration // gallery version poll
+	Concurrency  int           // analyses at once
 	Metrics      *metrics.Metrics
 	Logger       *slog.Logger
+}
+
+// DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
+// their defaults from here.
+func DefaultOptions() Options {
+	return Options{
+		Limits:       imageio.Limits{MaxPixels: imageio.DefaultMaxPixels},
+		Threshold:    face.DefaultThreshold,
+		PollInterval: 500 * time.Millisecond,
+		Concurrency:  runtime.GOMAXPROCS(0),
+	}
 }
 
 // Server implements recognizerv1.RecognizerServiceServer.
@@ -82,14 +95,15 @@ func New(o Options) (*Server, error) {
 	if o.Engine == nil || o.Store == nil {
 		return nil, errors.New("recognizer: Engine and Store are required")
 	}
+	def := DefaultOptions()
 	if o.Threshold <= 0 {
-		o.Threshold = face.DefaultThreshold
+		o.Threshold = def.Threshold
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 500 * time.Millisecond
+		o.PollInterval = def.PollInterval
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = runtime.GOMAXPROCS(0)
+		o.Concurrency = def.Concurrency
 	}
 	var root *imageroot.Root
 	if o.ImageRoot != "" {
@@ -392,6 +406,62 @@ func (s *Server) Describe(ctx context.Context, req *recognizerv1.DescribeRequest
 		resp.Faces = append(resp.Faces, protoFace(f))
 	}
 	return resp, nil
+}
+
+// Verify implements the RPC. The recognizer owns the comparison so that every client answers
+// alike: each image's face is the one face.Primary chooses (as for `facecluster compare`), the
+// distance is the engine's, and the threshold the request's or this recognizer's.
+func (s *Server) Verify(ctx context.Context, req *recognizerv1.VerifyRequest) (*recognizerv1.VerifyResponse, error) {
+	opts, err := engineOptions(req.GetOptions())
+	if err != nil {
+		return nil, err
+	}
+	threshold := req.GetThreshold()
+	if !(threshold > 0) {
+		threshold = s.opts.Threshold
+	}
+	resp := &recognizerv1.VerifyResponse{Threshold: threshold, ModelVersion: face.ModelVersion}
+	var primary [2]face.Face
+	for i, side := range []struct {
+		name string
+		src  *recognizerv1.Image
+		out  **recognizerv1.VerifiedImage
+	}{{"a", req.GetA(), &resp.A}, {"b", req.GetB(), &resp.B}} {
+		vi, f, err := s.verifyImage(ctx, side.src, opts, req.GetWholeImageFallback())
+		if err != nil {
+			st := status.Convert(err)
+			return nil, status.Errorf(st.Code(), "image %s: %s", side.name, st.Message())
+		}
+		*side.out, primary[i] = vi, f
+	}
+	if resp.A.Faces > 0 && resp.B.Faces > 0 {
+		d := face.Distance(primary[0].Descriptor, primary[1].Descriptor)
+		resp.Distance, resp.Same = &d, d < threshold
+	}
+	return resp, nil
+}
+
+// verifyImage decodes and describes one image of a Verify request and returns its primary face.
+func (s *Server) verifyImage(ctx context.Context, src *recognizerv1.Image, opts face.Options, wholeFallback bool) (*recognizerv1.VerifiedImage, face.Face, error) {
+	img, err := s.decode(src)
+	if err != nil {
+		return nil, face.Face{}, err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, face.Face{}, err
+	}
+	faces, whole, err := DescribeImage(ctx, s.opts.Engine, img, opts, wholeFallback)
+	s.release()
+	if err != nil {
+		return nil, face.Face{}, engineError(ctx, err)
+	}
+	b := img.Bounds()
+	vi := &recognizerv1.VerifiedImage{Faces: int32(len(faces)), WholeImageUsed: whole, Width: int32(b.Dx()), Height: int32(b.Dy())}
+	f, ok := face.Primary(faces)
+	if ok {
+		vi.Face = protoFace(f)
+	}
+	return vi, f, nil
 }
 
 // DescribeImage finds the faces of img with their descriptors; with wholeFallback, an image in

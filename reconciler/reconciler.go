@@ -33,13 +33,24 @@ type Publisher interface {
 type Options struct {
 	Store       Store
 	Publisher   Publisher
-	Interval    time.Duration // between passes [10s]
-	PendingAge  time.Duration // pending images older than this are republished [30s]
-	MaxAttempts int           // an expired lease on an image with this many attempts fails it [5]
+	Interval    time.Duration // between passes
+	PendingAge  time.Duration // pending images older than this are republished
+	MaxAttempts int           // an expired lease on an image with this many attempts fails it
 	RetryFailed bool          // also retry failed images on every pass
-	Batch       int           // ids per query [1000]
+	Batch       int           // ids per query
 	Metrics     *metrics.Metrics
 	Logger      *slog.Logger
+}
+
+// DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
+// their defaults from here.
+func DefaultOptions() Options {
+	return Options{
+		Interval:    10 * time.Second,
+		PendingAge:  30 * time.Second,
+		MaxAttempts: store.DefaultMaxAttempts,
+		Batch:       1000,
+	}
 }
 
 // Reconciler runs passes until its context ends.
@@ -53,17 +64,18 @@ func New(o Options) (*Reconciler, error) {
 	if o.Store == nil || o.Publisher == nil {
 		return nil, errors.New("reconciler: Store and Publisher are required")
 	}
+	def := DefaultOptions()
 	if o.Interval <= 0 {
-		o.Interval = 10 * time.Second
+		o.Interval = def.Interval
 	}
 	if o.PendingAge <= 0 {
-		o.PendingAge = 30 * time.Second
+		o.PendingAge = def.PendingAge
 	}
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
+		o.MaxAttempts = def.MaxAttempts
 	}
 	if o.Batch <= 0 {
-		o.Batch = 1000
+		o.Batch = def.Batch
 	}
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()

@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// DefaultMaxAttempts is how many attempts an image gets before it is failed, unless configured
+// otherwise (--max-attempts): the default of both roles that pass a limit to the store, the
+// processor (RecordFailure) and the reconciler (ExpireLeases). It lives here, below both, so that
+// it has one owner.
+const DefaultMaxAttempts = 5
+
 // ClaimImage lets owner process image id: pending (or processing whose lease has expired) →
 // processing, attempts+1, lease until now+lease. It reports false, writing nothing, when another
 // owner holds a live lease, the image is final, or it does not exist (GetImage tells which).

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/store"
 	"github.com/facecluster/facecluster/web/internal/thumbs"
@@ -40,7 +41,7 @@ type Options struct {
 	// MaxUploadBytes bounds one uploaded file (default 32 MiB).
 	MaxUploadBytes int64
 	// MaxPixels: a picture whose header claims more pixels is not served full size (default
-	// 40 000 000, serve passes --max-image-pixels).
+	// imageio.DefaultMaxPixels; serve passes --max-image-pixels).
 	MaxPixels int64
 	// PollInterval is how often the live-update poller asks the store for changes (default 1s).
 	PollInterval time.Duration
@@ -172,7 +173,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		opts.ThumbSize = 360
 	}
 	if opts.MaxPixels <= 0 {
-		opts.MaxPixels = 40_000_000
+		opts.MaxPixels = imageio.DefaultMaxPixels
 	}
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = 32 << 20

@@ -6,8 +6,9 @@
 // Load an Engine once (it verifies the weights' checksums) and share it: it is safe for
 // concurrent use. Analyze does everything for every face of an image; Detect, Landmarks,
 // Describe and DescribeWhole are its steps. Boxes and points are in pixels of the image passed
-// in. Descriptors are compared with Distance (Euclidean; the reference treats distances below 0.6
-// as the same person).
+// in. Descriptors are compared with Distance (Euclidean; below DefaultThreshold, 0.6, the reference
+// takes two descriptors for the same person). Where one face of a photo stands for the photo
+// (comparing two photos, enrolling a photo), Primary chooses it.
 package face
 
 import (
@@ -25,10 +26,14 @@ const (
 	DefaultMinConfidence = 0.5 // SSD MobileNetV1 minConfidence, TinyFaceDetector scoreThreshold
 	DefaultMaxResults    = 100 // SSD MobileNetV1 maxResults
 	DefaultInputSize     = 416 // TinyFaceDetector inputSize
-	// DefaultThreshold is the distance below which the reference's matcher calls two
-	// descriptors the same person.
-	DefaultThreshold = 0.6
 )
+
+// DefaultThreshold is the distance strictly below which the reference's matcher (face-api.js's
+// FaceMatcher) takes two descriptors, or a descriptor and a person's mean, for the same person.
+// It is the one default of every match threshold in facecluster — the recognizer's, the
+// gallery's callers', compare's and identify's --tolerance, the --match-threshold flag — and
+// float32 like Distance, so a threshold compares with a distance without conversion.
+const DefaultThreshold float32 = 0.6
 
 // Detector chooses the face detector.
 type Detector int
@@ -137,6 +142,26 @@ func Distance(a, b Descriptor) float32 {
 		s += d * d
 	}
 	return float32(math.Sqrt(float64(s)))
+}
+
+// Primary returns the face that stands for a photo wherever one face per photo is wanted —
+// `facecluster compare`, POST /api/v1/verify, enrolment — so that they all answer alike for the
+// same photos: the largest face by box area, the higher detector score on a tie (then the
+// first). The largest, not the most confident: the subject of a portrait or of a crop is the
+// face that fills it, while the detector's score follows pose and light and may rank a small
+// face in the background above it. ok is false when faces is empty.
+func Primary(faces []Face) (f Face, ok bool) {
+	if len(faces) == 0 {
+		return Face{}, false
+	}
+	best := 0
+	for i := 1; i < len(faces); i++ {
+		a, b := faces[i].Box.W*faces[i].Box.H, faces[best].Box.W*faces[best].Box.H
+		if a > b || (a == b && faces[i].Score > faces[best].Score) {
+			best = i
+		}
+	}
+	return faces[best], true
 }
 
 // Face is everything Analyze finds about one face.

@@ -19,7 +19,7 @@ const ExitDifferent = 4
 func newCompareCmd() *cobra.Command {
 	var (
 		flags         engineFlags
-		tolerance     float64
+		tolerance     float32
 		assumeCropped bool
 	)
 	cmd := &cobra.Command{
@@ -29,21 +29,23 @@ func newCompareCmd() *cobra.Command {
 
     distance,same      or      distance,different
 
-(same when the distance is below --tolerance, as face-api.js's FaceMatcher decides). When an image holds several faces the largest
-one is used, with a warning. An image without a detected face is an error (exit status 3) unless
+(same when the distance is below --tolerance, as face-api.js's FaceMatcher decides). When an
+image holds several faces the largest one is used, with a warning: the subject of a portrait or
+a crop is the face that fills it. POST /api/v1/verify chooses the same face, so both answer alike
+for the same photos. An image without a detected face is an error (exit status 3) unless
 --assume-cropped, which takes it as a tight crop of one face.
 
 Exit status: 0 same person, 4 different people, 3 no face in an image, 1 other errors, 2 bad flags.`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !(tolerance > 0) { // NaN too
-				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (0.6 is the usual)", tolerance)}
+				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (%g is the usual)", tolerance, face.DefaultThreshold)}
 			}
-			return runCompare(cmd, &flags, float32(tolerance), assumeCropped, args[0], args[1])
+			return runCompare(cmd, &flags, tolerance, assumeCropped, args[0], args[1])
 		},
 	}
 	flags.register(cmd, false)
-	cmd.Flags().Float64Var(&tolerance, "tolerance", face.DefaultThreshold, "faces closer than this distance are the same person")
+	cmd.Flags().Float32Var(&tolerance, "tolerance", face.DefaultThreshold, "faces closer than this distance are the same person")
 	cmd.Flags().BoolVar(&assumeCropped, "assume-cropped", false, "an image with no detected face is one face crop")
 	return cmd
 }
@@ -76,7 +78,6 @@ func runCompare(cmd *cobra.Command, flags *engineFlags, tolerance float32, assum
 	dist := face.Distance(ds[0], ds[1])
 	verdict := "same"
 	if dist >= tolerance { // same only strictly below, as the reference's matcher decides
-
 		verdict = "different"
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%.4f,%s\n", dist, verdict)
@@ -86,7 +87,7 @@ func runCompare(cmd *cobra.Command, flags *engineFlags, tolerance float32, assum
 	return nil
 }
 
-// compareDescriptor describes the largest face of the image at path.
+// compareDescriptor describes the primary face of the image at path (face.Primary: the largest).
 func compareDescriptor(ctx context.Context, eng *face.Engine, flags *engineFlags, opts face.Options, assumeCropped bool, path string, w *warner) (face.Descriptor, error) {
 	img, _, err := imageio.DecodeFile(path, flags.limits())
 	if err != nil {
@@ -108,11 +109,6 @@ func compareDescriptor(ctx context.Context, eng *face.Engine, flags *engineFlags
 	case len(faces) > 1:
 		w.printf("facecluster: warning: %d faces in %s: comparing the largest", len(faces), path)
 	}
-	best := faces[0]
-	for _, f := range faces[1:] {
-		if f.Box.W*f.Box.H > best.Box.W*best.Box.H {
-			best = f
-		}
-	}
+	best, _ := face.Primary(faces)
 	return best.Descriptor, nil
 }

@@ -25,7 +25,7 @@ func newIdentifyCmd() *cobra.Command {
 	var (
 		flags         engineFlags
 		knownDir      string
-		tolerance     float64
+		tolerance     float32
 		showDistance  bool
 		assumeCropped bool
 	)
@@ -55,15 +55,15 @@ Exit status: 0 when faces were found, 3 when no input holds a face, 1 when an in
 				return usageError{errors.New("--known DIR is required: a folder of photos named name.jpg or name_N.jpg")}
 			}
 			if !(tolerance > 0) { // NaN too
-				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (0.6 is the usual)", tolerance)}
+				return usageError{fmt.Errorf("--tolerance %g: want a positive distance (%g is the usual)", tolerance, face.DefaultThreshold)}
 			}
-			return runIdentify(cmd, &flags, identifyParams{knownDir, float32(tolerance), showDistance, assumeCropped}, args)
+			return runIdentify(cmd, &flags, identifyParams{knownDir, tolerance, showDistance, assumeCropped}, args)
 		},
 	}
 	flags.register(cmd, true)
 	fl := cmd.Flags()
 	fl.StringVar(&knownDir, "known", "", "folder of known people's photos (name.jpg, name_N.jpg)")
-	fl.Float64Var(&tolerance, "tolerance", face.DefaultThreshold, "faces closer than this (mean) distance to a person are that person; lower is stricter")
+	fl.Float32Var(&tolerance, "tolerance", face.DefaultThreshold, "faces closer than this (mean) distance to a person are that person; lower is stricter")
 	fl.BoolVar(&showDistance, "show-distance", false, "add the face distance to each line")
 	fl.BoolVar(&assumeCropped, "assume-cropped", false, "an image with no detected face is one face crop")
 	return cmd
@@ -195,12 +195,7 @@ func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts f
 			return known{d: faces[0].Descriptor}
 		}
 		w.printf("facecluster: warning: %d faces in known photo %s: using the largest as %s", len(faces), ph.Path, ph.Person)
-		best := faces[0]
-		for _, f := range faces[1:] {
-			if f.Box.W*f.Box.H > best.Box.W*best.Box.H {
-				best = f
-			}
-		}
+		best, _ := face.Primary(faces)
 		return known{d: best.Descriptor}
 	}
 	emit := func(ph enroll.Photo, k known) {

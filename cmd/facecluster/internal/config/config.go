@@ -14,13 +14,18 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/joho/godotenv"
 	"github.com/spf13/pflag"
+
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/processor"
+	"github.com/facecluster/facecluster/recognizer"
+	"github.com/facecluster/facecluster/reconciler"
 )
 
 // Role is one part of the system that serve can run.
@@ -121,7 +126,7 @@ type Config struct {
 	// GroupEngine
 	ModelsDir      string
 	MaxImagePixels int64
-	MatchThreshold float64
+	MatchThreshold float32 // the recognizer's; see RequestThreshold for what a client role sends
 
 	// GroupKnown
 	KnownPeople string
@@ -138,6 +143,8 @@ type Config struct {
 // fill. Call Load after fs is parsed.
 func Register(fs *pflag.FlagSet, groups Group) *Config {
 	c := &Config{groups: groups, fs: fs}
+	// Each role owns its settings' defaults; the flags only show them.
+	proc, rec := processor.DefaultOptions(), reconciler.DefaultOptions()
 	fs.StringVar(&c.EnvFile, "env-file", ".env", "file of KEY=VALUE lines read at start when it exists (FACECLUSTER_* settings)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
@@ -154,7 +161,7 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringVar(&c.NSQDBroadcastAddr, "nsqd-broadcast-addr", "", "host the embedded nsqd tells nsqlookupd, for processors to connect to (in Kubernetes the pod IP) [the --nsqd-tcp-addr host, or the host name when that is a wildcard]")
 		fs.StringSliceVar(&c.NSQLookupdTCPAddrs, "nsqlookupd-tcp-addrs", []string{"127.0.0.1:4160"}, "nsqlookupd TCP addresses nsqd registers with (the embedded nsqlookupd listens on the first)")
 		fs.StringSliceVar(&c.NSQLookupdHTTPAddrs, "nsqlookupd-http-addrs", []string{"127.0.0.1:4161"}, "nsqlookupd HTTP addresses processors discover nsqds through (the embedded nsqlookupd listens on the first)")
-		fs.DurationVar(&c.LookupdPoll, "nsqlookupd-poll", 15*time.Second, "how often processors ask nsqlookupd for new nsqds (1s when the embedded nsqd runs in the same process)")
+		fs.DurationVar(&c.LookupdPoll, "nsqlookupd-poll", proc.LookupdPoll, "how often processors ask nsqlookupd for new nsqds (1s when the embedded nsqd runs in the same process)")
 		fs.StringSliceVar(&c.ConsumeNSQDAddrs, "consume-nsqd-tcp-addrs", nil, "nsqd TCP addresses processors consume from directly, instead of discovering them through nsqlookupd")
 	}
 	if groups&GroupServe != 0 {
@@ -167,25 +174,25 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringVar(&c.ReceiverURL, "receiver-url", "", "base URL of the receiver API the web role sends uploads and submissions to when the receiver runs elsewhere, e.g. http://receiver:8080")
 		fs.StringSliceVar(&c.StatusPeersFlag, "status-peers", nil, "name=http://host:port of each facecluster process running elsewhere whose /readyz and /metrics the web role's status page shows (a host name that resolves to several addresses, like a headless Service, is read at each), e.g. processor=http://processor:8080")
 		fs.StringVar(&c.SessionKey, "session-key", "", "secret that signs UI session cookies and CSRF tokens; give every web replica the same one [random per process]")
-		fs.IntVar(&c.Concurrency, "processor-concurrency", runtime.GOMAXPROCS(0), "images each processor handles at once")
-		fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "attempts before an image is marked failed")
-		fs.DurationVar(&c.Lease, "lease", 2*time.Minute, "how long a processor's claim on an image lasts before the reconciler may take it back")
-		fs.DurationVar(&c.RetryDelay, "retry-delay", time.Second, "first delay before a transient failure is retried (doubles each attempt)")
-		fs.DurationVar(&c.MaxRetryDelay, "max-retry-delay", time.Minute, "longest delay between retries")
+		fs.IntVar(&c.Concurrency, "processor-concurrency", proc.Concurrency, "images each processor handles at once")
+		fs.IntVar(&c.MaxAttempts, "max-attempts", proc.MaxAttempts, "attempts before an image is marked failed")
+		fs.DurationVar(&c.Lease, "lease", proc.Lease, "how long a processor's claim on an image lasts before the reconciler may take it back")
+		fs.DurationVar(&c.RetryDelay, "retry-delay", proc.RetryDelay, "first delay before a transient failure is retried (doubles each attempt)")
+		fs.DurationVar(&c.MaxRetryDelay, "max-retry-delay", proc.MaxRetryDelay, "longest delay between retries")
 		fs.IntVar(&c.BreakerThreshold, "breaker-threshold", 5, "consecutive recognizer failures that open the circuit breaker")
 		fs.DurationVar(&c.BreakerCoolDown, "breaker-cooldown", time.Second, "wait before the open breaker first probes the recognizer's health")
 		fs.DurationVar(&c.BreakerMaxCoolDown, "breaker-max-cooldown", 30*time.Second, "longest wait between health probes (the wait doubles after each failed probe)")
-		fs.DurationVar(&c.RecognizeTimeout, "recognize-timeout", 60*time.Second, "deadline of one recognizer call")
-		fs.DurationVar(&c.GalleryPoll, "gallery-poll", 500*time.Millisecond, "how often recognizers check the database for enrolment changes")
-		fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", 10*time.Second, "how often the reconciler runs")
-		fs.DurationVar(&c.PendingAge, "pending-age", 30*time.Second, "pending images older than this are published again by the reconciler")
+		fs.DurationVar(&c.RecognizeTimeout, "recognize-timeout", proc.RecognizeTimeout, "deadline of one recognizer call")
+		fs.DurationVar(&c.GalleryPoll, "gallery-poll", recognizer.DefaultOptions().PollInterval, "how often recognizers check the database for enrolment changes")
+		fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", rec.Interval, "how often the reconciler runs")
+		fs.DurationVar(&c.PendingAge, "pending-age", rec.PendingAge, "pending images older than this are published again by the reconciler")
 		fs.BoolVar(&c.RetryFailed, "retry-failed", false, "the reconciler also retries failed images")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a SIGTERM waits for in-flight work before requeueing it")
 	}
 	if groups&GroupEngine != 0 {
 		fs.StringVar(&c.ModelsDir, "models-dir", "", "face-api.js model directory [$FACECLUSTER_MODELS_DIR, ./models/node_modules/@vladmandic/face-api/model, /usr/share/facecluster/models]")
-		fs.Int64Var(&c.MaxImagePixels, "max-image-pixels", 40_000_000, "images with more pixels are refused before decoding")
-		fs.Float64Var(&c.MatchThreshold, "match-threshold", 0.6, "largest mean descriptor distance at which a face is taken for a known person")
+		fs.Int64Var(&c.MaxImagePixels, "max-image-pixels", imageio.DefaultMaxPixels, "images with more pixels are refused before decoding")
+		fs.Float32Var(&c.MatchThreshold, "match-threshold", face.DefaultThreshold, "a face is taken for a known person when its mean descriptor distance to that person's examples is below this; the recognizer's setting, applied to every request that does not set its own (a processor sends it only when given explicitly, overriding the recognizers')")
 	}
 	if groups&GroupKnown != 0 {
 		fs.StringVar(&c.KnownPeople, DefaultKnownPeople, DefaultKnownPeople, "folder of known people's photos (name.jpg, name_2.jpg…) enrolled at start where the recognizer runs; the default folder is skipped when it does not exist")
@@ -427,7 +434,7 @@ func (c *Config) validate() error {
 		if c.MaxImagePixels <= 0 {
 			bad("--max-image-pixels must be positive (got %d)", c.MaxImagePixels)
 		}
-		if c.MatchThreshold <= 0 || c.MatchThreshold > 2 {
+		if !(c.MatchThreshold > 0 && c.MatchThreshold <= 2) { // NaN too
 			bad("--match-threshold %g: want a distance in (0, 2]", c.MatchThreshold)
 		}
 	}
@@ -453,6 +460,16 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RequestThreshold is the match threshold a client role (the processor) sends with its
+// requests: 0, "use yours", unless --match-threshold was given to this process, so that the
+// recognizers' own setting applies — the role that matches owns the threshold.
+func (c *Config) RequestThreshold() float32 {
+	if c.Changed("match-threshold") {
+		return c.MatchThreshold
+	}
+	return 0
 }
 
 // Changed reports whether a setting was given (flag, environment or .env) rather than defaulted.

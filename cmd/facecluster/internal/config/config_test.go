@@ -11,7 +11,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/internal/testutil"
+	"github.com/facecluster/facecluster/processor"
+	"github.com/facecluster/facecluster/receiver"
+	"github.com/facecluster/facecluster/recognizer"
+	"github.com/facecluster/facecluster/reconciler"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated table in docs/config.md")
@@ -155,4 +160,69 @@ func TestDocsTableMatchesTheFlags(t *testing.T) {
 		return
 	}
 	t.Fatalf("docs/config.md is out of date with the flags: run go test ./internal/config -update\n--- want\n%s--- got\n%s", want, got)
+}
+
+// TestTheRecognizerOwnsTheMatchThreshold: --match-threshold is the recognizer's setting; a
+// client role (the processor) sends it only when it was given to that process, else 0 ("use
+// yours"), so that in a split deployment the recognizers' own value applies.
+func TestTheRecognizerOwnsTheMatchThreshold(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		args          []string
+		env           map[string]string
+		own, requests float32
+	}{
+		{"default", nil, nil, face.DefaultThreshold, 0},
+		{"flag", []string{"--match-threshold", "0.5"}, nil, 0.5, 0.5},
+		{"environment", nil, map[string]string{"FACECLUSTER_MATCH_THRESHOLD": "0.45"}, 0.45, 0.45},
+		{"given, equal to the default", []string{"--match-threshold", "0.6"}, nil, 0.6, 0.6},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, serve, append([]string{"--data-dir", t.TempDir(), "--env-file", ""}, tt.args...), tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MatchThreshold != tt.own || c.RequestThreshold() != tt.requests {
+				t.Fatalf("threshold %v, sent by processors %v; want %v, %v", c.MatchThreshold, c.RequestThreshold(), tt.own, tt.requests)
+			}
+		})
+	}
+	for _, bad := range []string{"0", "-0.1", "2.5", "NaN"} {
+		if _, err := load(t, serve, []string{"--data-dir", t.TempDir(), "--match-threshold", bad}, nil); err == nil || !strings.Contains(err.Error(), "--match-threshold") {
+			t.Errorf("--match-threshold %s: error %v, want one naming the flag", bad, err)
+		}
+	}
+}
+
+// TestFlagDefaultsAreTheRolesDefaults: each setting has one owner, the package that uses it;
+// the flags show its default rather than repeating it.
+func TestFlagDefaultsAreTheRolesDefaults(t *testing.T) {
+	c, err := load(t, serve, []string{"--data-dir", t.TempDir(), "--env-file", ""}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, rec, recog := processor.DefaultOptions(), reconciler.DefaultOptions(), recognizer.DefaultOptions()
+	for _, tt := range []struct {
+		flag      string
+		got, want any
+	}{
+		{"--processor-concurrency", c.Concurrency, proc.Concurrency},
+		{"--max-attempts (processor)", c.MaxAttempts, proc.MaxAttempts},
+		{"--max-attempts (reconciler)", c.MaxAttempts, rec.MaxAttempts},
+		{"--lease", c.Lease, proc.Lease},
+		{"--retry-delay", c.RetryDelay, proc.RetryDelay},
+		{"--max-retry-delay", c.MaxRetryDelay, proc.MaxRetryDelay},
+		{"--recognize-timeout", c.RecognizeTimeout, proc.RecognizeTimeout},
+		{"--nsqlookupd-poll", c.LookupdPoll, proc.LookupdPoll},
+		{"--gallery-poll", c.GalleryPoll, recog.PollInterval},
+		{"--match-threshold", c.MatchThreshold, recog.Threshold},
+		{"--reconcile-interval", c.ReconcileInterval, rec.Interval},
+		{"--pending-age", c.PendingAge, rec.PendingAge},
+		{"--max-image-pixels", c.MaxImagePixels, receiver.DefaultOptions().MaxPixels},
+		{"--max-image-pixels (recognizer)", c.MaxImagePixels, recog.Limits.MaxPixels},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s defaults to %v, its owner's default is %v", tt.flag, tt.got, tt.want)
+		}
+	}
 }

@@ -49,7 +49,7 @@ func (s *Server) registerRoles(ctx context.Context) error {
 	if cfg.Has(config.RoleReceiver) {
 		opts := receiver.Options{
 			Store: s.store, Publisher: s.publisher(), Blobs: s.blobs, ImageRoot: cfg.ImageRoot, Auth: authn,
-			Logger: s.log, MaxPixels: cfg.MaxImagePixels, MatchThreshold: cfg.MatchThreshold, ModelVersion: face.ModelVersion,
+			Logger: s.log, MaxPixels: cfg.MaxImagePixels, ModelVersion: face.ModelVersion,
 		}
 		if s.client != nil {
 			opts.Recognizer = s.client.Recognizer()

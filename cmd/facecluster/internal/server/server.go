@@ -263,7 +263,7 @@ func (s *Server) startRecognizer(ctx context.Context) error {
 			"already_enrolled", rep.Existing, "whole_image", len(rep.Whole), "failed", len(rep.Failed))
 	}
 	s.recognizer, err = recognizer.New(recognizer.Options{
-		Engine: eng, Store: s.store, ImageRoot: cfg.ImageRoot, Limits: s.limits(), Threshold: float32(cfg.MatchThreshold),
+		Engine: eng, Store: s.store, ImageRoot: cfg.ImageRoot, Limits: s.limits(), Threshold: cfg.MatchThreshold,
 		PollInterval: cfg.GalleryPoll, Metrics: s.metrics, Logger: s.log,
 	})
 	if err != nil {
@@ -329,7 +329,7 @@ func (s *Server) startProcessor() error {
 		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Source: s.imageSource(), Metrics: s.metrics, Logger: s.log,
 		LookupdHTTPAddrs: lookupd, NSQDTCPAddrs: cfg.ConsumeNSQDAddrs, LookupdPoll: lookupdPoll(cfg),
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Lease: cfg.Lease, RetryDelay: cfg.RetryDelay,
-		MaxRetryDelay: cfg.MaxRetryDelay, RecognizeTimeout: cfg.RecognizeTimeout, MatchThreshold: float32(cfg.MatchThreshold),
+		MaxRetryDelay: cfg.MaxRetryDelay, RecognizeTimeout: cfg.RecognizeTimeout, MatchThreshold: cfg.RequestThreshold(),
 	})
 	if err != nil {
 		return err

@@ -6,8 +6,9 @@
 
 // The recognizer runs the face engine and holds the gallery of enrolled people in memory.
 // Processors call Recognize for every queued image; the receiver calls Recognize for its
-// synchronous /api/v1/recognize and Describe to enrol examples. Every replica also serves the
-// standard grpc.health.v1 service, which the processors' circuit breaker probes.
+// synchronous /api/v1/recognize, Verify for /api/v1/verify and Describe to enrol examples. The
+// recognizer owns matching: its threshold applies unless a request sets one. Every replica also
+// serves the standard grpc.health.v1 service, which the processors' circuit breaker probes.
 
 package recognizerv1
 
@@ -251,7 +252,7 @@ type RecognizeRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Image   *Image                 `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
 	Options *DetectOptions         `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
-	// Match threshold (Euclidean distance); 0 means the recognizer's default (0.6).
+	// Match threshold (Euclidean distance); 0 means the recognizer's own (its --match-threshold).
 	Threshold     float32 `protobuf:"fixed32,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -820,6 +821,251 @@ func (x *DescribeResponse) GetModelVersion() string {
 	return ""
 }
 
+type VerifyRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	A       *Image                 `protobuf:"bytes,1,opt,name=a,proto3" json:"a,omitempty"`
+	B       *Image                 `protobuf:"bytes,2,opt,name=b,proto3" json:"b,omitempty"`
+	Options *DetectOptions         `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	// Same-person threshold (Euclidean distance); 0 means the recognizer's own (its
+	// --match-threshold).
+	Threshold float32 `protobuf:"fixed32,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// When no face is detected in an image, take the whole image as one face (a tight crop).
+	WholeImageFallback bool `protobuf:"varint,5,opt,name=whole_image_fallback,json=wholeImageFallback,proto3" json:"whole_image_fallback,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *VerifyRequest) Reset() {
+	*x = VerifyRequest{}
+	mi := &file_facecluster_recognizer_v1_recognizer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyRequest) ProtoMessage() {}
+
+func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_facecluster_recognizer_v1_recognizer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
+func (*VerifyRequest) Descriptor() ([]byte, []int) {
+	return file_facecluster_recognizer_v1_recognizer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *VerifyRequest) GetA() *Image {
+	if x != nil {
+		return x.A
+	}
+	return nil
+}
+
+func (x *VerifyRequest) GetB() *Image {
+	if x != nil {
+		return x.B
+	}
+	return nil
+}
+
+func (x *VerifyRequest) GetOptions() *DetectOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *VerifyRequest) GetThreshold() float32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *VerifyRequest) GetWholeImageFallback() bool {
+	if x != nil {
+		return x.WholeImageFallback
+	}
+	return false
+}
+
+// VerifiedImage is what Verify found in one of its two images.
+type VerifiedImage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Faces found; 0 when none was (even as a whole-image crop, if that was asked for).
+	Faces int32 `protobuf:"varint,1,opt,name=faces,proto3" json:"faces,omitempty"`
+	// The face compared (the primary one), without a match; unset when faces is 0.
+	Face           *Face `protobuf:"bytes,2,opt,name=face,proto3" json:"face,omitempty"`
+	WholeImageUsed bool  `protobuf:"varint,3,opt,name=whole_image_used,json=wholeImageUsed,proto3" json:"whole_image_used,omitempty"`
+	Width          int32 `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`
+	Height         int32 `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *VerifiedImage) Reset() {
+	*x = VerifiedImage{}
+	mi := &file_facecluster_recognizer_v1_recognizer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifiedImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifiedImage) ProtoMessage() {}
+
+func (x *VerifiedImage) ProtoReflect() protoreflect.Message {
+	mi := &file_facecluster_recognizer_v1_recognizer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifiedImage.ProtoReflect.Descriptor instead.
+func (*VerifiedImage) Descriptor() ([]byte, []int) {
+	return file_facecluster_recognizer_v1_recognizer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *VerifiedImage) GetFaces() int32 {
+	if x != nil {
+		return x.Faces
+	}
+	return 0
+}
+
+func (x *VerifiedImage) GetFace() *Face {
+	if x != nil {
+		return x.Face
+	}
+	return nil
+}
+
+func (x *VerifiedImage) GetWholeImageUsed() bool {
+	if x != nil {
+		return x.WholeImageUsed
+	}
+	return false
+}
+
+func (x *VerifiedImage) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *VerifiedImage) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type VerifyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	A     *VerifiedImage         `protobuf:"bytes,1,opt,name=a,proto3" json:"a,omitempty"`
+	B     *VerifiedImage         `protobuf:"bytes,2,opt,name=b,proto3" json:"b,omitempty"`
+	// Euclidean distance between the two faces' descriptors; unset when either image has no face.
+	Distance *float32 `protobuf:"fixed32,3,opt,name=distance,proto3,oneof" json:"distance,omitempty"`
+	// Whether distance is strictly below threshold (false when nothing was compared).
+	Same bool `protobuf:"varint,4,opt,name=same,proto3" json:"same,omitempty"`
+	// The threshold applied: the request's, or the recognizer's own.
+	Threshold     float32 `protobuf:"fixed32,5,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	ModelVersion  string  `protobuf:"bytes,6,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyResponse) Reset() {
+	*x = VerifyResponse{}
+	mi := &file_facecluster_recognizer_v1_recognizer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyResponse) ProtoMessage() {}
+
+func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_facecluster_recognizer_v1_recognizer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
+func (*VerifyResponse) Descriptor() ([]byte, []int) {
+	return file_facecluster_recognizer_v1_recognizer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *VerifyResponse) GetA() *VerifiedImage {
+	if x != nil {
+		return x.A
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetB() *VerifiedImage {
+	if x != nil {
+		return x.B
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetDistance() float32 {
+	if x != nil && x.Distance != nil {
+		return *x.Distance
+	}
+	return 0
+}
+
+func (x *VerifyResponse) GetSame() bool {
+	if x != nil {
+		return x.Same
+	}
+	return false
+}
+
+func (x *VerifyResponse) GetThreshold() float32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *VerifyResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
 var File_facecluster_recognizer_v1_recognizer_proto protoreflect.FileDescriptor
 
 const file_facecluster_recognizer_v1_recognizer_proto_rawDesc = "" +
@@ -880,14 +1126,35 @@ const file_facecluster_recognizer_v1_recognizer_proto_rawDesc = "" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x03 \x01(\x05R\x06height\x12(\n" +
 	"\x10whole_image_used\x18\x04 \x01(\bR\x0ewholeImageUsed\x12#\n" +
-	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion*I\n" +
+	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\"\x83\x02\n" +
+	"\rVerifyRequest\x12.\n" +
+	"\x01a\x18\x01 \x01(\v2 .facecluster.recognizer.v1.ImageR\x01a\x12.\n" +
+	"\x01b\x18\x02 \x01(\v2 .facecluster.recognizer.v1.ImageR\x01b\x12B\n" +
+	"\aoptions\x18\x03 \x01(\v2(.facecluster.recognizer.v1.DetectOptionsR\aoptions\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\x02R\tthreshold\x120\n" +
+	"\x14whole_image_fallback\x18\x05 \x01(\bR\x12wholeImageFallback\"\xb2\x01\n" +
+	"\rVerifiedImage\x12\x14\n" +
+	"\x05faces\x18\x01 \x01(\x05R\x05faces\x123\n" +
+	"\x04face\x18\x02 \x01(\v2\x1f.facecluster.recognizer.v1.FaceR\x04face\x12(\n" +
+	"\x10whole_image_used\x18\x03 \x01(\bR\x0ewholeImageUsed\x12\x14\n" +
+	"\x05width\x18\x04 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x05R\x06height\"\x85\x02\n" +
+	"\x0eVerifyResponse\x126\n" +
+	"\x01a\x18\x01 \x01(\v2(.facecluster.recognizer.v1.VerifiedImageR\x01a\x126\n" +
+	"\x01b\x18\x02 \x01(\v2(.facecluster.recognizer.v1.VerifiedImageR\x01b\x12\x1f\n" +
+	"\bdistance\x18\x03 \x01(\x02H\x00R\bdistance\x88\x01\x01\x12\x12\n" +
+	"\x04same\x18\x04 \x01(\bR\x04same\x12\x1c\n" +
+	"\tthreshold\x18\x05 \x01(\x02R\tthreshold\x12#\n" +
+	"\rmodel_version\x18\x06 \x01(\tR\fmodelVersionB\v\n" +
+	"\t_distance*I\n" +
 	"\bDetector\x12\x18\n" +
 	"\x14DETECTOR_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fDETECTOR_SSD\x10\x01\x12\x11\n" +
-	"\rDETECTOR_TINY\x10\x022\xe0\x01\n" +
+	"\rDETECTOR_TINY\x10\x022\xbf\x02\n" +
 	"\x11RecognizerService\x12f\n" +
 	"\tRecognize\x12+.facecluster.recognizer.v1.RecognizeRequest\x1a,.facecluster.recognizer.v1.RecognizeResponse\x12c\n" +
-	"\bDescribe\x12*.facecluster.recognizer.v1.DescribeRequest\x1a+.facecluster.recognizer.v1.DescribeResponseB\x89\x02\n" +
+	"\bDescribe\x12*.facecluster.recognizer.v1.DescribeRequest\x1a+.facecluster.recognizer.v1.DescribeResponse\x12]\n" +
+	"\x06Verify\x12(.facecluster.recognizer.v1.VerifyRequest\x1a).facecluster.recognizer.v1.VerifyResponseB\x89\x02\n" +
 	"\x1dcom.facecluster.recognizer.v1B\x0fRecognizerProtoP\x01ZQgithub.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1;recognizerv1\xa2\x02\x03FRX\xaa\x02\x19Facecluster.Recognizer.V1\xca\x02\x19Facecluster\\Recognizer\\V1\xe2\x02%Facecluster\\Recognizer\\V1\\GPBMetadata\xea\x02\x1bFacecluster::Recognizer::V1b\x06proto3"
 
 var (
@@ -903,7 +1170,7 @@ func file_facecluster_recognizer_v1_recognizer_proto_rawDescGZIP() []byte {
 }
 
 var file_facecluster_recognizer_v1_recognizer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_facecluster_recognizer_v1_recognizer_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_facecluster_recognizer_v1_recognizer_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_facecluster_recognizer_v1_recognizer_proto_goTypes = []any{
 	(Detector)(0),             // 0: facecluster.recognizer.v1.Detector
 	(*Image)(nil),             // 1: facecluster.recognizer.v1.Image
@@ -916,6 +1183,9 @@ var file_facecluster_recognizer_v1_recognizer_proto_goTypes = []any{
 	(*RecognizeResponse)(nil), // 8: facecluster.recognizer.v1.RecognizeResponse
 	(*DescribeRequest)(nil),   // 9: facecluster.recognizer.v1.DescribeRequest
 	(*DescribeResponse)(nil),  // 10: facecluster.recognizer.v1.DescribeResponse
+	(*VerifyRequest)(nil),     // 11: facecluster.recognizer.v1.VerifyRequest
+	(*VerifiedImage)(nil),     // 12: facecluster.recognizer.v1.VerifiedImage
+	(*VerifyResponse)(nil),    // 13: facecluster.recognizer.v1.VerifyResponse
 }
 var file_facecluster_recognizer_v1_recognizer_proto_depIdxs = []int32{
 	0,  // 0: facecluster.recognizer.v1.DetectOptions.detector:type_name -> facecluster.recognizer.v1.Detector
@@ -928,15 +1198,23 @@ var file_facecluster_recognizer_v1_recognizer_proto_depIdxs = []int32{
 	1,  // 7: facecluster.recognizer.v1.DescribeRequest.image:type_name -> facecluster.recognizer.v1.Image
 	2,  // 8: facecluster.recognizer.v1.DescribeRequest.options:type_name -> facecluster.recognizer.v1.DetectOptions
 	7,  // 9: facecluster.recognizer.v1.DescribeResponse.faces:type_name -> facecluster.recognizer.v1.Face
-	3,  // 10: facecluster.recognizer.v1.RecognizerService.Recognize:input_type -> facecluster.recognizer.v1.RecognizeRequest
-	9,  // 11: facecluster.recognizer.v1.RecognizerService.Describe:input_type -> facecluster.recognizer.v1.DescribeRequest
-	8,  // 12: facecluster.recognizer.v1.RecognizerService.Recognize:output_type -> facecluster.recognizer.v1.RecognizeResponse
-	10, // 13: facecluster.recognizer.v1.RecognizerService.Describe:output_type -> facecluster.recognizer.v1.DescribeResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	1,  // 10: facecluster.recognizer.v1.VerifyRequest.a:type_name -> facecluster.recognizer.v1.Image
+	1,  // 11: facecluster.recognizer.v1.VerifyRequest.b:type_name -> facecluster.recognizer.v1.Image
+	2,  // 12: facecluster.recognizer.v1.VerifyRequest.options:type_name -> facecluster.recognizer.v1.DetectOptions
+	7,  // 13: facecluster.recognizer.v1.VerifiedImage.face:type_name -> facecluster.recognizer.v1.Face
+	12, // 14: facecluster.recognizer.v1.VerifyResponse.a:type_name -> facecluster.recognizer.v1.VerifiedImage
+	12, // 15: facecluster.recognizer.v1.VerifyResponse.b:type_name -> facecluster.recognizer.v1.VerifiedImage
+	3,  // 16: facecluster.recognizer.v1.RecognizerService.Recognize:input_type -> facecluster.recognizer.v1.RecognizeRequest
+	9,  // 17: facecluster.recognizer.v1.RecognizerService.Describe:input_type -> facecluster.recognizer.v1.DescribeRequest
+	11, // 18: facecluster.recognizer.v1.RecognizerService.Verify:input_type -> facecluster.recognizer.v1.VerifyRequest
+	8,  // 19: facecluster.recognizer.v1.RecognizerService.Recognize:output_type -> facecluster.recognizer.v1.RecognizeResponse
+	10, // 20: facecluster.recognizer.v1.RecognizerService.Describe:output_type -> facecluster.recognizer.v1.DescribeResponse
+	13, // 21: facecluster.recognizer.v1.RecognizerService.Verify:output_type -> facecluster.recognizer.v1.VerifyResponse
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_facecluster_recognizer_v1_recognizer_proto_init() }
@@ -948,13 +1226,14 @@ func file_facecluster_recognizer_v1_recognizer_proto_init() {
 		(*Image_Path)(nil),
 		(*Image_Data)(nil),
 	}
+	file_facecluster_recognizer_v1_recognizer_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_facecluster_recognizer_v1_recognizer_proto_rawDesc), len(file_facecluster_recognizer_v1_recognizer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -6,8 +6,9 @@
 
 // The recognizer runs the face engine and holds the gallery of enrolled people in memory.
 // Processors call Recognize for every queued image; the receiver calls Recognize for its
-// synchronous /api/v1/recognize and Describe to enrol examples. Every replica also serves the
-// standard grpc.health.v1 service, which the processors' circuit breaker probes.
+// synchronous /api/v1/recognize, Verify for /api/v1/verify and Describe to enrol examples. The
+// recognizer owns matching: its threshold applies unless a request sets one. Every replica also
+// serves the standard grpc.health.v1 service, which the processors' circuit breaker probes.
 
 package recognizerv1
 
@@ -26,6 +27,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	RecognizerService_Recognize_FullMethodName = "/facecluster.recognizer.v1.RecognizerService/Recognize"
 	RecognizerService_Describe_FullMethodName  = "/facecluster.recognizer.v1.RecognizerService/Describe"
+	RecognizerService_Verify_FullMethodName    = "/facecluster.recognizer.v1.RecognizerService/Verify"
 )
 
 // RecognizerServiceClient is the client API for RecognizerService service.
@@ -40,6 +42,11 @@ type RecognizerServiceClient interface {
 	// Describe computes descriptors only (for enrolment): every face found, or the whole image as
 	// one face when asked, or when no face is found and whole_image_fallback is set.
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
+	// Verify tells whether two images show the same person: the primary face of each (the largest,
+	// as the engine chooses for every one-face-per-photo comparison) is described and the distance
+	// compared with the threshold. An image without a face is not an error: its faces count is 0
+	// and nothing is compared. Errors as for Recognize.
+	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error)
 }
 
 type recognizerServiceClient struct {
@@ -70,6 +77,16 @@ func (c *recognizerServiceClient) Describe(ctx context.Context, in *DescribeRequ
 	return out, nil
 }
 
+func (c *recognizerServiceClient) Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyResponse)
+	err := c.cc.Invoke(ctx, RecognizerService_Verify_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecognizerServiceServer is the server API for RecognizerService service.
 // All implementations must embed UnimplementedRecognizerServiceServer
 // for forward compatibility.
@@ -82,6 +99,11 @@ type RecognizerServiceServer interface {
 	// Describe computes descriptors only (for enrolment): every face found, or the whole image as
 	// one face when asked, or when no face is found and whole_image_fallback is set.
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
+	// Verify tells whether two images show the same person: the primary face of each (the largest,
+	// as the engine chooses for every one-face-per-photo comparison) is described and the distance
+	// compared with the threshold. An image without a face is not an error: its faces count is 0
+	// and nothing is compared. Errors as for Recognize.
+	Verify(context.Context, *VerifyRequest) (*VerifyResponse, error)
 	mustEmbedUnimplementedRecognizerServiceServer()
 }
 
@@ -97,6 +119,9 @@ func (UnimplementedRecognizerServiceServer) Recognize(context.Context, *Recogniz
 }
 func (UnimplementedRecognizerServiceServer) Describe(context.Context, *DescribeRequest) (*DescribeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
+}
+func (UnimplementedRecognizerServiceServer) Verify(context.Context, *VerifyRequest) (*VerifyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Verify not implemented")
 }
 func (UnimplementedRecognizerServiceServer) mustEmbedUnimplementedRecognizerServiceServer() {}
 func (UnimplementedRecognizerServiceServer) testEmbeddedByValue()                           {}
@@ -155,6 +180,24 @@ func _RecognizerService_Describe_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecognizerService_Verify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecognizerServiceServer).Verify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecognizerService_Verify_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecognizerServiceServer).Verify(ctx, req.(*VerifyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecognizerService_ServiceDesc is the grpc.ServiceDesc for RecognizerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -169,6 +212,10 @@ var RecognizerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Describe",
 			Handler:    _RecognizerService_Describe_Handler,
+		},
+		{
+			MethodName: "Verify",
+			Handler:    _RecognizerService_Verify_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
