@@ -59,6 +59,12 @@ func testRetryFailedImagesOnce(t *testing.T, driver string) {
 		t.Fatalf("queue depth %d, want the retried id", d.Depth())
 	}
 
+	// The retry was a job: listed, done, with its progress.
+	r = db.run(t, "jobs", "--env-file", "")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "retry") || !strings.Contains(r.stdout, "done") || !strings.Contains(r.stdout, "1/1 (100%)") {
+		t.Fatalf("jobs after a retry: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	for _, bad := range []string{"processing", "lost"} {
 		if r := db.run(t, "retry", "--env-file", "", "--status", bad); r.code != ExitUsage {
 			t.Errorf("--status %s: exit %d, want %d", bad, r.code, ExitUsage)
