@@ -30,6 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -114,7 +116,10 @@ type Options struct {
 	// BatchRetries: a batch failing with a non-permanent error is tried again this many times
 	// (1s, 2s, 4s … apart) before the job fails. [3]
 	BatchRetries int
-	Logger       *slog.Logger
+	// Registerer takes the runner's metrics (MetricItems, MetricHeldBack, MetricRuns); nil: not
+	// exported.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // DefaultOptions returns the defaults of every setting (no Store or Handlers).
@@ -125,9 +130,10 @@ func DefaultOptions() Options {
 
 // Runner claims and runs jobs. Create it with New.
 type Runner struct {
-	opts  Options
-	kinds []string
-	log   *slog.Logger
+	opts    Options
+	kinds   []string
+	log     *slog.Logger
+	metrics *runnerMetrics
 }
 
 // New checks the options and fills in defaults.
@@ -171,7 +177,11 @@ func New(o Options) (*Runner, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Runner{opts: o, kinds: slices.Sorted(maps.Keys(o.Handlers)), log: o.Logger.With("role", "jobs", "owner", o.Owner)}, nil
+	m, err := newRunnerMetrics(o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: register metrics: %w", err)
+	}
+	return &Runner{opts: o, kinds: slices.Sorted(maps.Keys(o.Handlers)), log: o.Logger.With("role", "jobs", "owner", o.Owner), metrics: m}, nil
 }
 
 // Owner is the name this runner's leases carry.
@@ -248,7 +258,10 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 		defer cancel()
 		if err := r.opts.Store.FinishJob(wctx, job.ID, r.opts.Owner, state, msg); err != nil {
 			log.Error("recording the end of a background job failed; another runner will take it over when the lease expires", "error", err.Error())
+			r.ended(job.Kind, outcomeLost)
+			return
 		}
+		r.ended(job.Kind, string(state))
 	}
 	if job.Attempts > r.opts.MaxAttempts {
 		msg := fmt.Sprintf("started %d times without finishing: its runners stopped or crashed (limit %d)", job.Attempts-1, r.opts.MaxAttempts)
@@ -294,7 +307,7 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 		return
 	}
 	for {
-		if err := r.holdBack(jobCtx, job.ID, &throttled, log); err != nil {
+		if err := r.holdBack(jobCtx, job, &throttled, log); err != nil {
 			r.stopped(jobCtx, ctx, job, log)
 			return
 		}
@@ -307,6 +320,7 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 			finish(store.JobFailed, err.Error())
 			return
 		}
+		r.metrics.items.WithLabelValues(job.Kind).Add(float64(step.Done))
 		job.Checkpoint, job.Done = step.Checkpoint, job.Done+step.Done
 		job.Total = max(job.Total, job.Done)
 		if step.Finished {
@@ -327,6 +341,9 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 	}
 }
 
+// ended counts a runner's turn with a job of kind by how it ended.
+func (r *Runner) ended(kind, outcome string) { r.metrics.runs.WithLabelValues(kind, outcome).Inc() }
+
 // Why a job's context ends besides the runner's own.
 var (
 	errCancelled = errors.New("job cancelled")
@@ -345,17 +362,21 @@ func (r *Runner) stopped(jobCtx, ctx context.Context, job store.Job, log *slog.L
 	switch cause := context.Cause(jobCtx); {
 	case errors.Is(cause, errCancelled):
 		log.Info("background job cancelled", "done", job.Done)
+		r.ended(job.Kind, outcomeCancelled)
 		if err := r.opts.Store.FinishJob(wctx, job.ID, r.opts.Owner, store.JobFailed, "cancelled"); err != nil && !errors.Is(err, store.ErrLeaseNotHeld) {
 			log.Warn("releasing a cancelled job failed", "error", err.Error())
 		}
 	case errors.Is(cause, errLeaseLost):
 		log.Warn("background job taken over by another runner (this one was too slow to extend its lease); stopping here", "done", job.Done)
+		r.ended(job.Kind, outcomeLost)
 	default:
 		if err := r.opts.Store.ReleaseJob(wctx, job.ID, r.opts.Owner); err != nil {
 			log.Warn("giving the background job back failed; another runner will resume it when the lease expires", "error", err.Error())
+			r.ended(job.Kind, outcomeLost)
 			return true
 		}
 		log.Info("background job given back for another runner to resume", "checkpoint", job.Checkpoint, "done", job.Done)
+		r.ended(job.Kind, outcomeGivenBack)
 	}
 	return true
 }
@@ -369,12 +390,15 @@ func (r *Runner) checkpoint(ctx context.Context, job *store.Job, log *slog.Logge
 	switch {
 	case errors.Is(err, store.ErrLeaseNotHeld):
 		log.Warn("background job taken over by another runner; stopping here", "done", job.Done)
+		r.ended(job.Kind, outcomeLost)
 		return false
 	case err != nil:
 		log.Error("checkpointing a background job failed; it resumes from the last checkpoint when the lease expires", "error", err.Error())
+		r.ended(job.Kind, outcomeLost)
 		return false
 	case state == store.JobCancelled:
 		log.Info("background job cancelled", "done", job.Done)
+		r.ended(job.Kind, outcomeCancelled)
 		if err := r.opts.Store.FinishJob(wctx, job.ID, r.opts.Owner, store.JobFailed, "cancelled"); err != nil {
 			log.Warn("releasing a cancelled job failed", "error", err.Error())
 		}
@@ -411,12 +435,16 @@ func (r *Runner) heartbeat(ctx context.Context, id int64, throttled *atomic.Bool
 }
 
 // holdBack waits while more than MaxLoad live images are waiting, at most MaxYield.
-func (r *Runner) holdBack(ctx context.Context, id int64, throttled *atomic.Bool, log *slog.Logger) error {
+func (r *Runner) holdBack(ctx context.Context, job store.Job, throttled *atomic.Bool, log *slog.Logger) error {
 	if r.opts.Load == nil {
 		return ctx.Err()
 	}
-	defer throttled.Store(false)
 	start := time.Now()
+	defer func() {
+		if throttled.Swap(false) {
+			r.metrics.heldBack.WithLabelValues(job.Kind).Add(time.Since(start).Seconds())
+		}
+	}()
 	for {
 		n, err := r.opts.Load(ctx)
 		switch {
@@ -436,7 +464,7 @@ func (r *Runner) holdBack(ctx context.Context, id int64, throttled *atomic.Bool,
 			log.Debug("holding the background job back for live images", "live_images", n)
 			// Marked at once (not at the next heartbeat) so the status page says why it waits;
 			// the heartbeat notices a cancel or a takeover.
-			if _, err := r.opts.Store.ExtendJobLease(ctx, id, r.opts.Owner, r.opts.Lease, true); err != nil && ctx.Err() == nil {
+			if _, err := r.opts.Store.ExtendJobLease(ctx, job.ID, r.opts.Owner, r.opts.Lease, true); err != nil && ctx.Err() == nil {
 				log.Warn("marking a background job as held back failed", "error", err.Error())
 			}
 		}

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/jobs"
@@ -287,13 +290,20 @@ func TestStopGivesTheJobBack(t *testing.T) {
 				return ctx.Err()
 			}
 		}
-		a := newRunner(t, st, "a", c, func(o *jobs.Options) { o.Lease = time.Hour })
+		reg := prometheus.NewRegistry()
+		a := newRunner(t, st, "a", c, func(o *jobs.Options) { o.Lease, o.Registerer = time.Hour, reg })
 		stopA := runInBackground(t, a)
 		waitJob(t, st, job.ID, "half way", func(j store.Job) bool { return j.Done >= 10 })
 		stopA()
 		j, _ := st.GetJob(context.Background(), job.ID)
 		if j.State != store.JobQueued || j.LeaseOwner != "" || j.Attempts != 0 || j.Done == 0 || j.Done == 40 {
 			t.Fatalf("after a clean stop: %+v", j)
+		}
+		if n := counter(t, reg, jobs.MetricRuns, "count", "given_back"); n != 1 {
+			t.Errorf("%s{outcome=given_back} = %v, want 1", jobs.MetricRuns, n)
+		}
+		if n := counter(t, reg, jobs.MetricItems, "count"); n != float64(j.Done) {
+			t.Errorf("%s = %v, want the %d items done", jobs.MetricItems, n, j.Done)
 		}
 		b := newRunner(t, st, "b", c, func(o *jobs.Options) { o.Lease = time.Hour })
 		runInBackground(t, b)
@@ -359,8 +369,9 @@ func TestThrottleYieldsToLiveImages(t *testing.T) {
 		}
 		c := newCounting()
 		job := createCount(t, st, 6, 2)
+		reg := prometheus.NewRegistry()
 		r := newRunner(t, st, "a", c, func(o *jobs.Options) {
-			o.Load, o.MaxYield, o.Lease = jobs.PipelineLoad(st), time.Hour, 600*time.Millisecond
+			o.Load, o.MaxYield, o.Lease, o.Registerer = jobs.PipelineLoad(st), time.Hour, 600*time.Millisecond, reg
 		})
 		stopA := runInBackground(t, r)
 		j := waitJob(t, st, job.ID, "held back", func(j store.Job) bool { return !j.ThrottledAt.IsZero() })
@@ -389,6 +400,12 @@ func TestThrottleYieldsToLiveImages(t *testing.T) {
 		j = waitJob(t, st, job.ID, "done", func(j store.Job) bool { return j.State.Final() })
 		if j.State != store.JobDone || j.Done != 6 || !j.ThrottledAt.IsZero() {
 			t.Fatalf("after the live images: %+v", j)
+		}
+		if s := counter(t, reg, jobs.MetricHeldBack, "count"); s < 1.7 {
+			t.Errorf("%s = %.2fs, want the ≥ 1.7 s the job waited", jobs.MetricHeldBack, s)
+		}
+		if n := counter(t, reg, jobs.MetricRuns, "count", "done"); n != 1 {
+			t.Errorf("%s{outcome=done} = %v", jobs.MetricRuns, n)
 		}
 
 		stopA()
@@ -515,4 +532,29 @@ func TestFailures(t *testing.T) {
 			t.Fatalf("run of a held job: %v", err)
 		}
 	})
+}
+
+// counter reads a registered counter by name and label values (in label order).
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if slices.Equal(got, labels) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s%v registered", name, labels)
+	return 0
 }

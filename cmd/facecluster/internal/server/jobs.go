@@ -25,8 +25,9 @@ func (s *Server) startJobs() error {
 		},
 		// Live images first: a batch starts only when no image is pending or being processed
 		// (or after jobs.DefaultMaxYield of waiting).
-		Load:   jobs.PipelineLoad(s.store),
-		Logger: s.log,
+		Load:       jobs.PipelineLoad(s.store),
+		Registerer: s.metrics.Registry,
+		Logger:     s.log,
 	})
 	if err != nil {
 		return err

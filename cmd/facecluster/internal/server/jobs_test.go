@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +15,7 @@ import (
 // The reconciler role runs background jobs: a retry queued by `facecluster retry --background`
 // is done by the serving process, and stopping it leaves no job claimed.
 func TestReconcilerRunsBackgroundJobs(t *testing.T) {
-	_, srv, stop := startServe(t, true, "--image-root", t.TempDir(), "--roles", "nsqlookupd,nsqd,reconciler")
+	url, srv, stop := startServe(t, true, "--image-root", t.TempDir(), "--roles", "nsqlookupd,nsqd,reconciler")
 	st := srv.Store()
 	ctx := context.Background()
 	sub, err := st.SubmitImages(ctx, []store.NewImage{{Source: "/gone.jpg"}})
@@ -45,6 +48,17 @@ func TestReconcilerRunsBackgroundJobs(t *testing.T) {
 	}
 	if img, _ := st.GetImage(ctx, id); img.Status != store.StatusPending {
 		t.Fatalf("image %s after the retry job, want pending", img.Status)
+	}
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{jobs.MetricItems + `{kind="retry"} 1`, jobs.MetricRuns + `{kind="retry",outcome="done"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	stop()
 }
