@@ -26,6 +26,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -494,7 +495,7 @@ func (r *Runner) batch(ctx context.Context, h Handler, job store.Job, log *slog.
 func (r *Runner) retrying(ctx context.Context, job store.Job, log *slog.Logger, fn func() error) error {
 	delay := time.Second
 	for attempt := 0; ; attempt++ {
-		err := fn()
+		err := safely(job, log, fn)
 		var perm permanentError
 		if err == nil || errors.As(err, &perm) || attempt >= r.opts.BatchRetries || ctx.Err() != nil {
 			return err
@@ -507,6 +508,18 @@ func (r *Runner) retrying(ctx context.Context, job store.Job, log *slog.Logger, 
 		}
 		delay = min(2*delay, 30*time.Second)
 	}
+}
+
+// safely calls a handler's method, turning a panic into a Permanent error: a bug in one job kind
+// fails its job instead of the process (and every role in it).
+func safely(job store.Job, log *slog.Logger, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("background job handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = Permanent(fmt.Errorf("the %s job's handler panicked: %v", job.Kind, p))
+		}
+	}()
+	return fn()
 }
 
 // PipelineLoad counts live images — pending or being processed, up to 10 000 each — as a

@@ -523,6 +523,12 @@ func TestFailures(t *testing.T) {
 			t.Fatalf("broken batch: %+v %v", j, err)
 		}
 
+		c.hook = func(context.Context, string, store.Job, []int) error { panic("index out of range") }
+		buggy := createCount(t, st, 2, 2)
+		if j, err := r.RunJob(ctx, buggy.ID); err != nil || j.State != store.JobFailed || !strings.Contains(j.LastError, "handler panicked: index out of range") {
+			t.Fatalf("panicking batch: %+v %v", j, err)
+		}
+
 		// A job held by a live runner is not run twice.
 		held := createCount(t, st, 2, 2)
 		if _, ok, _ := st.ClaimJob(ctx, store.JobClaim{Owner: "other", Lease: time.Hour, Kinds: []string{"count"}, ID: held.ID}); !ok {
