@@ -36,8 +36,9 @@ type statusData struct {
 // jobRow is a background job as the status page shows it.
 type jobRow struct {
 	store.Job
-	Percent int    // of Total, when known
-	Note    string // what it waits for, or why it ended
+	Percent  int    // of Total, when known
+	HeldBack bool   // running, but waiting for live images
+	Note     string // what it waits for, or why it ended
 }
 
 // statusJobs is how many background jobs the status page lists: the newest, running or not.
@@ -50,6 +51,7 @@ func toJobRow(j store.Job, now time.Time) jobRow {
 	}
 	switch {
 	case j.State == store.JobRunning && !j.ThrottledAt.IsZero():
+		row.HeldBack = true
 		row.Note = "Held back for live images for " + now.Sub(j.ThrottledAt).Round(time.Second).String()
 	case j.State == store.JobRunning && j.LeaseExpiresAt.Before(now):
 		row.Note = "Its runner stopped answering; another replica takes it over"

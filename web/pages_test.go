@@ -314,7 +314,7 @@ func TestStatusPage(t *testing.T) {
 	u.st.ExtendJobLease(ctx, running.ID, "replica-7", time.Minute, true)
 	u.st.FinishJob(ctx, failed.ID, "replica-7", store.JobFailed, "nsqd unreachable")
 	r = u.get("/status")
-	mustContain(t, r, "Background jobs", `<progress value="120" max="480"`, "120 / 480", "Held back for live images for",
+	mustContain(t, r, "Background jobs", `<progress value="120" max="480"`, "120 / 480", `class="status job-running">held back<`, "Held back for live images for",
 		`class="status job-failed">failed<`, "nsqd unreachable", "Waiting for a runner")
 	mustNotContain(t, r, "No background jobs.")
 
