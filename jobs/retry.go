@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/facecluster/facecluster/store"
 )
@@ -115,7 +116,11 @@ func (h *retryHandler) Batch(ctx context.Context, job store.Job) (Step, error) {
 	if len(ids) == 0 {
 		return Step{Checkpoint: job.Checkpoint, Finished: true}, nil
 	}
-	if err := h.pub.Publish(ctx, ids...); err != nil {
+	// The requeue is committed: publish it even when the job is being stopped (the checkpoint
+	// after this batch is written too), or the images would wait for the reconciler.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := h.pub.Publish(pctx, ids...); err != nil {
 		// The images are pending already (committed): the reconciler's stale-pending pass
 		// publishes them. Failing here would not publish them sooner.
 		h.log.Warn("publishing retried images failed; they stay pending and the reconciler publishes them again",

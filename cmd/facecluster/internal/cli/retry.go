@@ -18,6 +18,7 @@ func newRetryCmd() *cobra.Command {
 	var cfg *config.Config
 	var statuses []string
 	var background bool
+	var params jobs.RetryParams
 	cmd := &cobra.Command{
 		Use:   "retry",
 		Short: "Set images back to pending and publish them again, once (e.g. --status failed)",
@@ -35,16 +36,21 @@ wait, and prints the job's id.`,
 			if err := cfg.Load(os.LookupEnv); err != nil {
 				return usageError{err}
 			}
-			var params jobs.RetryParams
 			for _, s := range statuses {
 				st, err := store.ParseStatus(s)
 				if err != nil {
 					return usageError{fmt.Errorf("--status: %w", err)}
 				}
+				if st == store.StatusProcessing {
+					return usageError{fmt.Errorf("--status processing: images being processed cannot be retried (the reconciler expires stale leases)")}
+				}
 				params.Statuses = append(params.Statuses, st)
 			}
+			if params.Batch < 1 {
+				return usageError{fmt.Errorf("--batch %d: want at least 1 image per batch", params.Batch)}
+			}
 			if err := params.Validate(); err != nil {
-				return usageError{fmt.Errorf("--status: %w", err)}
+				return usageError{fmt.Errorf("--batch: %w", err)}
 			}
 			log := newLogger(cfg)
 			st, err := openStore(cmd, cfg, log, !cfg.Migrate)
@@ -111,6 +117,7 @@ wait, and prints the job's id.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&statuses, "status", []string{"failed"}, "statuses to retry: failed, pending, processed, unidentified, no_faces")
+	cmd.Flags().IntVar(&params.Batch, "batch", jobs.DefaultRetryBatch, "images per batch (the job's checkpoint is written after each)")
 	cmd.Flags().BoolVar(&background, "background", false, "only queue the retry as a background job for the serving reconcilers, and print its id")
 	cfg = config.Register(cmd.Flags(), config.GroupDB|config.GroupQueue)
 	return cmd
