@@ -220,9 +220,11 @@ func TestCrashResume(t *testing.T) {
 		inFourth := make(chan struct{})
 		var bStarted time.Time
 		c.hook = func(ctx context.Context, owner string, job store.Job, items []int) error {
+			c.mu.Lock()
 			if owner == "b" && bStarted.IsZero() {
 				bStarted = time.Now()
 			}
+			c.mu.Unlock()
 			if owner == "a" && items[0] == 16 { // the fourth batch: A dies in it
 				c.mu.Lock()
 				for _, i := range items[:3] { // some of the batch's work reached the world
@@ -253,8 +255,11 @@ func TestCrashResume(t *testing.T) {
 		if j.State != store.JobDone || j.Done != 50 || j.Total != 50 || j.Attempts != 2 || j.LeaseOwner != "" {
 			t.Fatalf("resumed job: %+v", j)
 		}
-		if bStarted.Before(held.LeaseExpiresAt) {
-			t.Fatalf("B started at %v, before A's lease ran out at %v", bStarted, held.LeaseExpiresAt)
+		c.mu.Lock()
+		resumedAt := bStarted
+		c.mu.Unlock()
+		if resumedAt.Before(held.LeaseExpiresAt) {
+			t.Fatalf("B started at %v, before A's lease ran out at %v", resumedAt, held.LeaseExpiresAt)
 		}
 		for i := 1; i <= 50; i++ {
 			want := 1
