@@ -337,7 +337,11 @@ func (s *Store) ReleaseJob(ctx context.Context, id int64, owner string) error {
 // already finished gives ErrConflict, an unknown one ErrNotFound.
 func (s *Store) CancelJob(ctx context.Context, id int64) (Job, error) {
 	now := s.nowMillis()
-	res, err := s.db.ExecContext(ctx, "UPDATE jobs SET state = 'cancelled', throttled_at = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'running')", now, now, id)
+	// A live runner keeps its lease to record the batch in hand; a dead one's is cleared.
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', throttled_at = NULL, finished_at = ?, updated_at = ?,
+		lease_owner = CASE WHEN lease_expires_at < ? THEN NULL ELSE lease_owner END,
+		lease_expires_at = CASE WHEN lease_expires_at < ? THEN NULL ELSE lease_expires_at END
+		WHERE id = ? AND state IN ('queued', 'running')`, now, now, now, now, id)
 	if err != nil {
 		return Job{}, fmt.Errorf("store: cancel job %d: %w", id, err)
 	}

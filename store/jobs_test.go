@@ -121,9 +121,18 @@ func TestJobLifecycle(t *testing.T) {
 		if _, ok, _ := s.ClaimJob(ctx, JobClaim{Owner: "r4", Lease: time.Minute, Kinds: []string{"retry", "purge"}}); ok {
 			t.Fatal("claimed a finished job")
 		}
+		// Cancelling the job of a runner that died clears its lease: nobody runs it.
+		dead, _ := s.CreateJob(ctx, "purge", nil)
+		if _, ok, _ := s.ClaimJob(ctx, JobClaim{Owner: "r5", Lease: time.Second, Kinds: []string{"purge"}}); !ok {
+			t.Fatal("claim")
+		}
+		s.now = func() time.Time { return base.Add(5 * time.Minute) }
+		if c, err := s.CancelJob(ctx, dead.ID); err != nil || c.State != JobCancelled || c.LeaseOwner != "" || !c.LeaseExpiresAt.IsZero() {
+			t.Fatalf("cancel of a dead runner's job: %+v %v", c, err)
+		}
 
 		jobs, err := s.ListJobs(ctx, JobFilter{})
-		if err != nil || len(jobs) != 2 || jobs[0].ID != other.ID {
+		if err != nil || len(jobs) != 3 || jobs[1].ID != other.ID {
 			t.Fatalf("list: %+v %v", jobs, err)
 		}
 		jobs, _ = s.ListJobs(ctx, JobFilter{States: []JobState{JobDone}})
