@@ -1,7 +1,7 @@
 // Package receiver is facecluster's HTTP API: the original's compatible endpoints
 // (POST /image/post, POST /images/post) and the versioned API under /api/v1 (bulk submit, upload,
-// images, retry, people, enrolment examples, synchronous recognize and verify), described by the
-// OpenAPI document served at /api/v1/openapi.yaml.
+// images, retry, background jobs, people, enrolment examples, synchronous recognize and verify),
+// described by the OpenAPI document served at /api/v1/openapi.yaml.
 //
 // Every submitted image is committed to the store before its id is published to the queue; a
 // failed publish is logged and left to the reconciler, which republishes stale pending images.
@@ -164,6 +164,10 @@ func (rc *Receiver) routes() []route {
 		{"POST", "/api/v1/images/{id}/retry", rc.retryImage, false},
 		{"POST", "/api/v1/images/retry", rc.retryImages, false},
 		{"GET", "/api/v1/stats", rc.stats, false},
+		{"GET", "/api/v1/jobs", rc.listJobs, false},
+		{"POST", "/api/v1/jobs", rc.createJob, false},
+		{"GET", "/api/v1/jobs/{id}", rc.getJob, false},
+		{"POST", "/api/v1/jobs/{id}/cancel", rc.cancelJob, false},
 		{"GET", "/api/v1/people", rc.listPeople, false},
 		{"POST", "/api/v1/people", rc.createPerson, false},
 		{"GET", "/api/v1/people/{id}", rc.getPerson, false},

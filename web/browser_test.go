@@ -139,6 +139,12 @@ func TestBrowserPhoneLayout(t *testing.T) {
 	u := newTestUI(t, Options{}, Deps{})
 	ann := u.person("Ann")
 	id := u.seedImage("p.jpg", []seedFace{{person: ann, distance: 0.3, box: box(30, 20, 60, 70)}, {box: box(120, 30, 40, 50)}})
+	// A background job half way, held back for live images, for the status page.
+	ctx := context.Background()
+	job, _ := u.st.CreateJob(ctx, "retry", nil)
+	u.st.ClaimJob(ctx, store.JobClaim{Owner: "facecluster-reconciler-7d9f8b6c5-x2k4q:1:a1b2c3", Lease: time.Minute, Kinds: []string{"retry"}})
+	u.st.CheckpointJob(ctx, job.ID, "facecluster-reconciler-7d9f8b6c5-x2k4q:1:a1b2c3", "2400", 2400, 10000, time.Minute)
+	u.st.ExtendJobLease(ctx, job.ID, "facecluster-reconciler-7d9f8b6c5-x2k4q:1:a1b2c3", time.Minute, true)
 	b := browser.New(t, 390, 844)
 	for _, p := range []string{"/", fmt.Sprintf("/images/%d", id), "/upload", "/people", fmt.Sprintf("/people/%d", ann), "/unknown", "/status"} {
 		b.Do("open "+p, chromedp.Navigate(u.http.URL+p), chromedp.WaitVisible(chromedp.CSS("main")))
@@ -148,6 +154,8 @@ func TestBrowserPhoneLayout(t *testing.T) {
 			t.Errorf("%s is wider than a phone screen", p)
 		}
 	}
+	b.Do("phone status page", chromedp.Navigate(u.http.URL+"/status"), chromedp.WaitVisible(chromedp.CSS("table.jobs")))
+	b.Screenshot("status-jobs-phone")
 	b.Do("phone image page", chromedp.Navigate(fmt.Sprintf("%s/images/%d", u.http.URL, id)), chromedp.WaitVisible(chromedp.CSS("main")))
 	b.Screenshot("image-detail-phone")
 	b.NoPageErrors()

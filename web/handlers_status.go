@@ -30,6 +30,41 @@ type statusData struct {
 	ThroughputChart template.HTML
 	LatencyChart    template.HTML
 	Failures        []failure
+	Jobs            []jobRow
+}
+
+// jobRow is a background job as the status page shows it.
+type jobRow struct {
+	store.Job
+	Percent  int    // of Total, when known
+	HeldBack bool   // running, but waiting for live images
+	Note     string // what it waits for, or why it ended
+}
+
+// statusJobs is how many background jobs the status page lists: the newest, running or not.
+const statusJobs = 10
+
+func toJobRow(j store.Job, now time.Time) jobRow {
+	row := jobRow{Job: j}
+	if j.Total > 0 {
+		row.Percent = int(100 * j.Done / j.Total)
+	}
+	switch {
+	case j.State == store.JobRunning && !j.ThrottledAt.IsZero():
+		row.HeldBack = true
+		row.Note = "Held back for live images for " + now.Sub(j.ThrottledAt).Round(time.Second).String()
+	case j.State == store.JobRunning && j.LeaseExpiresAt.Before(now):
+		row.Note = "Its runner stopped answering; another replica takes it over"
+	case j.State == store.JobRunning:
+		row.Note = "Run by " + j.LeaseOwner
+	case j.State == store.JobQueued && j.Attempts > 0:
+		row.Note = "Given back; waiting for a runner to resume it"
+	case j.State == store.JobQueued:
+		row.Note = "Waiting for a runner (the reconciler role)"
+	case j.State == store.JobFailed:
+		row.Note = j.LastError
+	}
+	return row
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +101,14 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, im := range failed.Images {
 		data.Failures = append(data.Failures, failure{ID: im.ID, Reason: im.LastError, At: im.UpdatedAt})
+	}
+	jobs, err := s.deps.Store.ListJobs(ctx, store.JobFilter{Limit: statusJobs})
+	if err != nil {
+		s.fail(w, r, err, "Showing the status")
+		return
+	}
+	for _, j := range jobs {
+		data.Jobs = append(data.Jobs, toJobRow(j, now))
 	}
 	s.render(w, r, http.StatusOK, "status", page{Title: "Status", Nav: "status", Data: data})
 }

@@ -288,7 +288,7 @@ func TestUnknownFacesPage(t *testing.T) {
 func TestStatusPage(t *testing.T) {
 	u := newTestUI(t, Options{}, Deps{})
 	empty := u.get("/status")
-	mustContain(t, empty, "Images by status", "no data yet", "No failures.", "Role health is reported by the serve command")
+	mustContain(t, empty, "Images by status", "no data yet", "No failures.", "Role health is reported by the serve command", "No background jobs.")
 	u.seedImage("ok.jpg", []seedFace{})
 	id := u.seedImage("bad.jpg", nil)
 	ctx := context.Background()
@@ -300,6 +300,23 @@ func TestStatusPage(t *testing.T) {
 	}
 	r := u.get("/status")
 	mustContain(t, r, `<rect class="bar"`, "the picture is corrupt", fmt.Sprintf(`href="/images/%d"`, id), `href="/?status=failed"`)
+
+	// Background jobs: one held back for live images half way, one that failed, one queued.
+	running, _ := u.st.CreateJob(ctx, "retry", nil)
+	failed, _ := u.st.CreateJob(ctx, "retry", nil)
+	u.st.CreateJob(ctx, "retry", nil)
+	for _, j := range []store.Job{running, failed} {
+		if _, ok, err := u.st.ClaimJob(ctx, store.JobClaim{Owner: "replica-7", Lease: time.Minute, Kinds: []string{"retry"}, ID: j.ID}); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	u.st.CheckpointJob(ctx, running.ID, "replica-7", "120", 120, 480, time.Minute)
+	u.st.ExtendJobLease(ctx, running.ID, "replica-7", time.Minute, true)
+	u.st.FinishJob(ctx, failed.ID, "replica-7", store.JobFailed, "nsqd unreachable")
+	r = u.get("/status")
+	mustContain(t, r, "Background jobs", `<progress value="120" max="480"`, "120 / 480", `class="status job-running">held back<`, "Held back for live images for",
+		`class="status job-failed">failed<`, "nsqd unreachable", "Waiting for a runner")
+	mustNotContain(t, r, "No background jobs.")
 
 	withSource := newTestUI(t, Options{}, Deps{Store: u.st, Status: statusFunc(func(context.Context) (StatusReport, error) {
 		return StatusReport{QueueDepth: 17, QueueKnown: true, Breaker: "open", Roles: []RoleHealth{{Name: "recognizer", Healthy: false, Detail: "connection refused"}},

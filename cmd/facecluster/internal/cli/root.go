@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newEnrollCmd(),
 		newRetryCmd(),
+		newJobsCmd(),
 		newBenchCmd(),
 	)
 	return root

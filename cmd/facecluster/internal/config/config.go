@@ -65,6 +65,7 @@ var Commands = []struct {
 	{"migrate", GroupDB},
 	{"enroll", GroupDB | GroupEngine},
 	{"retry", GroupDB | GroupQueue},
+	{"jobs", GroupDB},
 }
 
 // DefaultKnownPeople is both the flag's name and its default folder (relative to the working

@@ -28,6 +28,7 @@ import (
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/internal/metrics"
+	"github.com/facecluster/facecluster/jobs"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/queue"
 	"github.com/facecluster/facecluster/recognizer"
@@ -55,6 +56,7 @@ type Server struct {
 	producer   *queue.Producer
 	processor  *processor.Processor
 	reconciler *reconciler.Reconciler
+	jobs       *jobs.Runner // background jobs, with the reconciler role (jobs.go)
 	web        *web.Server
 	blobs      *blob.Store
 	httpSrv    *http.Server
@@ -117,6 +119,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := s.startJobs(); err != nil { // background jobs: jobs.go
+		return nil, err
 	}
 	s.mu.Lock()
 	s.started, s.waiting = true, ""
@@ -437,7 +442,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 8)
 	goRun := func(name string, fn func() error) {
 		group := &wg
-		if name == "reconciler" || name == "recognizer gallery" {
+		if name == "reconciler" || name == "recognizer gallery" || name == "jobs" {
 			group = &loops
 		}
 		group.Add(1)
@@ -463,6 +468,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.reconciler != nil {
 		goRun("reconciler", func() error { return s.reconciler.Run(runCtx) })
+	}
+	if s.jobs != nil { // background jobs: jobs.go
+		goRun("jobs", func() error { return s.jobs.Run(runCtx) })
 	}
 	goRun("http", func() error { return <-s.httpDone })
 	s.log.Info("facecluster serving", "roles", s.cfg.Roles, "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
