@@ -54,7 +54,7 @@ func (s *Server) listenGRPC() (net.Listener, error) {
 	addr := s.privateAddr("grpc-addr", cfg.GRPCAddr)
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on --grpc-addr %s (FACECLUSTER_GRPC_ADDR): %w", addr, err)
+		return nil, listenError("grpc-addr", addr, err)
 	}
 	s.grpcAddr = lis.Addr().String()
 	if !cfg.Changed("recognizer-addr") {
@@ -71,4 +71,36 @@ func dialable(a net.Addr) string {
 		return a.String()
 	}
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+}
+
+// listenError says which setting to change when listening on addr, the value of the setting
+// flag, failed: most often another program holds the port.
+func listenError(flag, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) || portTaken(addr) {
+		return fmt.Errorf("the address %s (--%s) is taken by another program: choose another with --%s or %s: %w",
+			addr, flag, flag, config.EnvName(flag), err)
+	}
+	return fmt.Errorf("listen on --%s %s (%s): %w", flag, addr, config.EnvName(flag), err)
+}
+
+// portTaken reports whether another program listens on addr (for errors that do not wrap the
+// system's, such as nsqd's).
+func portTaken(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		l.Close()
+	}
+	return errors.Is(err, syscall.EADDRINUSE)
+}
+
+// addrsError is listenError for a daemon that listens on two addresses (tcp and http, given
+// by their flags) and failed: the first taken one is named, else err is returned as it is.
+func addrsError(err error, tcpFlag, tcp, httpFlag, http string) error {
+	switch {
+	case portTaken(tcp):
+		return listenError(tcpFlag, tcp, err)
+	case portTaken(http):
+		return listenError(httpFlag, http, err)
+	}
+	return err
 }

@@ -83,7 +83,7 @@ func (l *lookupdService) Start(context.Context) error {
 	tcp, http := s.privateAddr("nsqlookupd-tcp-addrs", cfg.NSQLookupdTCPAddrs[0]), s.privateAddr("nsqlookupd-http-addrs", cfg.NSQLookupdHTTPAddrs[0])
 	d, err := queue.StartLookupd(queue.LookupdOptions{TCPAddr: tcp, HTTPAddr: http, Logger: s.log})
 	if err != nil {
-		return fmt.Errorf("start the embedded nsqlookupd (role nsqlookupd; --nsqlookupd-tcp-addrs, --nsqlookupd-http-addrs): %w", err)
+		return fmt.Errorf("start the embedded nsqlookupd (role nsqlookupd): %w", addrsError(err, "nsqlookupd-tcp-addrs", tcp, "nsqlookupd-http-addrs", http))
 	}
 	s.lookupd = d
 	// A port chosen by the system is the one everyone else in this process must use.
@@ -105,12 +105,12 @@ func newNSQDService(s *Server) (service, error) { return &nsqdService{s: s}, nil
 func (n *nsqdService) Start(context.Context) error {
 	s, cfg := n.s, n.s.cfg
 	dataDir := filepath.Join(cfg.DataDir, "nsqd")
+	tcp, http := s.privateAddr("nsqd-tcp-addr", cfg.NSQDTCPAddr), s.privateAddr("nsqd-http-addr", cfg.NSQDHTTPAddr)
 	d, err := queue.StartNSQD(queue.NSQDOptions{
-		DataDir: dataDir, TCPAddr: s.privateAddr("nsqd-tcp-addr", cfg.NSQDTCPAddr), HTTPAddr: s.privateAddr("nsqd-http-addr", cfg.NSQDHTTPAddr),
-		LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
+		DataDir: dataDir, TCPAddr: tcp, HTTPAddr: http, LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
 	})
 	if err != nil {
-		return fmt.Errorf("start the embedded nsqd (role nsqd; --nsqd-tcp-addr, --nsqd-http-addr): %w", err)
+		return fmt.Errorf("start the embedded nsqd (role nsqd): %w", addrsError(err, "nsqd-tcp-addr", tcp, "nsqd-http-addr", http))
 	}
 	s.nsqd = d
 	cfg.NSQDTCPAddr, cfg.NSQDHTTPAddr = d.TCPAddr(), d.HTTPAddr()

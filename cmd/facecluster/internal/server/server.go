@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/oklog/run"
@@ -125,11 +124,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 func (s *Server) listenHTTP() error {
 	var err error
 	s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("the HTTP address %s is taken by another program: choose another with --http-addr or FACECLUSTER_HTTP_ADDR (for example --http-addr=127.0.0.1:8081): %w", s.cfg.HTTPAddr, err)
-	}
 	if err != nil {
-		return fmt.Errorf("listen on --http-addr %s (FACECLUSTER_HTTP_ADDR): %w", s.cfg.HTTPAddr, err)
+		return listenError("http-addr", s.cfg.HTTPAddr, err)
 	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
