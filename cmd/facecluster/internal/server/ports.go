@@ -95,12 +95,12 @@ func portTaken(addr string) bool {
 
 // addrsError is listenError for a daemon that listens on two addresses (tcp and http, given
 // by their flags) and failed: the first taken one is named, else err is returned as it is.
-func addrsError(err error, tcpFlag, tcp, httpFlag, http string) error {
+func addrsError(err error, tcpFlag, tcpAddr, httpFlag, httpAddr string) error {
 	switch {
-	case portTaken(tcp):
-		return listenError(tcpFlag, tcp, err)
-	case portTaken(http):
-		return listenError(httpFlag, http, err)
+	case portTaken(tcpAddr):
+		return listenError(tcpFlag, tcpAddr, err)
+	case portTaken(httpAddr):
+		return listenError(httpFlag, httpAddr, err)
 	}
 	return err
 }

@@ -80,10 +80,11 @@ func newLookupdService(s *Server) (service, error) { return &lookupdService{s: s
 
 func (l *lookupdService) Start(context.Context) error {
 	s, cfg := l.s, l.s.cfg
-	tcp, http := s.privateAddr("nsqlookupd-tcp-addrs", cfg.NSQLookupdTCPAddrs[0]), s.privateAddr("nsqlookupd-http-addrs", cfg.NSQLookupdHTTPAddrs[0])
-	d, err := queue.StartLookupd(queue.LookupdOptions{TCPAddr: tcp, HTTPAddr: http, Logger: s.log})
+	tcpAddr, httpAddr := s.privateAddr("nsqlookupd-tcp-addrs", cfg.NSQLookupdTCPAddrs[0]), s.privateAddr("nsqlookupd-http-addrs", cfg.NSQLookupdHTTPAddrs[0])
+	d, err := queue.StartLookupd(queue.LookupdOptions{TCPAddr: tcpAddr, HTTPAddr: httpAddr, Logger: s.log})
 	if err != nil {
-		return fmt.Errorf("start the embedded nsqlookupd (role nsqlookupd): %w", addrsError(err, "nsqlookupd-tcp-addrs", tcp, "nsqlookupd-http-addrs", http))
+		return fmt.Errorf("start the embedded nsqlookupd (role nsqlookupd): %w",
+			addrsError(err, "nsqlookupd-tcp-addrs", tcpAddr, "nsqlookupd-http-addrs", httpAddr))
 	}
 	s.lookupd = d
 	// A port chosen by the system is the one everyone else in this process must use.
@@ -105,12 +106,12 @@ func newNSQDService(s *Server) (service, error) { return &nsqdService{s: s}, nil
 func (n *nsqdService) Start(context.Context) error {
 	s, cfg := n.s, n.s.cfg
 	dataDir := filepath.Join(cfg.DataDir, "nsqd")
-	tcp, http := s.privateAddr("nsqd-tcp-addr", cfg.NSQDTCPAddr), s.privateAddr("nsqd-http-addr", cfg.NSQDHTTPAddr)
+	tcpAddr, httpAddr := s.privateAddr("nsqd-tcp-addr", cfg.NSQDTCPAddr), s.privateAddr("nsqd-http-addr", cfg.NSQDHTTPAddr)
 	d, err := queue.StartNSQD(queue.NSQDOptions{
-		DataDir: dataDir, TCPAddr: tcp, HTTPAddr: http, LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
+		DataDir: dataDir, TCPAddr: tcpAddr, HTTPAddr: httpAddr, LookupdTCP: cfg.NSQLookupdTCPAddrs, Broadcast: cfg.NSQDBroadcastAddr, Logger: s.log,
 	})
 	if err != nil {
-		return fmt.Errorf("start the embedded nsqd (role nsqd): %w", addrsError(err, "nsqd-tcp-addr", tcp, "nsqd-http-addr", http))
+		return fmt.Errorf("start the embedded nsqd (role nsqd): %w", addrsError(err, "nsqd-tcp-addr", tcpAddr, "nsqd-http-addr", httpAddr))
 	}
 	s.nsqd = d
 	cfg.NSQDTCPAddr, cfg.NSQDHTTPAddr = d.TCPAddr(), d.HTTPAddr()
@@ -202,7 +203,6 @@ func (r *recognizerService) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load the face engine: %w", err)
 	}
-	s.engine = eng
 	s.log.Info("face engine loaded", "models_dir", eng.ModelsDir(), "took", time.Since(start).String())
 	if cfg.KnownPeople != "" {
 		rep, err := recognizer.EnrollFolder(ctx, recognizer.EnrollOptions{

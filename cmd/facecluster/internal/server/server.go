@@ -25,7 +25,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
-	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/internal/blob"
 	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/httpjson"
@@ -55,7 +54,6 @@ type Server struct {
 	lookupd    *queue.Lookupd
 	nsqd       *queue.NSQD
 	store      *store.Store
-	engine     *face.Engine
 	recognizer *recognizer.Server
 	grpcAddr   string
 	client     *recognizer.Client
