@@ -73,6 +73,7 @@ func (l *loop) stop(ctx context.Context) error {
 // nsqlookupd (role): the embedded nsqlookupd.
 type lookupdService struct {
 	s *Server
+	d *queue.Lookupd
 	alwaysReady
 }
 
@@ -86,7 +87,7 @@ func (l *lookupdService) Start(context.Context) error {
 		return fmt.Errorf("start the embedded nsqlookupd (role nsqlookupd): %w",
 			addrsError(err, "nsqlookupd-tcp-addrs", tcpAddr, "nsqlookupd-http-addrs", httpAddr))
 	}
-	s.lookupd = d
+	l.d = d
 	// A port chosen by the system is the one everyone else in this process must use.
 	cfg.NSQLookupdTCPAddrs[0], cfg.NSQLookupdHTTPAddrs[0] = d.TCPAddr(), d.HTTPAddr()
 	s.log.Info("nsqlookupd started", "tcp", d.TCPAddr(), "http", d.HTTPAddr())
@@ -94,12 +95,15 @@ func (l *lookupdService) Start(context.Context) error {
 }
 
 func (l *lookupdService) Stop(context.Context) error {
-	l.s.lookupd.Close()
+	l.d.Close()
 	return nil
 }
 
 // nsqd (role): the embedded nsqd, and its depth metric.
-type nsqdService struct{ s *Server }
+type nsqdService struct {
+	s *Server
+	d *queue.NSQD
+}
 
 func newNSQDService(s *Server) (service, error) { return &nsqdService{s: s}, nil }
 
@@ -113,7 +117,7 @@ func (n *nsqdService) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start the embedded nsqd (role nsqd): %w", addrsError(err, "nsqd-tcp-addr", tcpAddr, "nsqd-http-addr", httpAddr))
 	}
-	s.nsqd = d
+	n.d = d
 	cfg.NSQDTCPAddr, cfg.NSQDHTTPAddr = d.TCPAddr(), d.HTTPAddr()
 	if err := d.RegisterMetrics(s.registry); err != nil {
 		d.Close()
@@ -123,10 +127,10 @@ func (n *nsqdService) Start(context.Context) error {
 	return nil
 }
 
-func (n *nsqdService) Ready(context.Context) error { return n.s.nsqd.Healthy() }
+func (n *nsqdService) Ready(context.Context) error { return n.d.Healthy() }
 
 func (n *nsqdService) Stop(context.Context) error {
-	n.s.nsqd.Close() // flushes in-memory messages to the data directory
+	n.d.Close() // flushes in-memory messages to the data directory
 	return nil
 }
 
@@ -188,6 +192,7 @@ func (b *blobService) Stop(context.Context) error { return b.s.blobs.Close() }
 // listener.
 type recognizerService struct {
 	s    *Server
+	rec  *recognizer.Server
 	srv  *grpc.Server
 	lis  net.Listener
 	serv *loop // grpc Serve
@@ -214,7 +219,7 @@ func (r *recognizerService) Start(ctx context.Context) error {
 		s.log.Info("known people enrolled", "folder", cfg.KnownPeople, "photos", rep.Photos, "new", rep.Enrolled,
 			"already_enrolled", rep.Existing, "whole_image", len(rep.Whole), "failed", len(rep.Failed))
 	}
-	s.recognizer, err = recognizer.New(recognizer.Options{
+	r.rec, err = recognizer.New(recognizer.Options{
 		Engine: eng, Store: s.store, ImageRoot: cfg.ImageRoot, Limits: s.limits(), Threshold: float32(cfg.MatchThreshold),
 		PollInterval: cfg.GalleryPoll, Registerer: s.registry, Logger: s.log,
 	})
@@ -225,20 +230,20 @@ func (r *recognizerService) Start(ctx context.Context) error {
 		return err
 	}
 	r.srv = grpc.NewServer(recognizer.ServerOptions(recognizer.DefaultMaxConnectionAge)...)
-	s.recognizer.Register(r.srv)
+	r.rec.Register(r.srv)
 	r.serv = startLoop(func(context.Context) error { return r.srv.Serve(r.lis) })
-	r.poll = startLoop(s.recognizer.Run)
+	r.poll = startLoop(r.rec.Run)
 	return nil
 }
 
-func (r *recognizerService) Ready(context.Context) error { return r.s.recognizer.Ready() }
+func (r *recognizerService) Ready(context.Context) error { return r.rec.Ready() }
 
 func (r *recognizerService) Failed() <-chan error { return r.serv.failed }
 
 // Stop reports NOT_SERVING (balancers and breakers stop sending work here), stops the gallery
 // poll and lets the calls in flight finish until ctx is done.
 func (r *recognizerService) Stop(ctx context.Context) error {
-	r.s.recognizer.Shutdown()
+	r.rec.Shutdown()
 	pollErr := r.poll.stop(ctx)
 	stopped := make(chan struct{})
 	go func() { r.srv.GracefulStop(); close(stopped) }()
@@ -417,7 +422,11 @@ func (ws *webService) Start(context.Context) error {
 func (ws *webService) Stop(context.Context) error { return ws.w.Close() }
 
 // processor (role): the queue consumer, behind the recognizer's circuit breaker.
-type processorService struct{ s *Server }
+type processorService struct {
+	s       *Server
+	breaker *breaker.Breaker
+	proc    *processor.Processor
+}
 
 // config requires --recognizer-addr with this role, so the recognizer client runs.
 func newProcessorService(s *Server) (service, error) { return &processorService{s: s}, nil }
@@ -428,7 +437,7 @@ func (p *processorService) Start(context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.breaker, err = breaker.New(breaker.Options{
+	p.breaker, err = breaker.New(breaker.Options{
 		Name: "recognizer", Threshold: cfg.BreakerThreshold, CoolDown: cfg.BreakerCoolDown, MaxCoolDown: cfg.BreakerMaxCoolDown,
 		Probe: s.client.Probe, Logger: s.log, OnStateChange: onChange,
 	})
@@ -439,28 +448,28 @@ func (p *processorService) Start(context.Context) error {
 	if len(cfg.ConsumeNSQDAddrs) > 0 {
 		lookupd = nil
 	}
-	s.processor, err = processor.New(processor.Options{
-		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: s.breaker, Source: s.imageSource(), Registerer: s.registry, Logger: s.log,
+	p.proc, err = processor.New(processor.Options{
+		Store: s.store, Recognizer: s.client.Recognizer(), Breaker: p.breaker, Source: s.imageSource(), Registerer: s.registry, Logger: s.log,
 		LookupdHTTPAddrs: lookupd, NSQDTCPAddrs: cfg.ConsumeNSQDAddrs, LookupdPoll: lookupdPoll(cfg),
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Lease: cfg.Lease, RetryDelay: cfg.RetryDelay,
 		MaxRetryDelay: cfg.MaxRetryDelay, RecognizeTimeout: cfg.RecognizeTimeout, MatchThreshold: float32(cfg.MatchThreshold),
 	})
 	if err == nil {
-		err = s.processor.Start()
+		err = p.proc.Start()
 	}
 	if err != nil {
-		s.breaker.Close()
+		p.breaker.Close()
 		return err
 	}
 	return nil
 }
 
-func (p *processorService) Ready(context.Context) error { return p.s.processor.Ready() }
+func (p *processorService) Ready(context.Context) error { return p.proc.Ready() }
 
 // Stop stops taking messages; the images in flight finish until ctx is done, then go back.
 func (p *processorService) Stop(ctx context.Context) error {
-	err := p.s.processor.Stop(ctx)
-	p.s.breaker.Close()
+	err := p.proc.Stop(ctx)
+	p.breaker.Close()
 	return err
 }
 

@@ -26,10 +26,8 @@ import (
 
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
 	"github.com/facecluster/facecluster/internal/blob"
-	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/internal/metrics"
-	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/queue"
 	"github.com/facecluster/facecluster/recognizer"
 	"github.com/facecluster/facecluster/store"
@@ -47,22 +45,16 @@ type Server struct {
 	httpLis  net.Listener
 	httpDone chan error // the HTTP server's Serve result
 
-	started []startedService // in start order
-
-	// What the services share, set by their Start (dependency order makes it ready for the
-	// services that need it).
-	lookupd    *queue.Lookupd
-	nsqd       *queue.NSQD
-	store      *store.Store
-	recognizer *recognizer.Server
-	grpcAddr   string
-	client     *recognizer.Client
-	producer   *queue.Producer
-	blobs      *blob.Store
-	breaker    *breaker.Breaker
-	processor  *processor.Processor
+	// What several services share, set by the Start of the one that makes it (the dependency
+	// order has it ready for those that use it).
+	store    *store.Store
+	blobs    *blob.Store
+	producer *queue.Producer
+	client   *recognizer.Client
+	grpcAddr string // the recognizer's listener
 
 	mu       sync.Mutex
+	started  []startedService // in start order
 	stopping bool
 	ready    bool   // New finished: every route is registered
 	waiting  string // what New waits for (the database), for /readyz

@@ -20,11 +20,14 @@ type statusSource struct {
 func (src statusSource) Status(ctx context.Context) (web.StatusReport, error) {
 	s := src.s
 	var rep web.StatusReport
-	if s.nsqd != nil {
-		rep.QueueDepth, rep.QueueKnown = s.nsqd.Depth(), true
-	}
-	if s.breaker != nil {
-		rep.Breaker = breakerLabel(s.breaker.State())
+	var local clusterinfo.Histogram // this process's processing times
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	for _, st := range started {
+		if r, ok := st.svc.(statusReporter); ok {
+			r.report(&rep, &local)
+		}
 	}
 	for _, c := range s.checks(ctx) {
 		h := web.RoleHealth{Name: c.name, Healthy: true, Detail: "ok"}
@@ -33,16 +36,28 @@ func (src statusSource) Status(ctx context.Context) (web.StatusReport, error) {
 		}
 		rep.Roles = append(rep.Roles, h)
 	}
-	var local clusterinfo.Histogram
-	if s.processor != nil {
-		local = clusterinfo.GatherProcessing(s.registry)
-	}
 	if src.cluster != nil {
 		mergePeers(&rep, src.cluster.Read(ctx), local)
 	} else {
 		setProcessing(&rep, local)
 	}
 	return rep, nil
+}
+
+// A statusReporter is a service that adds what only it knows to the status page's report.
+type statusReporter interface {
+	report(rep *web.StatusReport, processing *clusterinfo.Histogram)
+}
+
+// report gives the embedded nsqd's queue depth.
+func (n *nsqdService) report(rep *web.StatusReport, _ *clusterinfo.Histogram) {
+	rep.QueueDepth, rep.QueueKnown = n.d.Depth(), true
+}
+
+// report gives the processor's breaker and processing times.
+func (p *processorService) report(rep *web.StatusReport, processing *clusterinfo.Histogram) {
+	rep.Breaker = breakerLabel(p.breaker.State())
+	*processing = clusterinfo.GatherProcessing(p.s.registry)
 }
 
 // breakerLabel is how the status page names a breaker state.
