@@ -27,12 +27,12 @@ import (
 	"time"
 
 	"github.com/nsqio/go-nsq"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
 	"github.com/facecluster/facecluster/internal/breaker"
-	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/queue"
 	"github.com/facecluster/facecluster/store"
 )
@@ -59,7 +59,8 @@ type Options struct {
 	Recognizer recognizerv1.RecognizerServiceClient
 	Breaker    *breaker.Breaker
 	Source     ImageSource // [path references only]
-	Metrics    *metrics.Metrics
+	// Registerer gets the processor's metrics (Metric* names) [none: recorded, not exported].
+	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 
 	// Queue: discovery through nsqlookupd and/or direct nsqd connections.
@@ -96,8 +97,9 @@ func DefaultOptions() Options {
 
 // Processor is one consumer with Concurrency handlers.
 type Processor struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	metrics *processorMetrics
 
 	ctx    context.Context // cancelled when shutdown gives up waiting
 	cancel context.CancelFunc
@@ -139,17 +141,18 @@ func New(o Options) (*Processor, error) {
 	if o.Source == nil {
 		o.Source = PathSource
 	}
-	if o.Metrics == nil {
-		o.Metrics = metrics.New()
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.Owner == "" {
 		o.Owner = DefaultOwner()
 	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Processor{opts: o, log: o.Logger.With("role", "processor", "owner", o.Owner), ctx: ctx, cancel: cancel}, nil
+	return &Processor{opts: o, log: o.Logger.With("role", "processor", "owner", o.Owner), metrics: m, ctx: ctx, cancel: cancel}, nil
 }
 
 // DefaultOwner names this process for leases: host, pid and a random suffix.
@@ -463,9 +466,9 @@ func (p *Processor) backoff(attempts int) time.Duration {
 }
 
 func (p *Processor) count(outcome string, took time.Duration) {
-	p.opts.Metrics.Processed.WithLabelValues(outcome).Inc()
+	p.metrics.messages.WithLabelValues(outcome).Inc()
 	if took > 0 {
-		p.opts.Metrics.ProcessingSeconds.WithLabelValues(outcome).Observe(took.Seconds())
+		p.metrics.seconds.WithLabelValues(outcome).Observe(took.Seconds())
 	}
 }
 

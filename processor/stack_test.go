@@ -22,7 +22,6 @@ import (
 	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/internal/breaker"
-	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/queue"
@@ -74,7 +73,7 @@ type stack struct {
 	client    *recognizer.Client
 	brk       *breaker.Breaker
 	proc      *processor.Processor
-	metrics   *metrics.Metrics
+	metrics   *prometheus.Registry
 	owner     string
 	opts      stackOptions
 	breakerTo chan breaker.State
@@ -168,7 +167,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if o.lease == 0 {
 		o.lease = time.Minute
 	}
-	s := &stack{t: t, opts: o, metrics: metrics.New(), owner: "test-processor", breakerTo: make(chan breaker.State, 100)}
+	s := &stack{t: t, opts: o, metrics: prometheus.NewRegistry(), owner: "test-processor", breakerTo: make(chan breaker.State, 100)}
 	s.st = openStore(t, o.driver)
 	s.root = t.TempDir()
 
@@ -212,7 +211,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 func (s *stack) startProcessor() {
 	t := s.t
 	p, err := processor.New(processor.Options{
-		Store: s.st, Recognizer: s.client.Recognizer(), Breaker: s.brk, Metrics: s.metrics,
+		Store: s.st, Recognizer: s.client.Recognizer(), Breaker: s.brk, Registerer: s.metrics,
 		LookupdHTTPAddrs: []string{s.lookupd.HTTPAddr()}, LookupdPoll: 100 * time.Millisecond,
 		Concurrency: 2, MaxAttempts: s.opts.maxAttempts, Lease: s.opts.lease, RetryDelay: s.opts.retryDelay,
 		MaxRetryDelay: 4 * s.opts.retryDelay, RecognizeTimeout: 20 * time.Second, Owner: s.owner,
@@ -233,7 +232,7 @@ func (s *stack) startProcessor() {
 }
 
 func (s *stack) reconciler(pendingAge time.Duration) *reconciler.Reconciler {
-	r, err := reconciler.New(reconciler.Options{Store: s.st, Publisher: s.producer, PendingAge: pendingAge, MaxAttempts: s.opts.maxAttempts, Metrics: s.metrics})
+	r, err := reconciler.New(reconciler.Options{Store: s.st, Publisher: s.producer, PendingAge: pendingAge, MaxAttempts: s.opts.maxAttempts, Registerer: s.metrics})
 	if err != nil {
 		s.t.Fatal(err)
 	}

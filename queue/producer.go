@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nsqio/go-nsq"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // publishBatch keeps each MPUB well under nsqd's default 5 MiB body limit.
@@ -18,6 +19,8 @@ const publishBatch = 5000
 type Producer struct {
 	p    *nsq.Producer
 	addr string
+
+	published, failed prometheus.Counter // nil until RegisterMetrics
 }
 
 // NewProducer returns a producer for the nsqd at addr (TCP). It connects lazily; Ping checks.
@@ -41,6 +44,18 @@ func NewProducer(addr string, logger *slog.Logger) (*Producer, error) {
 // Publish puts the image ids on Topic. It returns when nsqd has them (or on the first error, or
 // when ctx is done); ids already accepted stay accepted.
 func (p *Producer) Publish(ctx context.Context, imageIDs ...int64) error {
+	err := p.publish(ctx, imageIDs)
+	switch {
+	case p.published == nil:
+	case err != nil:
+		p.failed.Inc()
+	default:
+		p.published.Add(float64(len(imageIDs)))
+	}
+	return err
+}
+
+func (p *Producer) publish(ctx context.Context, imageIDs []int64) error {
 	for start := 0; start < len(imageIDs); start += publishBatch {
 		end := min(start+publishBatch, len(imageIDs))
 		bodies := make([][]byte, 0, end-start)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -14,7 +15,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
-	"github.com/facecluster/facecluster/internal/metrics"
 )
 
 // MaxMessageBytes bounds gRPC messages both ways: an image sent as bytes (uploads are limited
@@ -59,8 +59,9 @@ type Client struct {
 
 // Dial returns a client for target: host:port, or dns:///name:port for every address of a
 // name (headless service). It connects lazily; Probe checks health. extra options come after
-// the defaults (e.g. another resolver).
-func Dial(target string, m *metrics.Metrics, extra ...grpc.DialOption) (*Client, error) {
+// the defaults (e.g. another resolver). The call latencies are registered with reg
+// (MetricRequestSeconds); nil registers nothing.
+func Dial(target string, reg prometheus.Registerer, extra ...grpc.DialOption) (*Client, error) {
 	if target == "" {
 		return nil, errors.New("recognizer: no target to dial")
 	}
@@ -74,11 +75,15 @@ func Dial(target string, m *metrics.Metrics, extra ...grpc.DialOption) (*Client,
 			MinConnectTimeout: 5 * time.Second,
 		}),
 	}
-	if m != nil {
+	if reg != nil {
+		seconds, err := newClientMetrics(reg)
+		if err != nil {
+			return nil, err
+		}
 		opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
 			start := time.Now()
 			err := invoker(ctx, method, req, reply, cc, o...)
-			m.RecognizerSeconds.WithLabelValues(shortMethod(method), status.Code(err).String()).Observe(time.Since(start).Seconds())
+			seconds.WithLabelValues(shortMethod(method), status.Code(err).String()).Observe(time.Since(start).Seconds())
 			return err
 		}))
 	}

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -35,7 +36,6 @@ import (
 	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/gallery"
 	"github.com/facecluster/facecluster/internal/imageroot"
-	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -60,8 +60,10 @@ type Options struct {
 	Threshold    float32
 	PollInterval time.Duration // gallery version poll
 	Concurrency  int           // analyses at once
-	Metrics      *metrics.Metrics
 	Logger       *slog.Logger
+
+	// Registerer gets the recognizer's gallery metrics [none: recorded, not exported].
+	Registerer prometheus.Registerer
 }
 
 // DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
@@ -85,6 +87,7 @@ type Server struct {
 	gallery *gallery.Gallery
 	health  *health.Server
 	sem     chan struct{}
+	metrics *serverMetrics
 
 	version atomic.Int64
 	loaded  atomic.Bool
@@ -112,15 +115,16 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("recognizer: %w", err)
 		}
 	}
-	if o.Metrics == nil {
-		o.Metrics = metrics.New()
+	m, err := newServerMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	s := &Server{
 		opts: o, root: root, log: o.Logger.With("role", "recognizer"), gallery: gallery.New(), health: health.NewServer(),
-		sem: make(chan struct{}, o.Concurrency),
+		sem: make(chan struct{}, o.Concurrency), metrics: m,
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -309,8 +313,8 @@ func (s *Server) update(ctx context.Context) error {
 
 func (s *Server) setVersion(v int64) {
 	s.version.Store(v)
-	s.opts.Metrics.GalleryVersion.Set(float64(v))
-	s.opts.Metrics.GalleryExamples.Set(float64(s.gallery.Len()))
+	s.metrics.galleryVersion.Set(float64(v))
+	s.metrics.galleryExamples.Set(float64(s.gallery.Len()))
 }
 
 // usable converts the store's examples, leaving out those computed by another model (not

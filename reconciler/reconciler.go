@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/facecluster/facecluster/internal/metrics"
 	"github.com/facecluster/facecluster/store"
 )
@@ -37,9 +39,11 @@ type Options struct {
 	PendingAge  time.Duration // pending images older than this are republished
 	MaxAttempts int           // an expired lease on an image with this many attempts fails it
 	RetryFailed bool          // also retry failed images on every pass
-	Batch       int           // ids per query
-	Metrics     *metrics.Metrics
+	Batch       int           // ids per query [1000]
 	Logger      *slog.Logger
+
+	// Registerer gets the reconciler's metrics (MetricRepublished) [none: recorded, not exported].
+	Registerer prometheus.Registerer
 }
 
 // DefaultOptions returns the settings New uses for those left zero; facecluster's flags take
@@ -55,9 +59,14 @@ func DefaultOptions() Options {
 
 // Reconciler runs passes until its context ends.
 type Reconciler struct {
-	opts Options
-	log  *slog.Logger
+	opts        Options
+	log         *slog.Logger
+	republished *prometheus.CounterVec // reason
 }
+
+// MetricRepublished counts the image ids the reconciler published again, by reason:
+// stale_pending, expired_lease, retry_failed.
+const MetricRepublished = metrics.Namespace + "_reconciler_republished_total"
 
 // New checks the options.
 func New(o Options) (*Reconciler, error) {
@@ -77,13 +86,15 @@ func New(o Options) (*Reconciler, error) {
 	if o.Batch <= 0 {
 		o.Batch = def.Batch
 	}
-	if o.Metrics == nil {
-		o.Metrics = metrics.New()
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Reconciler{opts: o, log: o.Logger.With("role", "reconciler")}, nil
+	republished, err := metrics.Register(o.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRepublished,
+		Help: "Image ids the reconciler published again, by reason."}, []string{"reason"}))
+	if err != nil {
+		return nil, fmt.Errorf("reconciler: metrics: %w", err)
+	}
+	return &Reconciler{opts: o, log: o.Logger.With("role", "reconciler"), republished: republished}, nil
 }
 
 // Run runs a pass every Interval until ctx is done.
@@ -142,7 +153,7 @@ func (r *Reconciler) Pass(ctx context.Context) (Report, error) {
 	if r.opts.RetryFailed {
 		ids, err := Retry(ctx, r.opts.Store, r.opts.Publisher, []store.Status{store.StatusFailed}, r.opts.Batch)
 		rep.RetriedFails = ids
-		r.opts.Metrics.Republished.WithLabelValues("retry_failed").Add(float64(len(ids)))
+		r.republished.WithLabelValues("retry_failed").Add(float64(len(ids)))
 		if err != nil {
 			return rep, fmt.Errorf("reconciler: %w", err)
 		}
@@ -163,7 +174,7 @@ func (r *Reconciler) publish(ctx context.Context, reason string, ids []int64) er
 		// The images stay pending: the next pass finds them again.
 		return fmt.Errorf("reconciler: republish %d images (%s): %w", len(ids), reason, err)
 	}
-	r.opts.Metrics.Republished.WithLabelValues(reason).Add(float64(len(ids)))
+	r.republished.WithLabelValues(reason).Add(float64(len(ids)))
 	return nil
 }
 

@@ -48,14 +48,30 @@ func serveWith(t *testing.T, waitReady bool, args ...string) (string, *server.Se
 // ends (as a SIGTERM would); cleanup then has nothing left to do.
 func startServe(t *testing.T, waitReady bool, args ...string) (string, *server.Server, func()) {
 	t.Helper()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	cfg := config.Register(fs, serveGroups)
-	base := []string{
-		"--env-file", "", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--nsqd-tcp-addr", "127.0.0.1:0", "--nsqd-http-addr", "127.0.0.1:0",
-		"--nsqlookupd-tcp-addrs", "127.0.0.1:0", "--nsqlookupd-http-addrs", "127.0.0.1:0",
+	return startServeOver(t, waitReady, append(testFlags(t), privatePortFlags...), args...)
+}
+
+// testFlags are the flags every test's serve gets unless it gives them: no .env, a temporary
+// data directory, a free HTTP port, the test models, quick polls.
+func testFlags(t *testing.T) []string {
+	return []string{
+		"--env-file", "", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
 		"--models-dir", testutil.ModelsDir(t), "--gallery-poll", "100ms", "--processor-concurrency", "2",
 	}
+}
+
+// privatePortFlags put the queue daemons and gRPC on free ports, so tests run beside each other
+// and beside other programs.
+var privatePortFlags = []string{
+	"--grpc-addr", "127.0.0.1:0", "--nsqd-tcp-addr", "127.0.0.1:0", "--nsqd-http-addr", "127.0.0.1:0",
+	"--nsqlookupd-tcp-addrs", "127.0.0.1:0", "--nsqlookupd-http-addrs", "127.0.0.1:0",
+}
+
+// startServeOver is startServe with base (flag, value pairs) instead of the test defaults.
+func startServeOver(t *testing.T, waitReady bool, base []string, args ...string) (string, *server.Server, func()) {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	cfg := config.Register(fs, serveGroups)
 	// args override the defaults above (list flags would append, not replace, if given twice).
 	given := map[string]bool{}
 	for _, a := range args {

@@ -1,0 +1,48 @@
+package recognizer
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/facecluster/facecluster/internal/metrics"
+)
+
+// The recognizer's metrics (dashboards and docs/pipeline.md read them by name).
+const (
+	// MetricGalleryVersion is the gallery version a recognizer has loaded.
+	MetricGalleryVersion = metrics.Namespace + "_gallery_version"
+	// MetricGalleryExamples is the number of enrolment examples in a recognizer's gallery.
+	MetricGalleryExamples = metrics.Namespace + "_gallery_examples"
+	// MetricRequestSeconds is the latency of recognizer calls seen by clients (processors,
+	// receivers), by method and gRPC code.
+	MetricRequestSeconds = metrics.Namespace + "_recognizer_request_duration_seconds"
+)
+
+type serverMetrics struct {
+	galleryVersion  prometheus.Gauge
+	galleryExamples prometheus.Gauge
+}
+
+func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
+	version, err := metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricGalleryVersion,
+		Help: "Gallery version loaded by this recognizer."}))
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: metrics: %w", err)
+	}
+	examples, err := metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricGalleryExamples,
+		Help: "Enrolment examples in this recognizer's gallery."}))
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: metrics: %w", err)
+	}
+	return &serverMetrics{galleryVersion: version, galleryExamples: examples}, nil
+}
+
+func newClientMetrics(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
+	h, err := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricRequestSeconds,
+		Help: "Recognizer gRPC call latency seen by clients, by method and gRPC code.", Buckets: metrics.LatencyBuckets}, []string{"method", "code"}))
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: client metrics: %w", err)
+	}
+	return h, nil
+}
