@@ -95,7 +95,7 @@ func Folder(ctx context.Context, o Options) (Report, error) {
 			f, whole, multi, err := describeKnown(ctx, o.Engine, src, o.Limits)
 			switch {
 			case err != nil:
-				log.Warn("enroll: photo skipped", "file", ph.Path, "person", ph.Person, "error", err.Error())
+				log.Warn("enroll: photo skipped", "file", ph.Path, "person", ph.Person, "err", err.Error())
 				rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", ph.Path, err))
 			default:
 				if whole {

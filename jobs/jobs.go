@@ -200,7 +200,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			r.log.Error("looking for a background job failed; trying again", "error", err.Error())
+			r.log.Error("looking for a background job failed; trying again", "err", err.Error())
 		case ok:
 			r.run(ctx, job)
 			continue
@@ -258,7 +258,7 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 		wctx, cancel := write()
 		defer cancel()
 		if err := r.opts.Store.FinishJob(wctx, job.ID, r.opts.Owner, state, msg); err != nil {
-			log.Error("recording the end of a background job failed; another runner will take it over when the lease expires", "error", err.Error())
+			log.Error("recording the end of a background job failed; another runner will take it over when the lease expires", "err", err.Error())
 			r.ended(job.Kind, outcomeLost)
 			return
 		}
@@ -269,7 +269,7 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 		if job.LastError != "" {
 			msg += "; last error: " + job.LastError
 		}
-		log.Error("background job failed", "error", msg)
+		log.Error("background job failed", "err", msg)
 		finish(store.JobFailed, msg)
 		return
 	}
@@ -294,7 +294,7 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 		if r.stopped(jobCtx, ctx, job, log) {
 			return
 		}
-		log.Error("background job failed", "error", err.Error())
+		log.Error("background job failed", "err", err.Error())
 		finish(store.JobFailed, err.Error())
 		return
 	}
@@ -317,7 +317,7 @@ func (r *Runner) run(ctx context.Context, job store.Job) {
 			if r.stopped(jobCtx, ctx, job, log) {
 				return
 			}
-			log.Error("background job failed", "done", job.Done, "error", err.Error())
+			log.Error("background job failed", "done", job.Done, "err", err.Error())
 			finish(store.JobFailed, err.Error())
 			return
 		}
@@ -365,14 +365,14 @@ func (r *Runner) stopped(jobCtx, ctx context.Context, job store.Job, log *slog.L
 		log.Info("background job cancelled", "done", job.Done)
 		r.ended(job.Kind, outcomeCancelled)
 		if err := r.opts.Store.FinishJob(wctx, job.ID, r.opts.Owner, store.JobFailed, "cancelled"); err != nil && !errors.Is(err, store.ErrLeaseNotHeld) {
-			log.Warn("releasing a cancelled job failed", "error", err.Error())
+			log.Warn("releasing a cancelled job failed", "err", err.Error())
 		}
 	case errors.Is(cause, errLeaseLost):
 		log.Warn("background job taken over by another runner (this one was too slow to extend its lease); stopping here", "done", job.Done)
 		r.ended(job.Kind, outcomeLost)
 	default:
 		if err := r.opts.Store.ReleaseJob(wctx, job.ID, r.opts.Owner); err != nil {
-			log.Warn("giving the background job back failed; another runner will resume it when the lease expires", "error", err.Error())
+			log.Warn("giving the background job back failed; another runner will resume it when the lease expires", "err", err.Error())
 			r.ended(job.Kind, outcomeLost)
 			return true
 		}
@@ -394,14 +394,14 @@ func (r *Runner) checkpoint(ctx context.Context, job *store.Job, log *slog.Logge
 		r.ended(job.Kind, outcomeLost)
 		return false
 	case err != nil:
-		log.Error("checkpointing a background job failed; it resumes from the last checkpoint when the lease expires", "error", err.Error())
+		log.Error("checkpointing a background job failed; it resumes from the last checkpoint when the lease expires", "err", err.Error())
 		r.ended(job.Kind, outcomeLost)
 		return false
 	case state == store.JobCancelled:
 		log.Info("background job cancelled", "done", job.Done)
 		r.ended(job.Kind, outcomeCancelled)
 		if err := r.opts.Store.FinishJob(wctx, job.ID, r.opts.Owner, store.JobFailed, "cancelled"); err != nil {
-			log.Warn("releasing a cancelled job failed", "error", err.Error())
+			log.Warn("releasing a cancelled job failed", "err", err.Error())
 		}
 		return false
 	}
@@ -427,7 +427,7 @@ func (r *Runner) heartbeat(ctx context.Context, id int64, throttled *atomic.Bool
 			stop(errLeaseLost)
 			return
 		case err != nil:
-			log.Warn("extending a background job's lease failed; trying again", "error", err.Error())
+			log.Warn("extending a background job's lease failed; trying again", "err", err.Error())
 		case state == store.JobCancelled:
 			stop(errCancelled)
 			return
@@ -453,7 +453,7 @@ func (r *Runner) holdBack(ctx context.Context, job store.Job, throttled *atomic.
 			return ctx.Err()
 		case err != nil:
 			// Without a measure the batch runs: if the database is down it fails and is retried.
-			log.Warn("counting live images failed; running the batch", "error", err.Error())
+			log.Warn("counting live images failed; running the batch", "err", err.Error())
 			return nil
 		case n <= r.opts.MaxLoad:
 			return nil
@@ -466,7 +466,7 @@ func (r *Runner) holdBack(ctx context.Context, job store.Job, throttled *atomic.
 			// Marked at once (not at the next heartbeat) so the status page says why it waits;
 			// the heartbeat notices a cancel or a takeover.
 			if _, err := r.opts.Store.ExtendJobLease(ctx, job.ID, r.opts.Owner, r.opts.Lease, true); err != nil && ctx.Err() == nil {
-				log.Warn("marking a background job as held back failed", "error", err.Error())
+				log.Warn("marking a background job as held back failed", "err", err.Error())
 			}
 		}
 		select {
@@ -500,7 +500,7 @@ func (r *Runner) retrying(ctx context.Context, job store.Job, log *slog.Logger, 
 		if err == nil || errors.As(err, &perm) || attempt >= r.opts.BatchRetries || ctx.Err() != nil {
 			return err
 		}
-		log.Warn("background job step failed; trying it again", "checkpoint", job.Checkpoint, "retry_in", delay.String(), "error", err.Error())
+		log.Warn("background job step failed; trying it again", "checkpoint", job.Checkpoint, "retry_in", delay.String(), "err", err.Error())
 		select {
 		case <-ctx.Done():
 			return err

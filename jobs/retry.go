@@ -124,7 +124,7 @@ func (h *retryHandler) Batch(ctx context.Context, job store.Job) (Step, error) {
 		// The images are pending already (committed): the reconciler's stale-pending pass
 		// publishes them. Failing here would not publish them sooner.
 		h.log.Warn("publishing retried images failed; they stay pending and the reconciler publishes them again",
-			"job_id", job.ID, "images", len(ids), "error", err.Error())
+			"job_id", job.ID, "images", len(ids), "err", err.Error())
 	}
 	return Step{Checkpoint: strconv.FormatInt(ids[len(ids)-1], 10), Done: int64(len(ids)), Finished: len(ids) < p.Batch}, nil
 }

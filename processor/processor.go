@@ -213,7 +213,7 @@ func (p *Processor) Stop(ctx context.Context) error {
 	}
 	err := c.Stop(ctx)
 	if err != nil {
-		p.log.Warn("shutdown: in-flight images did not finish in time; requeueing them", "error", err.Error())
+		p.log.Warn("shutdown: in-flight images did not finish in time; requeueing them", "err", err.Error())
 		p.cancel()
 		wait, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -228,7 +228,7 @@ func (p *Processor) HandleMessage(msg *nsq.Message) {
 	m, err := queue.Decode(msg.Body)
 	if err != nil {
 		// Nothing can ever make sense of it; keeping it would loop forever.
-		p.log.Error("dropping malformed message", "error", err.Error())
+		p.log.Error("dropping malformed message", "err", err.Error())
 		p.count("malformed", 0)
 		msg.Finish()
 		return
@@ -252,7 +252,7 @@ func (p *Processor) HandleMessage(msg *nsq.Message) {
 	claimed, err := p.opts.Store.ClaimImage(ctx, id, p.opts.Owner, p.opts.Lease)
 	if err != nil {
 		delay := p.backoff(int(msg.Attempts))
-		log.Warn("cannot claim image: database error; requeueing", "error", err.Error(), "delay", delay.String())
+		log.Warn("cannot claim image: database error; requeueing", "err", err.Error(), "delay", delay.String())
 		p.count("requeued_store_error", 0)
 		msg.RequeueWithoutBackoff(delay)
 		return
@@ -316,13 +316,13 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrLeaseNotHeld):
-		log.Warn("lease lost before the outcome was recorded (another processor took the image over); finishing", "error", err.Error())
+		log.Warn("lease lost before the outcome was recorded (another processor took the image over); finishing", "err", err.Error())
 		return "lease_lost", -1
 	case errors.Is(err, store.ErrInvalid):
 		return p.fail(log, id, img.Attempts, fmt.Errorf("recognizer answer refused by the store: %w", err), true)
 	default:
 		// The lease still holds the image; the reconciler gives it back when it expires.
-		log.Error("cannot record outcome: database error; the reconciler will retry the image after its lease expires", "error", err.Error())
+		log.Error("cannot record outcome: database error; the reconciler will retry the image after its lease expires", "err", err.Error())
 		return "requeued_store_error", p.opts.Lease
 	}
 	known := 0
@@ -349,10 +349,10 @@ func (p *Processor) fail(log *slog.Logger, id int64, attempts int, cause error, 
 	})
 	switch {
 	case errors.Is(err, store.ErrLeaseNotHeld):
-		log.Warn("lease lost before the failure was recorded; finishing", "error", reason)
+		log.Warn("lease lost before the failure was recorded; finishing", "err", reason)
 		return "lease_lost", -1
 	case err != nil:
-		log.Error("cannot record failure: database error; the reconciler will retry the image after its lease expires", "error", err.Error(), "cause", reason)
+		log.Error("cannot record failure: database error; the reconciler will retry the image after its lease expires", "err", err.Error(), "cause", reason)
 		return "requeued_store_error", p.opts.Lease
 	case st == store.StatusFailed:
 		log.Warn("image failed", "reason", reason, "permanent", isPermanent)
@@ -432,7 +432,7 @@ func (p *Processor) keepAlive(ctx context.Context, log *slog.Logger, msg *nsq.Me
 			case <-t.C:
 				msg.Touch()
 				if err := p.opts.Store.ExtendLease(ctx, id, p.opts.Owner, p.opts.Lease); err != nil {
-					log.Warn("cannot extend the lease", "error", err.Error())
+					log.Warn("cannot extend the lease", "err", err.Error())
 				}
 			}
 		}

@@ -69,7 +69,7 @@ func NewConsumer(o ConsumerOptions, h Handler) (*Consumer, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	c.SetLogger(nsqLogger{logger.With("component", "nsq-consumer")}, nsq.LogLevelWarning)
+	c.SetLogger(nsqLogger{logger}, nsq.LogLevelWarning)
 	c.AddConcurrentHandlers(nsq.HandlerFunc(func(m *nsq.Message) error {
 		m.DisableAutoResponse()
 		h(m)

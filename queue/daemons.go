@@ -55,7 +55,7 @@ func StartNSQD(o NSQDOptions) (*NSQD, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	opts.Logger = nsqLogger{logger.With("component", "nsqd")}
+	opts.Logger = nsqLogger{logger.With("role", "nsqd")}
 	opts.LogLevel = nsqd.LOG_INFO
 	d, err := nsqd.New(opts)
 	if err != nil {
@@ -139,7 +139,7 @@ func StartLookupd(o LookupdOptions) (*Lookupd, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	opts.Logger = nsqLogger{logger.With("component", "nsqlookupd")}
+	opts.Logger = nsqLogger{logger.With("role", "nsqlookupd")}
 	opts.LogLevel = nsqlookupd.LOG_INFO
 	l, err := nsqlookupd.New(opts)
 	if err != nil {

@@ -37,7 +37,7 @@ func NewProducer(addr string, logger *slog.Logger) (*Producer, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	p.SetLogger(nsqLogger{logger.With("component", "nsq-producer")}, nsq.LogLevelWarning)
+	p.SetLogger(nsqLogger{logger}, nsq.LogLevelWarning)
 	return &Producer{p: p, addr: addr}, nil
 }
 

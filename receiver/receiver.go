@@ -131,7 +131,7 @@ func New(opts Options) (*Receiver, error) {
 	if opts.ModelVersion == "" {
 		opts.ModelVersion = def.ModelVersion
 	}
-	rc := &Receiver{opts: opts, root: root, log: opts.Logger.With("component", "receiver")}
+	rc := &Receiver{opts: opts, root: root, log: opts.Logger.With("role", "receiver")}
 	rc.batch = newBatcher(rc, 4, 256, batchTimeout)
 	return rc, nil
 }

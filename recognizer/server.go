@@ -145,7 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if err == nil {
 			break
 		}
-		s.log.Error("cannot load the gallery; retrying", "error", err.Error())
+		s.log.Error("cannot load the gallery; retrying", "err", err.Error())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -166,13 +166,13 @@ func (s *Server) Run(ctx context.Context) error {
 		v, err := s.opts.Store.GalleryVersion(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("cannot read the gallery version", "error", err.Error())
+				s.log.Warn("cannot read the gallery version", "err", err.Error())
 			}
 			continue
 		}
 		if v != s.version.Load() {
 			if err := s.update(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("cannot update the gallery", "error", err.Error())
+				s.log.Warn("cannot update the gallery", "err", err.Error())
 			}
 		}
 	}

@@ -103,7 +103,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if _, err := r.Pass(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("reconcile pass failed; trying again next interval", "error", err.Error())
+			r.log.Error("reconcile pass failed; trying again next interval", "err", err.Error())
 		}
 		select {
 		case <-ctx.Done():

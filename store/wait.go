@@ -75,7 +75,7 @@ func (s *Store) wait(ctx context.Context, w WaitOptions) error {
 			return fmt.Errorf("%s not ready after waiting %s (--db-wait): %w", what, waited.Round(time.Millisecond), err)
 		}
 		pause := min(delay, w.Timeout-waited) // the last attempt is at the deadline
-		s.log.Warn("waiting for "+what, "driver", s.driver, "error", err.Error(), "attempt", attempt,
+		s.log.Warn("waiting for "+what, "driver", s.driver, "err", err.Error(), "attempt", attempt,
 			"waited", waited.Round(time.Millisecond).String(), "timeout", w.Timeout.String(), "next_in", pause.String())
 		w.Waiting(what + ": " + err.Error())
 		select {

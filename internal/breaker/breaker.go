@@ -237,7 +237,7 @@ func (b *Breaker) probeLoop() {
 		b.nextProbe = time.Now().Add(b.coolDown)
 		coolDown := b.coolDown
 		b.mu.Unlock()
-		b.log.Warn("circuit breaker stays open: health probe failed", "error", err.Error(), "next_probe_in", coolDown.String())
+		b.log.Warn("circuit breaker stays open: health probe failed", "err", err.Error(), "next_probe_in", coolDown.String())
 		b.notify(Probing, Open)
 	}
 }

@@ -118,7 +118,7 @@ func (c *imagesCollector) Collect(ch chan<- prometheus.Metric) {
 		counts, err := c.st.CountByStatus(ctx)
 		cancel()
 		if err != nil {
-			c.log.Warn("metrics: counting images by status failed", "error", err.Error())
+			c.log.Warn("metrics: counting images by status failed", "err", err.Error())
 		} else {
 			c.counts, c.at = counts, time.Now()
 		}

@@ -132,7 +132,7 @@ func (s *Server) drainHTTP(ctx context.Context) {
 	s.stopping = true
 	s.mu.Unlock()
 	if err := s.httpSrv.Shutdown(ctx); err != nil {
-		s.log.Warn("http shutdown", "error", err.Error())
+		s.log.Warn("http shutdown", "err", err.Error())
 	}
 }
 
@@ -300,7 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("facecluster serving", "roles", s.cfg.Roles, "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
 	err := g.Run()
 	if err != nil {
-		s.log.Error("a service failed; stopped the others", "error", err.Error())
+		s.log.Error("a service failed; stopped the others", "err", err.Error())
 	}
 	s.log.Info("stopped")
 	return err
@@ -308,6 +308,6 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) stopService(ctx context.Context, st startedService) {
 	if err := st.svc.Stop(ctx); err != nil {
-		s.log.Warn("stop "+st.name, "error", err.Error())
+		s.log.Warn("stop "+st.name, "err", err.Error())
 	}
 }
