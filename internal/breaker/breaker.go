@@ -68,6 +68,18 @@ type Options struct {
 	Logger        *slog.Logger                    // [slog.Default()]
 }
 
+// DefaultOptions are the settings New fills in where Options leaves them zero; serve's
+// --breaker-* flags take their defaults from here.
+func DefaultOptions() Options {
+	return Options{
+		Name:         "breaker",
+		Threshold:    5,
+		CoolDown:     time.Second,
+		MaxCoolDown:  30 * time.Second,
+		ProbeTimeout: 2 * time.Second,
+	}
+}
+
 // Breaker is safe for concurrent use. Close stops a running probe loop.
 type Breaker struct {
 	opts Options
@@ -89,23 +101,24 @@ func New(opts Options) (*Breaker, error) {
 	if opts.Probe == nil {
 		return nil, errors.New("breaker: Options.Probe is required")
 	}
+	def := DefaultOptions()
 	if opts.Name == "" {
-		opts.Name = "breaker"
+		opts.Name = def.Name
 	}
 	if opts.Threshold <= 0 {
-		opts.Threshold = 5
+		opts.Threshold = def.Threshold
 	}
 	if opts.CoolDown <= 0 {
-		opts.CoolDown = time.Second
+		opts.CoolDown = def.CoolDown
 	}
 	if opts.MaxCoolDown <= 0 {
-		opts.MaxCoolDown = 30 * time.Second
+		opts.MaxCoolDown = def.MaxCoolDown
 	}
 	if opts.MaxCoolDown < opts.CoolDown {
 		opts.MaxCoolDown = opts.CoolDown
 	}
 	if opts.ProbeTimeout <= 0 {
-		opts.ProbeTimeout = 2 * time.Second
+		opts.ProbeTimeout = def.ProbeTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/recognizer"
 	"github.com/facecluster/facecluster/reconciler"
@@ -145,7 +146,7 @@ type Config struct {
 func Register(fs *pflag.FlagSet, groups Group) *Config {
 	c := &Config{groups: groups, fs: fs}
 	// Each role owns its settings' defaults; the flags only show them.
-	proc, rec := processor.DefaultOptions(), reconciler.DefaultOptions()
+	proc, rec, brk := processor.DefaultOptions(), reconciler.DefaultOptions(), breaker.DefaultOptions()
 	fs.StringVar(&c.EnvFile, "env-file", ".env", "file of KEY=VALUE lines read at start when it exists (FACECLUSTER_* settings)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
@@ -180,9 +181,9 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.DurationVar(&c.Lease, "lease", proc.Lease, "how long a processor's claim on an image lasts before the reconciler may take it back")
 		fs.DurationVar(&c.RetryDelay, "retry-delay", proc.RetryDelay, "first delay before a transient failure is retried (doubles each attempt)")
 		fs.DurationVar(&c.MaxRetryDelay, "max-retry-delay", proc.MaxRetryDelay, "longest delay between retries")
-		fs.IntVar(&c.BreakerThreshold, "breaker-threshold", 5, "consecutive recognizer failures that open the circuit breaker")
-		fs.DurationVar(&c.BreakerCoolDown, "breaker-cooldown", time.Second, "wait before the open breaker first probes the recognizer's health")
-		fs.DurationVar(&c.BreakerMaxCoolDown, "breaker-max-cooldown", 30*time.Second, "longest wait between health probes (the wait doubles after each failed probe)")
+		fs.IntVar(&c.BreakerThreshold, "breaker-threshold", brk.Threshold, "consecutive recognizer failures that open the circuit breaker")
+		fs.DurationVar(&c.BreakerCoolDown, "breaker-cooldown", brk.CoolDown, "wait before the open breaker first probes the recognizer's health")
+		fs.DurationVar(&c.BreakerMaxCoolDown, "breaker-max-cooldown", brk.MaxCoolDown, "longest wait between health probes (the wait doubles after each failed probe)")
 		fs.DurationVar(&c.RecognizeTimeout, "recognize-timeout", proc.RecognizeTimeout, "deadline of one recognizer call")
 		fs.DurationVar(&c.GalleryPoll, "gallery-poll", recognizer.DefaultOptions().PollInterval, "how often recognizers check the database for enrolment changes")
 		fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", rec.Interval, "how often the reconciler runs")

@@ -13,6 +13,7 @@ import (
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/internal/testutil"
+	"github.com/facecluster/facecluster/internal/breaker"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/receiver"
 	"github.com/facecluster/facecluster/recognizer"
@@ -220,6 +221,9 @@ func TestFlagDefaultsAreTheRolesDefaults(t *testing.T) {
 		{"--pending-age", c.PendingAge, rec.PendingAge},
 		{"--max-image-pixels", c.MaxImagePixels, receiver.DefaultOptions().MaxPixels},
 		{"--max-image-pixels (recognizer)", c.MaxImagePixels, recog.Limits.MaxPixels},
+		{"--breaker-threshold", c.BreakerThreshold, breaker.DefaultOptions().Threshold},
+		{"--breaker-cooldown", c.BreakerCoolDown, breaker.DefaultOptions().CoolDown},
+		{"--breaker-max-cooldown", c.BreakerMaxCoolDown, breaker.DefaultOptions().MaxCoolDown},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("%s defaults to %v, its owner's default is %v", tt.flag, tt.got, tt.want)
