@@ -12,8 +12,8 @@ import (
 
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
 	"github.com/facecluster/facecluster/engine/face"
-	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/internal/breaker"
+	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/processor"
 	"github.com/facecluster/facecluster/receiver"
 	"github.com/facecluster/facecluster/recognizer"
