@@ -1,7 +1,8 @@
 // Package face finds faces in images, places their 68 landmarks and computes their 128-d
 // descriptors with the face-api.js networks (weights of @vladmandic/face-api 1.7.15), natively in
-// Go and faithful to the reference implementation: same detections, landmarks, crop and
-// descriptors within rounding.
+// Go and faithful to the reference implementation: same detections (DetectorSSDRaw, TinyFaceDetector),
+// landmarks, crop and descriptors within rounding. The default detector adds to the reference's
+// SSD pass a second one that finds the faces filling most of the photo, which the reference misses.
 //
 // Load an Engine once (it verifies the weights' checksums) and share it: it is safe for
 // concurrent use. Analyze does everything for every face of an image; Detect, Landmarks,
