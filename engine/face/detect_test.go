@@ -164,3 +164,20 @@ func fmtBoxes(ds []Detection) string {
 	}
 	return s + "]"
 }
+
+// TestConfirmLarge: the reference pass's faces larger than 60 % of the photo stay only where the
+// padded pass found them too; smaller ones stay as they are.
+func TestConfirmLarge(t *testing.T) {
+	const w, h = 400, 500
+	small := nets.Detection{X: 10, Y: 10, W: 100, H: 120, Score: 0.7}
+	wide := nets.Detection{X: 0, Y: 50, W: 390, H: 200, Score: 0.8}         // 97 % of the width
+	tall := nets.Detection{X: 100, Y: 0, W: 200, H: 320, Score: 0.6}        // 64 % of the height
+	padded := []nets.Detection{{X: 110, Y: 10, W: 190, H: 300, Score: 0.9}} // tall, IoU 0.89
+	got := confirmLarge([]nets.Detection{small, wide, tall}, padded, w, h)
+	if len(got) != 2 || got[0] != small || got[1] != tall {
+		t.Errorf("kept %+v, want the small face and the confirmed tall one", got)
+	}
+	if got := confirmLarge([]nets.Detection{wide}, nil, w, h); len(got) != 0 {
+		t.Errorf("an unconfirmed large face kept: %+v", got)
+	}
+}

@@ -199,7 +199,9 @@ func (e *Engine) detectSSD(ctx context.Context, in *input, opts Options) ([]nets
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("face: detect: %w", err)
 		}
-		more = append(more, e.ssd.DetectPadded(whole, SSDMargin, opts.MinConfidence, opts.MaxResults, opts.Workers)...)
+		padded := e.ssd.DetectPadded(whole, SSDMargin, opts.MinConfidence, opts.MaxResults, opts.Workers)
+		found = confirmLarge(found, padded, in.w, in.h)
+		more = append(more, padded...)
 	}
 	for _, t := range tiles(in.w, in.h, opts.TileSize) {
 		if err := ctx.Err(); err != nil {
@@ -217,6 +219,26 @@ func (e *Engine) detectSSD(ctx context.Context, in *input, opts Options) ([]nets
 		return found, nil // the reference's faces as they are
 	}
 	return mergeDetections(found, more, opts.MaxResults), nil
+}
+
+// largeFace is the share of the photo's width or height above which a face of the reference's
+// pass must be confirmed by the padded pass.
+const largeFace = 0.6
+
+// confirmLarge drops the faces of the reference's pass wider or taller than largeFace of the
+// w×h photo that no face of the padded pass overlaps by more than mergeIoU. At that scale the
+// reference's pass finds few faces (the padded pass finds them) and many false ones: 13 of its
+// 18 on the face-free photos of docs/benchmarks.md were boxes over most of a photo of shoes;
+// dropping them lost no face on LFW.
+func confirmLarge(found, padded []nets.Detection, w, h int) []nets.Detection {
+	kept := found[:0:0]
+	for _, d := range found {
+		large := d.W > largeFace*float64(w) || d.H > largeFace*float64(h)
+		if !large || slices.ContainsFunc(padded, func(p nets.Detection) bool { return iou(d, p) > mergeIoU }) {
+			kept = append(kept, d)
+		}
+	}
+	return kept
 }
 
 // tiles cuts a w×h photo into size×size squares, each overlapping the next by a quarter of a
@@ -263,7 +285,7 @@ func cutByTile(d nets.Detection, t image.Rectangle, w, h int) bool {
 const mergeIoU = 0.5
 
 // mergeDetections adds to the reference pass's faces (found, kept as they are: where the
-// reference finds a face, its box is the reference's) the faces of the other passes (more)
+// reference finds a face, its box is the reference's, but for the large faces confirmLarge drops) the faces of the other passes (more)
 // that overlap none kept so far, best first (greedy suppression); all best first, at most
 // maxResults (≤ 0: all).
 func mergeDetections(found, more []nets.Detection, maxResults int) []nets.Detection {

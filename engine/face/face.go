@@ -42,8 +42,9 @@ const (
 	// DetectorSSD is SSD MobileNetV1 run twice, on the photo as face-api.js runs it and on the
 	// photo centred on a mid-grey square SSDMargin of its long side wider each side, the faces
 	// of both merged (the default). The second pass finds the faces that fill most of the
-	// photo — portraits, enrolment photos, LFW — which SSD misses at the photo's own scale; it
-	// doubles the detector's cost.
+	// photo — portraits, enrolment photos, LFW — which SSD misses at the photo's own scale, and
+	// must confirm the first pass's faces larger than 60 % of the photo, mostly false at that
+	// scale; it doubles the detector's cost.
 	DetectorSSD  Detector = iota
 	DetectorTiny          // TinyFaceDetector (faster, less accurate on small faces)
 	// DetectorSSDRaw is SSD MobileNetV1 exactly as face-api.js runs it: one pass on the photo
