@@ -216,7 +216,7 @@ func (e *Engine) detectSSD(ctx context.Context, in *input, opts Options) ([]nets
 		}
 	}
 	if len(more) == 0 {
-		return found, nil // the reference's faces as they are
+		return found, nil // nothing to merge: the reference's faces (less unconfirmed large ones)
 	}
 	return mergeDetections(found, more, opts.MaxResults), nil
 }
@@ -285,7 +285,7 @@ func cutByTile(d nets.Detection, t image.Rectangle, w, h int) bool {
 const mergeIoU = 0.5
 
 // mergeDetections adds to the reference pass's faces (found, kept as they are: where the
-// reference finds a face, its box is the reference's, but for the large faces confirmLarge drops) the faces of the other passes (more)
+// reference finds a face, its box is the reference's) the faces of the other passes (more)
 // that overlap none kept so far, best first (greedy suppression); all best first, at most
 // maxResults (≤ 0: all).
 func mergeDetections(found, more []nets.Detection, maxResults int) []nets.Detection {
