@@ -27,6 +27,8 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{Options{Detector: DetectorTiny, InputSize: 100}, "input size 100"},
 		{Options{MaxResults: -1}, "maximum number"},
 		{Options{MinFaceSize: -3}, "minimum face size"},
+		{Options{TileSize: 64}, "tile size 64"},
+		{Options{Detector: DetectorTiny, TileSize: 512}, "tiling needs an SSD detector"},
 		{Options{Workers: -1}, "number of workers"},
 	} {
 		if _, err := e.Analyze(context.Background(), img, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -94,7 +96,7 @@ func TestOptionsShapeResults(t *testing.T) {
 		}
 	}
 
-	one, err := e.Analyze(ctx, img, Options{MaxResults: 1})
+	one, err := e.Analyze(ctx, img, Options{Detector: DetectorSSDRaw, MaxResults: 1})
 	if err != nil || len(one) != 1 || math.Abs(one[0].Score-want.SSD[0].Score) > 0.02 {
 		t.Errorf("MaxResults 1: %d faces, err %v (want the best face, score %.2f)", len(one), err, want.SSD[0].Score)
 	}

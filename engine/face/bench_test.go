@@ -139,6 +139,49 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkDetect: detection alone per photo, the reference's single SSD pass (ssd-raw)
+// against the default's two (ssd), on a demo photo and a 250×250 portrait (LFW's size; face1.png
+// is 150×150), and with 384-pixel tiles on a 1920×1080 photo (28 tiles).
+func BenchmarkDetect(b *testing.B) {
+	e := testEngine(b)
+	ctx := context.Background()
+	demo := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
+	var portrait, frame image.Image
+	b.Run("shared-fixtures", func(b *testing.B) {
+		portrait = reftest.Shared(b).Decode(b, "face1.png")
+		frame = smallFaceFrame(b, image.Rect(850, 580, 890, 620))
+		b.SkipNow()
+	})
+	cases := []struct {
+		name string
+		img  image.Image
+		opts Options
+	}{
+		{"sample1/ssd-raw", demo, Options{Detector: DetectorSSDRaw}},
+		{"sample1/ssd", demo, Options{}},
+		{"face1/ssd-raw", portrait, Options{Detector: DetectorSSDRaw}},
+		{"face1/ssd", portrait, Options{}},
+		{"1920x1080/ssd", frame, Options{}},
+		{"1920x1080/ssd-tile384", frame, Options{TileSize: 384}},
+	}
+	for _, c := range cases {
+		if c.img == nil {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			var faces int
+			measure(b, func() {
+				d, err := e.Detect(ctx, c.img, c.opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				faces = len(d)
+			})
+			b.ReportMetric(float64(faces), "faces")
+		})
+	}
+}
+
 // BenchmarkPipelineTwoWorkers: Analyze with Options.Workers = 2 (SSD in two bands of rows,
 // faces in parallel): the latency of one photo on two idle cores.
 func BenchmarkPipelineTwoWorkers(b *testing.B) {

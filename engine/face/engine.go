@@ -7,6 +7,8 @@ import (
 	"image"
 	"log/slog"
 	"math"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -163,11 +165,14 @@ func (e *Engine) detect(ctx context.Context, in *input, opts Options) ([]Detecti
 	}
 	var found []nets.Detection
 	switch opts.Detector {
-	case DetectorSSD:
+	case DetectorSSD, DetectorSSDRaw:
 		if e.ssd == nil {
 			return nil, fmt.Errorf("%w: SSD MobileNetV1 detector", ErrNotLoaded)
 		}
-		found = e.ssd.DetectCrop(in.crop(0, 0, in.w, in.h), opts.MinConfidence, opts.MaxResults, opts.Workers)
+		var err error
+		if found, err = e.detectSSD(ctx, in, opts); err != nil {
+			return nil, err
+		}
 	case DetectorTiny:
 		if e.tiny == nil {
 			return nil, fmt.Errorf("%w: TinyFaceDetector", ErrNotLoaded)
@@ -182,6 +187,134 @@ func (e *Engine) detect(ctx context.Context, in *input, opts Options) ([]Detecti
 		out = append(out, Detection{Box: Box{d.X, d.Y, d.W, d.H}, Score: d.Score})
 	}
 	return out, nil
+}
+
+// detectSSD runs SSD's passes — the reference's, the padded one (DetectorSSD) and the tiles
+// (opts.TileSize) — and merges their faces, best first.
+func (e *Engine) detectSSD(ctx context.Context, in *input, opts Options) ([]nets.Detection, error) {
+	whole := in.crop(0, 0, in.w, in.h)
+	found := e.ssd.DetectCrop(whole, opts.MinConfidence, opts.MaxResults, opts.Workers)
+	var more []nets.Detection // the other passes' faces
+	if opts.Detector == DetectorSSD {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("face: detect: %w", err)
+		}
+		padded := e.ssd.DetectPadded(whole, SSDMargin, opts.MinConfidence, opts.MaxResults, opts.Workers)
+		found = confirmLarge(found, padded, in.w, in.h)
+		more = append(more, padded...)
+	}
+	for _, t := range tiles(in.w, in.h, opts.TileSize) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("face: detect: %w", err)
+		}
+		for _, d := range e.ssd.DetectCrop(in.crop(t.Min.X, t.Min.Y, t.Dx(), t.Dy()), opts.MinConfidence, opts.MaxResults, opts.Workers) {
+			d.X += float64(t.Min.X)
+			d.Y += float64(t.Min.Y)
+			if !cutByTile(d, t, in.w, in.h) {
+				more = append(more, d)
+			}
+		}
+	}
+	if len(more) == 0 {
+		return found, nil // nothing to merge: the reference's faces (less unconfirmed large ones)
+	}
+	return mergeDetections(found, more, opts.MaxResults), nil
+}
+
+// largeFace is the share of the photo's width or height above which a face of the reference's
+// pass must be confirmed by the padded pass.
+const largeFace = 0.6
+
+// confirmLarge drops the faces of the reference's pass wider or taller than largeFace of the
+// w×h photo that no face of the padded pass overlaps by more than mergeIoU. At that scale the
+// reference's pass finds few faces (the padded pass finds them) and many false ones: 13 of its
+// 18 on the face-free photos of docs/benchmarks.md were boxes over most of a photo of shoes;
+// dropping them lost no face on LFW.
+func confirmLarge(found, padded []nets.Detection, w, h int) []nets.Detection {
+	kept := found[:0:0]
+	for _, d := range found {
+		large := d.W > largeFace*float64(w) || d.H > largeFace*float64(h)
+		if !large || slices.ContainsFunc(padded, func(p nets.Detection) bool { return iou(d, p) > mergeIoU }) {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
+
+// tiles cuts a w×h photo into size×size squares, each overlapping the next by a quarter of a
+// tile (the last of a row or column flush with the edge); none when the photo fits in one.
+func tiles(w, h, size int) []image.Rectangle {
+	if size == 0 || w <= size && h <= size {
+		return nil
+	}
+	starts := func(n int) []int {
+		if n <= size {
+			return []int{0}
+		}
+		step := size - size/4
+		var s []int
+		for x := 0; ; x += step {
+			if x+size >= n {
+				return append(s, n-size)
+			}
+			s = append(s, x)
+		}
+	}
+	var out []image.Rectangle
+	for _, y := range starts(h) {
+		for _, x := range starts(w) {
+			out = append(out, image.Rect(x, y, min(x+size, w), min(y+size, h)))
+		}
+	}
+	return out
+}
+
+// cutByTile reports whether d touches an edge of tile t inside the photo: a face cut by the
+// tile, whole in the overlapping neighbour (or in the whole-photo passes when larger than the
+// overlap).
+func cutByTile(d nets.Detection, t image.Rectangle, w, h int) bool {
+	const near = 1.0 // pixels
+	return t.Min.X > 0 && d.X < float64(t.Min.X)+near ||
+		t.Min.Y > 0 && d.Y < float64(t.Min.Y)+near ||
+		t.Max.X < w && d.X+d.W > float64(t.Max.X)-near ||
+		t.Max.Y < h && d.Y+d.H > float64(t.Max.Y)-near
+}
+
+// mergeIoU is the overlap above which two passes' boxes are taken for the same face: SSD's own
+// suppression threshold.
+const mergeIoU = 0.5
+
+// mergeDetections adds to the reference pass's faces (found, kept as they are: where the
+// reference finds a face, its box is the reference's) the faces of the other passes (more)
+// that overlap none kept so far, best first (greedy suppression); all best first, at most
+// maxResults (≤ 0: all).
+func mergeDetections(found, more []nets.Detection, maxResults int) []nets.Detection {
+	byScore := func(ds []nets.Detection) {
+		sort.SliceStable(ds, func(i, j int) bool { return ds[i].Score > ds[j].Score })
+	}
+	byScore(more)
+	kept := slices.Clone(found)
+	for _, d := range more {
+		if !slices.ContainsFunc(kept, func(k nets.Detection) bool { return iou(d, k) > mergeIoU }) {
+			kept = append(kept, d)
+		}
+	}
+	byScore(kept)
+	if maxResults > 0 && len(kept) > maxResults {
+		kept = kept[:maxResults]
+	}
+	return kept
+}
+
+// iou is the intersection over union of two boxes.
+func iou(a, b nets.Detection) float64 {
+	iw := math.Min(a.X+a.W, b.X+b.W) - math.Max(a.X, b.X)
+	ih := math.Min(a.Y+a.H, b.Y+b.H) - math.Max(a.Y, b.Y)
+	if iw <= 0 || ih <= 0 {
+		return 0
+	}
+	inter := iw * ih
+	return inter / (a.W*a.H + b.W*b.H - inter)
 }
 
 // Landmarks places the 68 landmarks of the face in box (pixels of img) with the full landmark

@@ -1,7 +1,8 @@
 // Package face finds faces in images, places their 68 landmarks and computes their 128-d
 // descriptors with the face-api.js networks (weights of @vladmandic/face-api 1.7.15), natively in
-// Go and faithful to the reference implementation: same detections, landmarks, crop and
-// descriptors within rounding.
+// Go and faithful to the reference implementation: same detections (DetectorSSDRaw, TinyFaceDetector),
+// landmarks, crop and descriptors within rounding. The default detector adds to the reference's
+// SSD pass a second one that finds the faces filling most of the photo, which the reference misses.
 //
 // Load an Engine once (it verifies the weights' checksums) and share it: it is safe for
 // concurrent use. Analyze does everything for every face of an image; Detect, Landmarks,
@@ -12,6 +13,7 @@
 package face
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -26,6 +28,9 @@ const (
 	DefaultMinConfidence = 0.5 // SSD MobileNetV1 minConfidence, TinyFaceDetector scoreThreshold
 	DefaultMaxResults    = 100 // SSD MobileNetV1 maxResults
 	DefaultInputSize     = 416 // TinyFaceDetector inputSize
+	// MinTileSize is the smallest Options.TileSize: below it the tiles would multiply (and
+	// SSD upscales them) for faces smaller than the landmark and recognition nets can use.
+	MinTileSize = 128
 )
 
 // DefaultThreshold is the distance strictly below which the reference's matcher (face-api.js's
@@ -39,9 +44,24 @@ const DefaultThreshold float32 = 0.6
 type Detector int
 
 const (
-	DetectorSSD  Detector = iota // SSD MobileNetV1 (the default, more accurate)
-	DetectorTiny                 // TinyFaceDetector (faster, less accurate on small faces)
+	// DetectorSSD is SSD MobileNetV1 run twice, on the photo as face-api.js runs it and on the
+	// photo centred on a mid-grey square SSDMargin of its long side wider each side, the faces
+	// of both merged (the default). The second pass finds the faces that fill most of the
+	// photo — portraits, enrolment photos, LFW — which SSD misses at the photo's own scale, and
+	// must confirm the first pass's faces larger than 60 % of the photo, mostly false at that
+	// scale; it doubles the detector's cost.
+	DetectorSSD  Detector = iota
+	DetectorTiny          // TinyFaceDetector (faster, less accurate on small faces)
+	// DetectorSSDRaw is SSD MobileNetV1 exactly as face-api.js runs it: one pass on the photo
+	// padded black at the bottom or right to a square. The reference's detections (the parity
+	// tests); it misses most faces that fill the frame.
+	DetectorSSDRaw
 )
+
+// SSDMargin is the grey margin, as a fraction of the photo's long side on each side, of
+// DetectorSSD's second pass: at 0.5 a face filling the photo takes half of SSD's input.
+// Chosen on LFW and face-free photos (docs/benchmarks.md, "Detection recall").
+const SSDMargin = 0.5
 
 func (d Detector) String() string {
 	switch d {
@@ -49,31 +69,42 @@ func (d Detector) String() string {
 		return "ssd"
 	case DetectorTiny:
 		return "tiny"
+	case DetectorSSDRaw:
+		return "ssd-raw"
 	}
 	return fmt.Sprintf("Detector(%d)", int(d))
 }
 
-// ParseDetector accepts "ssd" and "tiny" (any case).
+// ParseDetector accepts "ssd", "ssd-raw" and "tiny" (any case).
 func ParseDetector(s string) (Detector, error) {
 	switch strings.ToLower(s) {
 	case "ssd", "ssd_mobilenetv1", "ssdmobilenetv1":
 		return DetectorSSD, nil
+	case "ssd-raw", "ssd_raw":
+		return DetectorSSDRaw, nil
 	case "tiny", "tiny_face_detector", "tinyfacedetector":
 		return DetectorTiny, nil
 	}
-	return 0, fmt.Errorf("unknown face detector %q (want ssd or tiny)", s)
+	return 0, fmt.Errorf("unknown face detector %q (want ssd, ssd-raw or tiny)", s)
 }
 
-// Options tune detection. The zero value is the reference's defaults: SSD MobileNetV1,
-// minimum confidence 0.5, at most 100 faces, the full landmark net.
+// Options tune detection. The zero value is the reference's defaults but for the detector's
+// second pass (DetectorSSD; DetectorSSDRaw is the reference's): SSD MobileNetV1, minimum
+// confidence 0.5, at most 100 faces, the full landmark net.
 type Options struct {
 	Detector      Detector
 	MinConfidence float64 // 0 = DefaultMinConfidence; in (0, 1)
 	MaxResults    int     // SSD only; 0 = DefaultMaxResults
 	InputSize     int     // TinyFaceDetector only: multiple of 32 in 128..608; 0 = DefaultInputSize
 	MinFaceSize   int     // faces whose box is narrower or shorter than this many pixels are dropped
-	WholeImage    bool    // Analyze: skip detection, the whole image is one face crop
-	TinyLandmarks bool    // use the tiny 68-landmark net (faster, less precise)
+	// TileSize, when not 0, also runs SSD (DetectorSSD, DetectorSSDRaw) on overlapping
+	// TileSize×TileSize squares of the photo (a quarter of a tile overlapping the next), for
+	// faces too small to find in the whole photo, which SSD sees at most 512 pixels wide: a
+	// 40-pixel face in a 1920×1080 photo with 384. It costs one SSD pass per tile (28 for
+	// 1920×1080 at 384). Photos no larger than a tile are not tiled. 0 or ≥ MinTileSize.
+	TileSize      int
+	WholeImage    bool // Analyze: skip detection, the whole image is one face crop
+	TinyLandmarks bool // use the tiny 68-landmark net (faster, less precise)
 	// Workers is how many goroutines one call may use (0 = 1): SSD splits its layers into bands
 	// of rows, the faces' landmarks are found concurrently and the faces are described in one
 	// batch per worker (one batch in all with 1 worker, which reads the recognition net's
@@ -93,7 +124,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.InputSize = DefaultInputSize
 	}
 	switch {
-	case o.Detector != DetectorSSD && o.Detector != DetectorTiny:
+	case o.Detector != DetectorSSD && o.Detector != DetectorTiny && o.Detector != DetectorSSDRaw:
 		return o, fmt.Errorf("face: unknown detector %v", o.Detector)
 	case math.IsNaN(o.MinConfidence) || o.MinConfidence <= 0 || o.MinConfidence >= 1:
 		return o, fmt.Errorf("face: minimum confidence %v outside (0, 1)", o.MinConfidence)
@@ -101,6 +132,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("face: negative maximum number of faces %d", o.MaxResults)
 	case o.InputSize%32 != 0 || o.InputSize < 128 || o.InputSize > 608:
 		return o, fmt.Errorf("face: tiny detector input size %d is not a multiple of 32 in 128..608", o.InputSize)
+	case o.TileSize != 0 && o.TileSize < MinTileSize:
+		return o, fmt.Errorf("face: tile size %d below %d pixels", o.TileSize, MinTileSize)
+	case o.TileSize != 0 && o.Detector == DetectorTiny:
+		return o, errors.New("face: tiling needs an SSD detector (ssd or ssd-raw), not tiny")
 	case o.MinFaceSize < 0:
 		return o, fmt.Errorf("face: negative minimum face size %d", o.MinFaceSize)
 	case o.Workers < 0:

@@ -26,7 +26,7 @@ func TestProductDecodingAgrees(t *testing.T) {
 		if info.Orientation != 1 {
 			t.Fatalf("%s: EXIF orientation %d: the reference did not rotate", name, info.Orientation)
 		}
-		faces, err := e.Analyze(context.Background(), img, Options{})
+		faces, err := e.Analyze(context.Background(), img, Options{Detector: DetectorSSDRaw})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -229,16 +229,26 @@ func TestSharedFixtures(t *testing.T) {
 		checkDetectLines(t, got, faces, want)
 	}
 
-	// face1.png and face2.png are tight crops in which the detector finds no face: as known
-	// photos they are used whole; as queries with --assume-cropped they find themselves.
+	// face1.png and face2.png are portraits, one face filling each: the default detector finds
+	// it, the reference's single SSD pass (ssd-raw) does not.
+	face1, face2 := filepath.Join(shared, "face1.png"), filepath.Join(shared, "face2.png")
+	r = run(t, "detect", face1, face2)
+	if got := lines(r.stdout); r.code != ExitOK || len(got) != 2 || !strings.HasPrefix(got[0], face1+",") || !strings.HasPrefix(got[1], face2+",") {
+		t.Errorf("detect face1.png face2.png: exit %d, printed\n%s\nwant one face in each", r.code, r.stdout)
+	}
+	if r = run(t, "detect", "--detector", "ssd-raw", face1, face2); r.code != ExitNotFound {
+		t.Errorf("detect --detector ssd-raw face1.png face2.png: exit %d, want %d (no face)", r.code, ExitNotFound)
+	}
+
+	// Where the detector finds no face, known photos are used whole; as queries with
+	// --assume-cropped they find themselves.
 	known := t.TempDir()
 	for name, file := range map[string]string{"alice.png": "face1.png", "bob_1.png": "face2.png"} {
 		if err := os.Symlink(filepath.Join(shared, file), filepath.Join(known, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	face1, face2 := filepath.Join(shared, "face1.png"), filepath.Join(shared, "face2.png")
-	r = run(t, "identify", "--known", known, "--assume-cropped", "--show-distance", face2, face1, faces)
+	r = run(t, "identify", "--detector", "ssd-raw", "--known", known, "--assume-cropped", "--show-distance", face2, face1, faces)
 	if r.code != ExitOK {
 		t.Fatalf("identify: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -399,6 +409,9 @@ func TestDetectExitStatus(t *testing.T) {
 		{"a broken file among good ones", []string{"detect", broken, photo}, ExitError, 1, broken},
 		{"unknown detector", []string{"detect", "--detector", "cnn", photo}, ExitUsage, 0, "cnn"},
 		{"bad input size", []string{"detect", "--detector", "tiny", "--input-size", "100", photo}, ExitUsage, 0, "--input-size"},
+		{"tile size too small", []string{"detect", "--tile-size", "64", photo}, ExitUsage, 0, "--tile-size"},
+		{"tiles with tiny", []string{"detect", "--detector", "tiny", "--tile-size", "384", photo}, ExitUsage, 0, "--tile-size"},
+		{"tiles", []string{"detect", "--tile-size", "128", photo}, ExitOK, 1, ""},
 		{"no arguments", []string{"detect"}, ExitUsage, 0, "arg"},
 		{"missing file", []string{"detect", filepath.Join(dir, "nope.jpg")}, ExitError, 0, "nope.jpg"},
 		{"missing models", []string{"detect", "--models-dir", dir, photo}, ExitError, 0, "make models"},

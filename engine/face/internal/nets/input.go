@@ -2,6 +2,7 @@ package nets
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/facecluster/facecluster/engine/internal/nn"
@@ -76,35 +77,68 @@ func (c Crop) check() {
 	}
 }
 
+// canvas is the square a crop is placed on before it is resized to a net's input: side×side
+// source pixels with the crop's top-left pixel at (left, top) and fill (in 0..255 units)
+// everywhere else.
+type canvas struct {
+	side, top, left int
+	fill            float32
+}
+
+// squareCanvas is the reference's padToSquare of a w×h crop: the short side padded with zeros
+// to the long one, on both sides with centre (round(diff/2) after, the rest before), otherwise
+// only at the bottom/right.
+func squareCanvas(w, h int, centre bool) canvas {
+	cv := canvas{side: max(w, h)}
+	if centre {
+		diff := cv.side - min(w, h)
+		before := diff - (diff+1)/2 // JS Math.round(diff/2) goes after the image
+		if h < w {
+			cv.top = before
+		} else {
+			cv.left = before
+		}
+	}
+	return cv
+}
+
+// paddedCanvas centres a w×h crop on a square margin·(long side) wider than the crop's long
+// side on each side, filled with mid-grey (127.5: what SSD's x/127.5 − 1 maps to 0, the
+// mean of its training input). A face that fills the photo then takes 1/(1+2·margin) of the
+// network's input: the scale SSD was trained on, where the bare photo has it too large.
+func paddedCanvas(w, h int, margin float64) canvas {
+	long := max(w, h)
+	side := long + 2*int(math.Round(margin*float64(long)))
+	return canvas{side: side, top: (side - h) / 2, left: (side - w) / 2, fill: 127.5}
+}
+
 // squareInput is squareInputTo of a crop, normalising each value as it is written (norm*).
 func squareInput(dst *nn.Tensor, img Crop, centre bool, norm int) {
+	squareInputOn(dst, img, squareCanvas(img.W, img.H, centre), norm)
+}
+
+// squareInputOn resizes the crop placed on cv to dst, normalising each value as it is written.
+func squareInputOn(dst *nn.Tensor, img Crop, cv canvas, norm int) {
 	img.check()
 	w, _, C, _ := img.size()
 	size := dst.H
 	if size < 1 || dst.W != size || dst.C != C || (norm == normFace || norm == normTiny) && C != 3 {
 		panic(fmt.Sprintf("nets: SquareInput of %dx%dx%d to %s", img.H, img.W, C, dst.Shape()))
 	}
+	if cv.side < max(img.W, img.H) || cv.top < 0 || cv.left < 0 || cv.top+img.H > cv.side || cv.left+img.W > cv.side {
+		panic(fmt.Sprintf("nets: %dx%d crop outside its canvas %+v", img.W, img.H, cv))
+	}
 	if img.Img != nil {
-		resizeSquare(dst, img.Img.Data, w*C, img, C, centre, norm)
+		resizeSquare(dst, img.Img.Data, w*C, img, C, cv, norm)
 	} else {
-		resizeSquare(dst, img.Img8.Pix, w*C, img, C, centre, norm)
+		resizeSquare(dst, img.Img8.Pix, w*C, img, C, cv, norm)
 	}
 }
 
-// resizeSquare is squareInput over the crop's pixels pix (rows stride values apart).
-func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Crop, C int, centre bool, norm int) {
+// resizeSquare is squareInputOn over the crop's pixels pix (rows stride values apart).
+func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Crop, C int, cv canvas, norm int) {
 	size := dst.H
-	side := max(img.H, img.W)
-	var top, left int
-	if centre {
-		diff := side - min(img.H, img.W)
-		before := diff - (diff+1)/2 // JS Math.round(diff/2) goes after the image
-		if img.H < img.W {
-			top = before
-		} else {
-			left = before
-		}
-	}
+	side, top, left, fill := cv.side, cv.top, cv.left, cv.fill
 	var mean [3]float32
 	switch norm {
 	case normFace:
@@ -125,7 +159,7 @@ func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Cr
 		off := (img.Y+y)*stride + img.X*C
 		return pix[off : off+img.W*C]
 	}
-	if side == size && img.H == img.W {
+	if side == size && img.H == img.W && top == 0 && left == 0 {
 		for y := range size {
 			out := dst.Data[y*size*C : (y+1)*size*C]
 			for i, v := range rowAt(y) {
@@ -149,14 +183,16 @@ func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Cr
 	// The horizontal pass of a source row (the top and bottom values of the bilinear formula,
 	// the same float32 operations) is computed once per row used and kept for the next output
 	// row: two rows cached, the older replaced (output rows read source rows in order). Rows in
-	// the padding interpolate zeros: zero.
+	// the padding interpolate the fill: the fill.
 	n := size * C
-	sc.h[0], sc.h[1], sc.zero = growFloats(sc.h[0], n), growFloats(sc.h[1], n), growFloats(sc.zero, n)
-	clear(sc.zero)
+	sc.h[0], sc.h[1], sc.fill = growFloats(sc.h[0], n), growFloats(sc.h[1], n), growFloats(sc.fill, n)
+	for i := range sc.fill {
+		sc.fill[i] = fill
+	}
 	tags := [2]int{-1, -1}
 	horizontal := func(y int) []float32 {
 		if y < 0 || y >= img.H {
-			return sc.zero
+			return sc.fill
 		}
 		if tags[0] == y {
 			return sc.h[0]
@@ -183,7 +219,7 @@ func resizeSquare[T float32 | uint8](dst *nn.Tensor, pix []T, stride int, img Cr
 				continue
 			}
 			for c := range C {
-				v0, v1 := sample(r, true, a0, C, c), sample(r, true, a1, C, c)
+				v0, v1 := sample(r, a0, C, c, fill), sample(r, a1, C, c, fill)
 				h[x*C+c] = v0 + (v1-v0)*dx
 			}
 		}
@@ -221,7 +257,7 @@ type inputScratch struct {
 	x0s, x1s []int
 	fxs      []float32
 	h        [2][]float32 // horizontal passes of two source rows
-	zero     []float32    // the horizontal pass of a row in the padding
+	fill     []float32    // the horizontal pass of a row in the padding
 }
 
 var inputScratchPool = sync.Pool{New: func() any { return new(inputScratch) }}
@@ -247,9 +283,10 @@ func srcIndex(x, w int) int {
 	return x
 }
 
-func sample[T float32 | uint8](row []T, inside bool, x, channels, c int) float32 {
-	if x < 0 || !inside {
-		return 0
+// sample is channel c of pixel x of row, or fill when x is -1 (in the padding).
+func sample[T float32 | uint8](row []T, x, channels, c int, fill float32) float32 {
+	if x < 0 {
+		return fill
 	}
 	return float32(row[x*channels+c])
 }

@@ -185,6 +185,51 @@ func (s *SSD) DetectCrop(img Crop, minConfidence float64, maxResults, workers in
 	if img.H == 0 || img.W == 0 {
 		return nil
 	}
+	kept := s.detect(img, squareCanvas(img.W, img.H, false), minConfidence, maxResults, workers)
+	dets := make([]Detection, len(kept))
+	for i, c := range kept {
+		dets[i] = ssdToImage(c, img.W, img.H, ssdInputSize)
+	}
+	return dets
+}
+
+// DetectPadded is DetectCrop with the crop centred on a mid-grey square margin·(long side)
+// wider on each side (margin ≥ 0) instead of the reference's black bottom/right padding: faces
+// that fill most of the photo, which SSD misses at the reference's scale, shrink to the scales
+// it finds. Boxes are clipped to the crop.
+func (s *SSD) DetectPadded(img Crop, margin, minConfidence float64, maxResults, workers int) []Detection {
+	if img.H == 0 || img.W == 0 {
+		return nil
+	}
+	cv := paddedCanvas(img.W, img.H, margin)
+	kept := s.detect(img, cv, minConfidence, maxResults, workers)
+	dets := make([]Detection, 0, len(kept))
+	for _, c := range kept {
+		if d, ok := canvasToCrop(c, cv, img.W, img.H); ok {
+			dets = append(dets, d)
+		}
+	}
+	return dets
+}
+
+// canvasToCrop maps a box in normalised coordinates of cv to pixels of the w×h crop on it,
+// clipped to the crop; false when nothing of it lies inside.
+func canvasToCrop(c ssdCandidate, cv canvas, w, h int) (Detection, bool) {
+	side := float64(cv.side)
+	ymin, ymax := minmax(c.ymin, c.ymax)
+	xmin, xmax := minmax(c.xmin, c.xmax)
+	left := math.Max(0, xmin*side-float64(cv.left))
+	top := math.Max(0, ymin*side-float64(cv.top))
+	right := math.Min(float64(w), xmax*side-float64(cv.left))
+	bottom := math.Min(float64(h), ymax*side-float64(cv.top))
+	if right <= left || bottom <= top {
+		return Detection{}, false
+	}
+	return Detection{X: left, Y: top, W: right - left, H: bottom - top, Score: float64(c.score)}, true
+}
+
+// detect runs the net on img placed on cv and returns the kept candidates, best first.
+func (s *SSD) detect(img Crop, cv canvas, minConfidence float64, maxResults, workers int) []ssdCandidate {
 	acts := s.buffers.Get().(*activations)
 	defer s.buffers.Put(acts)
 	// The padded, resized and normalised input (the reference's order: divide, then subtract),
@@ -193,7 +238,7 @@ func (s *SSD) DetectCrop(img Crop, minConfidence float64, maxResults, workers in
 		acts.input = make([]float32, ssdInputSize*ssdInputSize*3)
 	}
 	x := &nn.Tensor{H: ssdInputSize, W: ssdInputSize, C: 3, Data: acts.input[:ssdInputSize*ssdInputSize*3]}
-	squareInput(x, img, false, normSSD)
+	squareInputOn(x, img, cv, normSSD)
 
 	// Each head reads its feature map as soon as it is computed, before the buffer is reused.
 	var cands []ssdCandidate
@@ -218,12 +263,7 @@ func (s *SSD) DetectCrop(img Crop, minConfidence float64, maxResults, workers in
 	if maxResults <= 0 {
 		maxResults = ssdAnchors
 	}
-	kept := ssdNonMaxSuppression(cands, ssdIoUThreshold, min(maxResults, ssdAnchors))
-	dets := make([]Detection, len(kept))
-	for i, c := range kept {
-		dets[i] = ssdToImage(c, img.W, img.H, ssdInputSize)
-	}
-	return dets
+	return ssdNonMaxSuppression(cands, ssdIoUThreshold, min(maxResults, ssdAnchors))
 }
 
 // candidates runs the head on its feature map and appends the anchors scoring above minScore,
