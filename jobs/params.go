@@ -20,7 +20,8 @@ type Params interface {
 // kinds makes empty Params for each kind that can be created from JSON (ParseParams). A new
 // kind adds itself here.
 var kinds = map[string]func() Params{
-	KindRetry: func() Params { return &RetryParams{} },
+	KindRetry:   func() Params { return &RetryParams{} },
+	KindReembed: func() Params { return &ReembedParams{} },
 }
 
 // KnownKinds lists the kinds ParseParams accepts, sorted.
