@@ -80,3 +80,12 @@ func strictJSON(raw json.RawMessage, v any) error {
 	}
 	return nil
 }
+
+// RunnerRole names the facecluster serve role whose runner runs jobs of kind: the recognizer
+// for the kinds that need the face engine, the reconciler for the others.
+func RunnerRole(kind string) string {
+	if kind == KindReembed {
+		return "recognizer"
+	}
+	return "reconciler"
+}

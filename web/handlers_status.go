@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/facecluster/facecluster/jobs"
 	"github.com/facecluster/facecluster/store"
 	"github.com/facecluster/facecluster/web/internal/charts"
 )
@@ -60,7 +61,7 @@ func toJobRow(j store.Job, now time.Time) jobRow {
 	case j.State == store.JobQueued && j.Attempts > 0:
 		row.Note = "Given back; waiting for a runner to resume it"
 	case j.State == store.JobQueued:
-		row.Note = "Waiting for a runner (the reconciler role)"
+		row.Note = "Waiting for a runner (the " + jobs.RunnerRole(j.Kind) + " role)"
 	case j.State == store.JobFailed:
 		row.Note = j.LastError
 	}
