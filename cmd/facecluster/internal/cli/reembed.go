@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +20,6 @@ import (
 func newReembedCmd() *cobra.Command {
 	var cfg *config.Config
 	var background bool
-	var imageRoot, blobURL string
 	var params jobs.ReembedParams
 	cmd := &cobra.Command{
 		Use:   "reembed",
@@ -66,14 +64,7 @@ where the engine is), which hold it back while live images wait, and prints the 
 				fmt.Fprintf(out, "job %d queued: a serving recognizer runs it (follow it with: facecluster jobs show %d --watch)\n", job.ID, job.ID)
 				return nil
 			}
-			if blobURL == "" {
-				abs, err := filepath.Abs(filepath.Join(cfg.DataDir, "blobs"))
-				if err != nil {
-					return err
-				}
-				blobURL = "file://" + filepath.ToSlash(abs)
-			}
-			blobs, err := blob.Open(cmd.Context(), blobURL)
+			blobs, err := blob.Open(cmd.Context(), cfg.BlobURL)
 			if err != nil {
 				return usageError{fmt.Errorf("--blob-url: %w", err)}
 			}
@@ -83,7 +74,7 @@ where the engine is), which hold it back while live images wait, and prints the 
 				return err
 			}
 			h, err := recognizer.Reembed(recognizer.ReembedOptions{
-				Engine: eng, Store: st, Blobs: blobs, Root: imageRoot, Limits: imageio.Limits{MaxPixels: cfg.MaxImagePixels}, Logger: log,
+				Engine: eng, Store: st, Blobs: blobs, Root: cfg.ImageRoot, Limits: imageio.Limits{MaxPixels: cfg.MaxImagePixels}, Logger: log,
 			})
 			if err != nil {
 				return usageError{fmt.Errorf("--image-root: %w", err)}
@@ -134,8 +125,6 @@ where the engine is), which hold it back while live images wait, and prints the 
 	cmd.Flags().IntVar(&params.Batch, "batch", jobs.DefaultReembedBatch, "examples or faces per batch (the job's checkpoint is written after each)")
 	cmd.Flags().BoolVar(&params.SkipFaces, "skip-faces", false, "re-embed only the enrolment examples, not the faces stored with images")
 	cmd.Flags().BoolVar(&background, "background", false, "only queue the job for the serving recognizers, and print its id")
-	cmd.Flags().StringVar(&imageRoot, "image-root", ".", "the image root, where the images of stored faces are (as the serving recognizers' --image-root)")
-	cmd.Flags().StringVar(&blobURL, "blob-url", "", "blob storage of uploaded images and kept enrolment photos (as the serving roles' --blob-url) [file://<data-dir>/blobs]")
-	cfg = config.Register(cmd.Flags(), config.GroupDB|config.GroupEngine)
+	cfg = config.Register(cmd.Flags(), config.GroupDB|config.GroupEngine|config.GroupStorage)
 	return cmd
 }
