@@ -31,7 +31,7 @@ type runnerMetrics struct {
 func newRunnerMetrics(reg prometheus.Registerer) (*runnerMetrics, error) {
 	m := &runnerMetrics{
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricItems,
-			Help: "Items background jobs did (in each kind's unit: retry counts images), by kind."}, []string{"kind"}),
+			Help: "Items background jobs did (in each kind's unit: retry counts images, reembed examples and faces), by kind."}, []string{"kind"}),
 		heldBack: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricHeldBack,
 			Help: "Time background jobs were held back for live images, by kind."}, []string{"kind"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRuns,

@@ -329,7 +329,15 @@ func TestStatusPage(t *testing.T) {
 	r = u.get("/status")
 	mustContain(t, r, "Background jobs", `<progress value="120" max="480"`, "120 / 480", `class="status job-running">held back<`, "Held back for live images for",
 		`class="status job-failed">failed<`, "nsqd unreachable", "Waiting for a runner")
-	mustNotContain(t, r, "No background jobs.")
+	mustNotContain(t, r, "No background jobs.", "older model")
+
+	// After an upgrade: a person whose only example is of an older model is named.
+	dora := u.person("Dora")
+	if _, err := u.st.AddExample(ctx, store.NewExample{PersonID: dora, Descriptor: make([]float32, store.DescriptorLen), Model: "an-older-model", Source: "upload:dora.jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, u.get("/status"), "Enrolment examples of an older model", "1 example was computed by an older model",
+		"1 has no original photo kept and must be enrolled again", fmt.Sprintf(`<a href="/people/%d">Dora</a>`, dora))
 
 	withSource := newTestUI(t, Options{}, Deps{Store: u.st, Status: statusFunc(func(context.Context) (StatusReport, error) {
 		return StatusReport{QueueDepth: 17, QueueKnown: true, Breaker: "open", Roles: []RoleHealth{{Name: "recognizer", Healthy: false, Detail: "connection refused"}},
