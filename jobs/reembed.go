@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -23,6 +24,10 @@ type ReembedParams struct {
 	Batch int `json:"batch,omitempty"` // examples or faces per batch [DefaultReembedBatch]
 	// SkipFaces re-embeds only the examples (the gallery), not the faces stored with images.
 	SkipFaces bool `json:"skip_faces,omitempty"`
+	// Model is the descriptor version to re-embed to [the creating binary's face.ModelVersion].
+	// Only a runner whose engine computes it does the job: during a rolling upgrade a replica
+	// still on the old version fails the job instead of turning new descriptors back into old.
+	Model string `json:"model,omitempty"`
 }
 
 // Kind is KindReembed.
@@ -30,6 +35,12 @@ func (*ReembedParams) Kind() string { return KindReembed }
 
 // Validate fills in the defaults.
 func (p *ReembedParams) Validate() error {
+	if p.Model == "" {
+		p.Model = face.ModelVersion
+	}
+	if len(p.Model) > 255 {
+		return fmt.Errorf("%w: reembed model version longer than 255 bytes", store.ErrInvalid)
+	}
 	switch {
 	case p.Batch == 0:
 		p.Batch = DefaultReembedBatch

@@ -89,6 +89,9 @@ func (h *reembedHandler) parse(job store.Job) (*jobs.ReembedParams, string, int6
 	if err != nil {
 		return nil, "", 0, jobs.Permanent(err)
 	}
+	if m := p.(*jobs.ReembedParams).Model; m != face.ModelVersion {
+		return nil, "", 0, jobs.Permanent(fmt.Errorf("this reembed job is to model %q, but this runner's engine computes %q (a rolling upgrade in progress?): queue it again once every recognizer runs one version", m, face.ModelVersion))
+	}
 	if job.Checkpoint == "" {
 		return p.(*jobs.ReembedParams), phaseExamples, 0, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +244,43 @@ func TestReembedJob(t *testing.T) {
 				t.Fatalf("Ann's photo after reembed: %+v", m)
 			}
 		})
+	}
+}
+
+// A reembed job to another model than the runner's engine computes (a replica still on the old
+// version during a rolling upgrade) fails with a sentence saying so and changes nothing.
+func TestReembedJobOfAnotherModelFails(t *testing.T) {
+	eng := testEngine(t)
+	ctx := context.Background()
+	st := openStoreOn(t, store.DriverSQLite)
+	p, _ := st.CreatePerson(ctx, "Ann")
+	d := make([]float32, store.DescriptorLen)
+	d[0] = 1
+	ex, err := st.AddExample(ctx, store.NewExample{PersonID: p.ID, Descriptor: d, Model: face.ModelVersion, Source: "/k/ann.jpg", Original: "/k/ann.jpg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := recognizer.Reembed(recognizer.ReembedOptions{Engine: eng, Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := jobs.Create(ctx, st, &jobs.ReembedParams{Model: "a-newer-model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := jobs.New(jobs.Options{Store: st, Handlers: map[string]jobs.Handler{jobs.KindReembed: h}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err = r.RunJob(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != store.JobFailed || !strings.Contains(job.LastError, `this reembed job is to model "a-newer-model"`) {
+		t.Fatalf("job to another model: %s %q", job.State, job.LastError)
+	}
+	exs, _ := st.ListExamples(ctx, p.ID)
+	if len(exs) != 1 || exs[0].ID != ex.ID || exs[0].Model != face.ModelVersion || !slices.Equal(exs[0].Descriptor, d) {
+		t.Fatalf("example after the refused job: %+v", exs)
 	}
 }
