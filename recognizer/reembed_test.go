@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/gallery"
@@ -282,5 +284,62 @@ func TestReembedJobOfAnotherModelFails(t *testing.T) {
 	exs, _ := st.ListExamples(ctx, p.ID)
 	if len(exs) != 1 || exs[0].ID != ex.ID || exs[0].Model != face.ModelVersion || !slices.Equal(exs[0].Descriptor, d) {
 		t.Fatalf("example after the refused job: %+v", exs)
+	}
+}
+
+// A serving recognizer exports how many examples it leaves out for another descriptor version,
+// and how many people are left with none current, at load and as enrolments change.
+func TestStaleExampleMetrics(t *testing.T) {
+	ctx := context.Background()
+	st := openStoreOn(t, store.DriverSQLite)
+	d := make([]float32, store.DescriptorLen)
+	d[0] = 1
+	ann, _ := st.CreatePerson(ctx, "Ann")
+	if _, err := st.AddExample(ctx, store.NewExample{PersonID: ann.ID, Descriptor: d, Model: oldModel, Source: "upload:a.jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	startReplicaWith(t, recognizer.Options{Engine: testEngine(t), Store: st, PollInterval: 50 * time.Millisecond, Registerer: reg})
+	gauges := func() (examples, people float64) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case recognizer.MetricGalleryStaleExamples:
+				examples = mf.GetMetric()[0].GetGauge().GetValue()
+			case recognizer.MetricGalleryStalePeople:
+				people = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return examples, people
+	}
+	for _, step := range []struct {
+		what          string
+		change        func()
+		examples, ppl float64
+	}{
+		{"at load: Ann's only example is old", func() {}, 1, 1},
+		{"Ann gets a current example", func() {
+			st.AddExample(ctx, store.NewExample{PersonID: ann.ID, Descriptor: d, Model: face.ModelVersion, Source: "/k/a2.jpg"})
+		}, 1, 0},
+		{"Bob enrolled with an old example only", func() {
+			bob, _ := st.CreatePerson(ctx, "Bob")
+			st.AddExample(ctx, store.NewExample{PersonID: bob.ID, Descriptor: d, Model: oldModel, Source: "upload:b.jpg"})
+		}, 2, 1},
+	} {
+		step.change()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e, p := gauges()
+			if e == step.examples && p == step.ppl {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s %v, %s %v; want %v and %v", step.what, recognizer.MetricGalleryStaleExamples, e, recognizer.MetricGalleryStalePeople, p, step.examples, step.ppl)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }

@@ -253,26 +253,23 @@ type LoadStats struct {
 	StalePeople   map[int64]bool
 }
 
-// staleCounter counts, person by person, examples of the current version and of another one.
-type staleCounter struct {
-	current map[int64]bool // people with an example of the current version
-	stale   map[int64]int
-}
+// staleExamples counts the examples of another descriptor version than face.ModelVersion, by
+// person; add reports whether model is the current one.
+type staleExamples map[int64]int
 
-func (c *staleCounter) add(personID int64, model []byte) (ok bool) {
+func (c staleExamples) add(personID int64, model []byte) (current bool) {
 	if len(model) > 0 && string(model) != face.ModelVersion {
-		c.stale[personID]++
+		c[personID]++
 		return false
 	}
-	c.current[personID] = true
 	return true
 }
 
-// people returns those with stale examples and none current.
-func (c *staleCounter) people() map[int64]bool {
+// stalePeople are those of c left without a descriptor in g: all their examples are stale.
+func stalePeople(c staleExamples, g *gallery.Gallery) map[int64]bool {
 	out := map[int64]bool{}
-	for p := range c.stale {
-		if !c.current[p] {
+	for p := range c {
+		if !g.HasPerson(p) {
 			out[p] = true
 		}
 	}
@@ -289,14 +286,14 @@ func LoadGallery(ctx context.Context, st GalleryStore, g *gallery.Gallery) (Load
 	var l *gallery.Loader
 	var d [gallery.Dim]float32
 	var garbage garbageBound
-	versions := staleCounter{current: map[int64]bool{}, stale: map[int64]int{}}
+	stale := staleExamples{}
 	err := st.StreamGallery(ctx, func(version int64, count int) error {
 		stats.Version, l = version, gallery.NewLoader(count)
 		garbage.start()
 		return nil
 	}, func(r *store.GalleryRow) error {
 		garbage.row()
-		if !versions.add(r.PersonID, r.Model) || store.DecodeDescriptorInto(d[:], r.Descriptor) != nil || !finite(d[:]) {
+		if !stale.add(r.PersonID, r.Model) || store.DecodeDescriptorInto(d[:], r.Descriptor) != nil || !finite(d[:]) {
 			stats.Skipped++
 			return nil
 		}
@@ -309,8 +306,8 @@ func LoadGallery(ctx context.Context, st GalleryStore, g *gallery.Gallery) (Load
 		return LoadStats{}, err
 	}
 	stats.Examples = l.Len()
-	stats.StaleByPerson, stats.StalePeople = versions.stale, versions.people()
 	g.Load(l)
+	stats.StaleByPerson, stats.StalePeople = stale, stalePeople(stale, g)
 	return stats, nil
 }
 
@@ -365,16 +362,16 @@ func (s *Server) update(ctx context.Context) error {
 	if err := s.gallery.ReplacePeople(d.People, list); err != nil {
 		return fmt.Errorf("recognizer: gallery version %d: %w", d.Version, err)
 	}
-	versions := staleCounter{current: map[int64]bool{}, stale: map[int64]int{}}
+	stale := staleExamples{}
 	for _, e := range d.Examples {
-		versions.add(e.PersonID, []byte(e.Model))
+		stale.add(e.PersonID, []byte(e.Model))
 	}
 	for _, p := range d.People {
 		delete(s.staleByPerson, p)
 		delete(s.stalePeople, p)
-		if n := versions.stale[p]; n > 0 {
+		if n := stale[p]; n > 0 {
 			s.staleByPerson[p] = n
-			if !versions.current[p] {
+			if !s.gallery.HasPerson(p) {
 				s.stalePeople[p] = true
 			}
 		}
