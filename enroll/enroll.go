@@ -107,7 +107,7 @@ func Folder(ctx context.Context, o Options) (Report, error) {
 					rep.Multi = append(rep.Multi, ph.Path)
 				}
 				if _, err := o.Store.AddExample(ctx, store.NewExample{
-					PersonID: person.ID, Descriptor: f.Descriptor[:], Model: face.ModelVersion, Source: src,
+					PersonID: person.ID, Descriptor: f.Descriptor[:], Model: face.ModelVersion, Source: src, Original: src,
 				}); err != nil {
 					return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
 				}

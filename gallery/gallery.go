@@ -92,6 +92,14 @@ func (g *Gallery) People() int {
 	return len(g.slotOf)
 }
 
+// HasPerson reports whether the person has at least one descriptor in the gallery.
+func (g *Gallery) HasPerson(personID int64) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	_, ok := g.slotOf[personID]
+	return ok
+}
+
 func validate(examples []Example, existing map[int64]int) error {
 	seen := make(map[int64]struct{}, len(examples))
 	for i := range examples {

@@ -242,8 +242,14 @@ func TestRemoval(t *testing.T) {
 			rest = append(rest, e)
 		}
 	}
+	if !g.HasPerson(target.PersonID) {
+		t.Fatalf("HasPerson(%d) = false before removal", target.PersonID)
+	}
 	if n := g.RemovePerson(target.PersonID); n != count {
 		t.Fatalf("RemovePerson removed %d, want %d", n, count)
+	}
+	if g.HasPerson(target.PersonID) {
+		t.Fatalf("HasPerson(%d) = true after RemovePerson", target.PersonID)
 	}
 	if g.RemovePerson(target.PersonID) != 0 {
 		t.Fatal("second RemovePerson removed something")

@@ -20,7 +20,8 @@ type Params interface {
 // kinds makes empty Params for each kind that can be created from JSON (ParseParams). A new
 // kind adds itself here.
 var kinds = map[string]func() Params{
-	KindRetry: func() Params { return &RetryParams{} },
+	KindRetry:   func() Params { return &RetryParams{} },
+	KindReembed: func() Params { return &ReembedParams{} },
 }
 
 // KnownKinds lists the kinds ParseParams accepts, sorted.
@@ -78,4 +79,13 @@ func strictJSON(raw json.RawMessage, v any) error {
 		return errors.New("more than one JSON value")
 	}
 	return nil
+}
+
+// RunnerRole names the facecluster serve role whose runner runs jobs of kind: the recognizer
+// for the kinds that need the face engine, the reconciler for the others.
+func RunnerRole(kind string) string {
+	if kind == KindReembed {
+		return "recognizer"
+	}
+	return "reconciler"
 }

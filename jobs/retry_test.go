@@ -42,7 +42,7 @@ func TestRetryParams(t *testing.T) {
 			}
 		}
 	}
-	if _, err := jobs.ParseParams("reembed", nil); !errors.Is(err, store.ErrInvalid) {
+	if _, err := jobs.ParseParams("no-such-kind", nil); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("unknown kind: %v", err)
 	}
 }

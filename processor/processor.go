@@ -302,7 +302,9 @@ func (p *Processor) process(ctx context.Context, log *slog.Logger, msg *nsq.Mess
 	// upload's was recorded at submission and is the same).
 	out := store.Outcome{Width: int(resp.GetWidth()), Height: int(resp.GetHeight()), ContentHash: resp.GetContentHash()}
 	for _, f := range resp.GetFaces() {
-		out.Faces = append(out.Faces, storeFace(f))
+		sf := storeFace(f)
+		sf.Model = resp.GetModelVersion() // the descriptor's version: reembed and the gallery compare only like with like
+		out.Faces = append(out.Faces, sf)
 	}
 	// The work is done: record it even if a shutdown is cancelling the processor's context.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -66,8 +66,8 @@ func TestImageEndsProcessedWithTheRightPerson(t *testing.T) {
 				} else if !math.IsNaN(f.Distance) && f.Distance < 0.6 {
 					t.Errorf("unknown face at %v has distance %.3f below the threshold", f.Box, f.Distance)
 				}
-				if len(f.Descriptor) != 128 || len(f.Landmarks) != 68 {
-					t.Errorf("face at %v: %d descriptor values, %d landmarks", f.Box, len(f.Descriptor), len(f.Landmarks))
+				if len(f.Descriptor) != 128 || len(f.Landmarks) != 68 || f.Model != face.ModelVersion {
+					t.Errorf("face at %v: %d descriptor values, %d landmarks, model %q (want the recognizer's %q)", f.Box, len(f.Descriptor), len(f.Landmarks), f.Model, face.ModelVersion)
 				}
 			}
 			if len(found) != 1 || found[0].Person != "carol" {

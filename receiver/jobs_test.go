@@ -32,7 +32,8 @@ func testJobsAPI(t *testing.T, driver string) {
 		body any
 		want string
 	}{
-		{map[string]any{"kind": "reembed"}, "unknown job kind"},
+		{map[string]any{"kind": "rebuild-clusters"}, "unknown job kind"},
+		{map[string]any{"kind": "reembed", "params": map[string]any{"batch": -1}}, "not between 1 and 1000"},
 		{map[string]any{"kind": "retry", "params": map[string]any{"statuses": []string{"processing"}}}, "being processed"},
 		{map[string]any{"kind": "retry", "params": map[string]any{"batch": 0.5}}, "retry job parameters"},
 		{map[string]any{"kind": "retry", "extra": true}, "unknown field"},

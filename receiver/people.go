@@ -1,9 +1,11 @@
 package receiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
@@ -36,12 +39,20 @@ type exampleJSON struct {
 	PersonID  int64     `json:"person_id"`
 	Model     string    `json:"model"`
 	Source    string    `json:"source"`
+	Original  string    `json:"original,omitempty"`
 	FaceID    *int64    `json:"face_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// Stale: computed by an older model than the recognizers' (face.ModelVersion), so left out
+	// of their gallery until re-embedded; NeedsReenrol: and no original is kept to re-embed it
+	// from, so its photo must be enrolled again.
+	Stale        bool `json:"stale"`
+	NeedsReenrol bool `json:"needs_reenrol"`
 }
 
 func toExampleJSON(e store.Example) exampleJSON {
-	out := exampleJSON{ID: e.ID, PersonID: e.PersonID, Model: e.Model, Source: e.Source, CreatedAt: e.CreatedAt}
+	out := exampleJSON{ID: e.ID, PersonID: e.PersonID, Model: e.Model, Source: e.Source, Original: e.Original, CreatedAt: e.CreatedAt}
+	out.Stale = e.Model != face.ModelVersion
+	out.NeedsReenrol = out.Stale && e.Original == "" && e.FaceID == 0
 	if e.FaceID != 0 {
 		out.FaceID = &e.FaceID
 	}
@@ -296,10 +307,12 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 	}
 	// Describe every image first: nothing is enrolled unless all of them are usable.
 	type described struct {
-		desc   []float32
-		model  string
-		source string
-		whole  bool
+		desc     []float32
+		model    string
+		source   string
+		original string
+		upload   []byte // an uploaded photo, kept in blob storage as the example's original
+		whole    bool
 	}
 	var ds []described
 	for _, in := range inputs {
@@ -318,13 +331,13 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		if model == "" {
 			model = rc.opts.ModelVersion
 		}
-		src := in.label
+		d := described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, whole: resp.GetWholeImageUsed()}
 		if p, ok := in.img.Source.(*recognizerv1.Image_Path); ok {
-			src = p.Path
+			d.source, d.original = p.Path, p.Path
 		} else {
-			src = "upload:" + strings.TrimPrefix(strings.TrimPrefix(in.label, "files "), "file ")
+			d.source, d.upload = "upload:"+strings.TrimPrefix(strings.TrimPrefix(in.label, "files "), "file "), in.img.GetData()
 		}
-		ds = append(ds, described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, source: src, whole: resp.GetWholeImageUsed()})
+		ds = append(ds, d)
 	}
 	// A photo (by path) that already is one of the person's examples is refused, not added twice:
 	// a duplicate would weigh it double in the person's mean distance.
@@ -342,9 +355,28 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Uploaded photos are kept (content-addressed, so a photo sent twice is stored once), as the
+	// originals a newer model re-embeds them from (`facecluster reembed`): blobs first, rows
+	// second, so an example never points at a missing photo.
+	for i, d := range ds {
+		if d.upload == nil || rc.opts.Blobs == nil {
+			continue
+		}
+		_, format, err := image.DecodeConfig(bytes.NewReader(d.upload))
+		if err != nil {
+			rc.fail(w, r, errorf(http.StatusUnsupportedMediaType, "%s is not an image: %v", d.source, err))
+			return
+		}
+		key, _, err := rc.opts.Blobs.PutContent(r.Context(), d.upload, extOf[format], "image/"+format)
+		if err != nil {
+			rc.fail(w, r, err)
+			return
+		}
+		ds[i].original = key
+	}
 	out := make([]map[string]any, 0, len(ds))
 	for _, d := range ds {
-		ex, err := rc.opts.Store.AddExample(r.Context(), store.NewExample{PersonID: pid, Descriptor: d.desc, Model: d.model, Source: d.source})
+		ex, err := rc.opts.Store.AddExample(r.Context(), store.NewExample{PersonID: pid, Descriptor: d.desc, Model: d.model, Source: d.source, Original: d.original})
 		if err != nil {
 			rc.fail(w, r, err)
 			return

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/auth"
 	"github.com/facecluster/facecluster/internal/blob"
@@ -83,7 +84,7 @@ func DefaultOptions() Options {
 		MaxBulk:        10000,
 		MaxPixels:      imageio.DefaultMaxPixels,
 		HeaderCheckMax: 1,
-		ModelVersion:   "face-api-1.7.15/recognition",
+		ModelVersion:   face.ModelVersion,
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/facecluster/facecluster/engine/face/imageio"
 	"github.com/facecluster/facecluster/internal/testutil"
 	"github.com/facecluster/facecluster/recognizer"
+	"github.com/facecluster/facecluster/store"
 )
 
 // withRealRecognizer runs the real recognizer (real engine and models, gallery from the
@@ -133,6 +134,14 @@ func testEnrolRecognizeAndVerify(t *testing.T, eng *face.Engine, driver string) 
 	if len(exs.Examples) != 2 || exs.Examples[0].Source != filepath.Join(h.root, "right.jpg") || exs.Examples[1].Source != "upload:right-upload.jpg" || exs.Examples[0].Model != face.ModelVersion {
 		t.Fatalf("examples %+v", exs.Examples)
 	}
+	// Both originals are kept for a newer model to re-embed: the path, and the uploaded photo
+	// in blob storage, byte for byte; neither example is stale.
+	if exs.Examples[0].Original != exs.Examples[0].Source || exs.Examples[1].Original == "" || exs.Examples[0].Stale || exs.Examples[1].Stale || exs.Examples[1].NeedsReenrol {
+		t.Fatalf("originals and staleness: %+v", exs.Examples)
+	}
+	if kept, err := h.blobs.ReadAll(context.Background(), exs.Examples[1].Original, 0); err != nil || !bytes.Equal(kept, right) {
+		t.Fatalf("the uploaded example photo was not kept as sent (%d bytes, %v)", len(kept), err)
+	}
 	// A group photo is no enrolment photo; nothing is added.
 	r = h.postJSON(examples, map[string]any{"paths": []string{"right.jpg", "group.jpg"}})
 	if r.status != 422 || !strings.Contains(r.errorMessage(t), "exactly one face") {
@@ -227,5 +236,16 @@ func testEnrolRecognizeAndVerify(t *testing.T, eng *face.Engine, driver string) 
 	}
 	if r := h.postJSON("/api/v1/recognize", map[string]string{"path": "../etc/passwd"}); r.status != 422 {
 		t.Fatalf("recognize outside the root: %d", r.status)
+	}
+
+	// An example left by an older model, enrolled by upload before originals were kept: the API
+	// flags it as stale and asks for its photo again.
+	old, err := h.st.AddExample(context.Background(), store.NewExample{PersonID: p.ID, Descriptor: make([]float32, store.DescriptorLen), Model: "an-older-model", Source: "upload:old.jpg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.do("GET", examples, "", nil).json(t, &exs)
+	if n := len(exs.Examples); n != 3 || exs.Examples[2].ID != old.ID || !exs.Examples[2].Stale || !exs.Examples[2].NeedsReenrol {
+		t.Fatalf("an old example without original: %+v", exs.Examples)
 	}
 }

@@ -105,8 +105,12 @@ func TestStreamedLoadEqualsTheListLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ss != ls || ss.Skipped != 1 || ss.Examples != n {
+			if ss.Version != ls.Version || ss.Examples != ls.Examples || ss.Skipped != ls.Skipped || ss.Skipped != 1 || ss.Examples != n {
 				t.Fatalf("streamed %+v, list %+v (want %d examples, 1 skipped)", ss, ls, n)
+			}
+			// Zoë's example of another model is counted as stale; she still has a current one.
+			if ss.StaleByPerson[p.ID] != 1 || len(ss.StaleByPerson) != 1 || len(ss.StalePeople) != 0 {
+				t.Fatalf("stale examples by person %v, stale people %v; want Zoë (%d) with 1, nobody left without a current example", ss.StaleByPerson, ss.StalePeople, p.ID)
 			}
 			if streamed.Len() != old.Len() || streamed.People() != old.People() {
 				t.Fatalf("streamed: %d examples of %d people; list: %d of %d", streamed.Len(), streamed.People(), old.Len(), old.People())

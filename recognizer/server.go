@@ -91,6 +91,11 @@ type Server struct {
 
 	version atomic.Int64
 	loaded  atomic.Bool
+
+	// Examples of another descriptor version, which the gallery leaves out (touched only by
+	// Run's goroutine): their count by person, and the people with none of the current one.
+	staleByPerson map[int64]int
+	stalePeople   map[int64]bool
 }
 
 // New checks the options; Run loads the gallery.
@@ -209,9 +214,31 @@ func (s *Server) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.staleByPerson, s.stalePeople = st.StaleByPerson, st.StalePeople
 	s.setVersion(st.Version)
 	s.log.Info("gallery loaded", "version", st.Version, "examples", st.Examples, "skipped", st.Skipped, "took", time.Since(start).String())
+	s.logStale()
 	return nil
+}
+
+// logStale says when examples of an older descriptor version are left out of the gallery.
+func (s *Server) logStale() {
+	n := 0
+	for _, c := range s.staleByPerson {
+		n += c
+	}
+	if n == 0 {
+		return
+	}
+	var people []int64
+	for p := range s.stalePeople {
+		if len(people) == 10 {
+			break
+		}
+		people = append(people, p)
+	}
+	s.log.Warn("examples of an older descriptor version are left out of the gallery: run facecluster reembed, or enrol their photos again",
+		"stale_examples", n, "model", face.ModelVersion, "people_not_recognised", len(s.stalePeople), "some_person_ids", people)
 }
 
 // LoadStats describe a full gallery load.
@@ -219,6 +246,34 @@ type LoadStats struct {
 	Version  int64 // the gallery version loaded
 	Examples int   // examples now in the gallery
 	Skipped  int   // examples left out: computed by another model, or damaged
+	// StaleByPerson counts the examples left out for being of another descriptor version
+	// (face.ModelVersion), by person; StalePeople are the people left with no example at all
+	// in the gallery because of it (they cannot be recognised until re-embedded or re-enrolled).
+	StaleByPerson map[int64]int
+	StalePeople   map[int64]bool
+}
+
+// staleExamples counts the examples of another descriptor version than face.ModelVersion, by
+// person; add reports whether model is the current one.
+type staleExamples map[int64]int
+
+func (c staleExamples) add(personID int64, model []byte) (current bool) {
+	if len(model) > 0 && string(model) != face.ModelVersion {
+		c[personID]++
+		return false
+	}
+	return true
+}
+
+// stalePeople are those of c left without a descriptor in g: all their examples are stale.
+func stalePeople(c staleExamples, g *gallery.Gallery) map[int64]bool {
+	out := map[int64]bool{}
+	for p := range c {
+		if !g.HasPerson(p) {
+			out[p] = true
+		}
+	}
+	return out
 }
 
 // LoadGallery replaces the whole content of g with the store's gallery. The rows are streamed
@@ -231,13 +286,14 @@ func LoadGallery(ctx context.Context, st GalleryStore, g *gallery.Gallery) (Load
 	var l *gallery.Loader
 	var d [gallery.Dim]float32
 	var garbage garbageBound
+	stale := staleExamples{}
 	err := st.StreamGallery(ctx, func(version int64, count int) error {
 		stats.Version, l = version, gallery.NewLoader(count)
 		garbage.start()
 		return nil
 	}, func(r *store.GalleryRow) error {
 		garbage.row()
-		if (len(r.Model) > 0 && string(r.Model) != face.ModelVersion) || store.DecodeDescriptorInto(d[:], r.Descriptor) != nil || !finite(d[:]) {
+		if !stale.add(r.PersonID, r.Model) || store.DecodeDescriptorInto(d[:], r.Descriptor) != nil || !finite(d[:]) {
 			stats.Skipped++
 			return nil
 		}
@@ -251,6 +307,7 @@ func LoadGallery(ctx context.Context, st GalleryStore, g *gallery.Gallery) (Load
 	}
 	stats.Examples = l.Len()
 	g.Load(l)
+	stats.StaleByPerson, stats.StalePeople = stale, stalePeople(stale, g)
 	return stats, nil
 }
 
@@ -305,6 +362,20 @@ func (s *Server) update(ctx context.Context) error {
 	if err := s.gallery.ReplacePeople(d.People, list); err != nil {
 		return fmt.Errorf("recognizer: gallery version %d: %w", d.Version, err)
 	}
+	stale := staleExamples{}
+	for _, e := range d.Examples {
+		stale.add(e.PersonID, []byte(e.Model))
+	}
+	for _, p := range d.People {
+		delete(s.staleByPerson, p)
+		delete(s.stalePeople, p)
+		if n := stale[p]; n > 0 {
+			s.staleByPerson[p] = n
+			if !s.gallery.HasPerson(p) {
+				s.stalePeople[p] = true
+			}
+		}
+	}
 	s.setVersion(d.Version)
 	s.log.Debug("gallery updated", "from", since, "version", d.Version, "people", len(d.People), "examples", len(list),
 		"skipped", skipped, "took", time.Since(start).String())
@@ -315,6 +386,12 @@ func (s *Server) setVersion(v int64) {
 	s.version.Store(v)
 	s.metrics.galleryVersion.Set(float64(v))
 	s.metrics.galleryExamples.Set(float64(s.gallery.Len()))
+	n := 0
+	for _, c := range s.staleByPerson {
+		n += c
+	}
+	s.metrics.staleExamples.Set(float64(n))
+	s.metrics.stalePeople.Set(float64(len(s.stalePeople)))
 }
 
 // usable converts the store's examples, leaving out those computed by another model (not

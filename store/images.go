@@ -109,6 +109,7 @@ type Face struct {
 	Score      float64
 	Landmarks  []Point
 	Descriptor []float32 // DescriptorLen values, or nil
+	Model      string    // the model version that computed Descriptor ("" when it has none)
 	PersonID   int64     // 0: unknown
 	Person     string    // the person's name when PersonID != 0
 	Distance   float64   // distance to the matched (or nearest) person; NaN when none was computed
@@ -380,7 +381,7 @@ func (s *Store) GetImage(ctx context.Context, id int64) (*Image, error) {
 	return &im, nil
 }
 
-const faceColumns = "f.id, f.image_id, f.idx, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.descriptor, f.person_id, p.name, f.distance, f.created_at"
+const faceColumns = "f.id, f.image_id, f.idx, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.descriptor, f.model, f.person_id, p.name, f.distance, f.created_at"
 
 func scanFace(sc scanner, extra ...any) (Face, error) {
 	var f Face
@@ -390,7 +391,7 @@ func scanFace(sc scanner, extra ...any) (Face, error) {
 	var name sql.NullString
 	var dist sql.NullFloat64
 	var created sql.NullInt64
-	dest := append([]any{&f.ID, &f.ImageID, &f.Idx, &f.Box.X, &f.Box.Y, &f.Box.W, &f.Box.H, &f.Score, &landmarks, &desc, &pid, &name, &dist, &created}, extra...)
+	dest := append([]any{&f.ID, &f.ImageID, &f.Idx, &f.Box.X, &f.Box.Y, &f.Box.W, &f.Box.H, &f.Score, &landmarks, &desc, &f.Model, &pid, &name, &dist, &created}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return Face{}, err
 	}

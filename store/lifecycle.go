@@ -78,6 +78,9 @@ func (o *Outcome) validate() error {
 				return fmt.Errorf("face %d: %w", i, err)
 			}
 		}
+		if len(f.Model) > 255 {
+			return fmt.Errorf("%w: face %d: model version longer than 255 bytes", ErrInvalid, i)
+		}
 		if f.PersonID < 0 {
 			return fmt.Errorf("%w: face %d: negative person id", ErrInvalid, i)
 		}
@@ -142,20 +145,21 @@ func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out O
 				status = StatusUnidentified
 			}
 			var sb strings.Builder
-			sb.WriteString("INSERT INTO faces (image_id, idx, x, y, w, h, score, landmarks, descriptor, person_id, distance, created_at) VALUES ")
-			args := make([]any, 0, 12*len(out.Faces))
+			sb.WriteString("INSERT INTO faces (image_id, idx, x, y, w, h, score, landmarks, descriptor, model, person_id, distance, created_at) VALUES ")
+			args := make([]any, 0, 13*len(out.Faces))
 			for i, f := range out.Faces {
 				if i > 0 {
 					sb.WriteString(", ")
 				}
-				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 				lm := []byte("[]")
 				if len(f.Landmarks) > 0 {
 					lm, _ = json.Marshal(f.Landmarks)
 				}
 				var desc, person, dist any
+				model := ""
 				if f.Descriptor != nil {
-					desc = EncodeDescriptor(f.Descriptor)
+					desc, model = EncodeDescriptor(f.Descriptor), f.Model
 				}
 				if f.PersonID != 0 {
 					person = f.PersonID
@@ -163,7 +167,7 @@ func (s *Store) RecordOutcome(ctx context.Context, id int64, owner string, out O
 				if !math.IsNaN(f.Distance) && !math.IsInf(f.Distance, 0) {
 					dist = f.Distance
 				}
-				args = append(args, id, i, f.Box.X, f.Box.Y, f.Box.W, f.Box.H, f.Score, string(lm), desc, person, dist, now)
+				args = append(args, id, i, f.Box.X, f.Box.Y, f.Box.W, f.Box.H, f.Score, string(lm), desc, model, person, dist, now)
 			}
 			if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 				return fmt.Errorf("insert faces: %w", err)

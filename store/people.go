@@ -297,8 +297,13 @@ type Example struct {
 	Descriptor []float32
 	Model      string // the model version that computed Descriptor
 	Source     string // where it came from (file path, blob URL, "face:<id>")
-	FaceID     int64  // the face it was taken from, 0 if none (or that face was reprocessed away)
-	CreatedAt  time.Time
+	// Original is the photo it was described from, kept so that a newer model can describe it
+	// again (`facecluster reembed`): an absolute file path (folder enrolment, a path under the
+	// image root) or a blob key of the uploaded photo; "" when not kept (uploads enrolled before
+	// originals were kept, examples taken from a face: that face's image is theirs).
+	Original  string
+	FaceID    int64 // the face it was taken from, 0 if none (or that face was reprocessed away)
+	CreatedAt time.Time
 }
 
 // NewExample is an example to add.
@@ -307,7 +312,8 @@ type NewExample struct {
 	Descriptor []float32
 	Model      string
 	Source     string
-	FaceID     int64 // optional
+	Original   string // optional: the photo's path or blob key (Example.Original)
+	FaceID     int64  // optional
 }
 
 // AddExample enrols one descriptor for a person. ErrNotFound if the person (or face) does not exist.
@@ -320,6 +326,9 @@ func (s *Store) AddExample(ctx context.Context, ne NewExample) (Example, error) 
 	}
 	if len(ne.Source) > MaxSourceLen || !utf8.ValidString(ne.Source) {
 		return Example{}, fmt.Errorf("store: add example: %w: source must be UTF-8 of at most %d bytes", ErrInvalid, MaxSourceLen)
+	}
+	if len(ne.Original) > MaxSourceLen || !utf8.ValidString(ne.Original) {
+		return Example{}, fmt.Errorf("store: add example: %w: original must be UTF-8 of at most %d bytes", ErrInvalid, MaxSourceLen)
 	}
 	var ex Example
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -340,8 +349,12 @@ func (s *Store) AddExample(ctx context.Context, ne NewExample) (Example, error) 
 			face = ne.FaceID
 		}
 		now := s.nowMillis()
-		res, err := tx.ExecContext(ctx, "INSERT INTO examples (person_id, descriptor, model, source, face_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			ne.PersonID, EncodeDescriptor(ne.Descriptor), ne.Model, ne.Source, face, now)
+		var original any
+		if ne.Original != "" {
+			original = ne.Original
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO examples (person_id, descriptor, model, source, original, face_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			ne.PersonID, EncodeDescriptor(ne.Descriptor), ne.Model, ne.Source, original, face, now)
 		if err != nil {
 			return fmt.Errorf("insert example: %w", err)
 		}
@@ -350,7 +363,7 @@ func (s *Store) AddExample(ctx context.Context, ne NewExample) (Example, error) 
 			return err
 		}
 		ex = Example{ID: id, PersonID: ne.PersonID, Person: name, Descriptor: append([]float32(nil), ne.Descriptor...),
-			Model: ne.Model, Source: ne.Source, FaceID: ne.FaceID, CreatedAt: time.UnixMilli(now).UTC()}
+			Model: ne.Model, Source: ne.Source, Original: ne.Original, FaceID: ne.FaceID, CreatedAt: time.UnixMilli(now).UTC()}
 		return bumpGallery(ctx, tx, ne.PersonID)
 	})
 	if err != nil {
@@ -393,20 +406,21 @@ func (s *Store) RemoveExample(ctx context.Context, id int64) error {
 	return nil
 }
 
-const exampleColumns = "e.id, e.person_id, p.name, e.descriptor, e.model, e.source, e.face_id, e.created_at"
+const exampleColumns = "e.id, e.person_id, p.name, e.descriptor, e.model, e.source, e.original, e.face_id, e.created_at"
 
 func scanExample(sc scanner) (Example, error) {
 	var ex Example
 	var desc []byte
 	var face, created sql.NullInt64
-	if err := sc.Scan(&ex.ID, &ex.PersonID, &ex.Person, &desc, &ex.Model, &ex.Source, &face, &created); err != nil {
+	var original sql.NullString
+	if err := sc.Scan(&ex.ID, &ex.PersonID, &ex.Person, &desc, &ex.Model, &ex.Source, &original, &face, &created); err != nil {
 		return Example{}, err
 	}
 	d, err := DecodeDescriptor(desc)
 	if err != nil {
 		return Example{}, fmt.Errorf("example %d: %w", ex.ID, err)
 	}
-	ex.Descriptor, ex.FaceID, ex.CreatedAt = d, face.Int64, fromMillis(created)
+	ex.Descriptor, ex.Original, ex.FaceID, ex.CreatedAt = d, original.String, face.Int64, fromMillis(created)
 	return ex, nil
 }
 

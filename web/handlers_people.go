@@ -8,12 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facecluster/facecluster/engine/face"
 	"github.com/facecluster/facecluster/store"
 )
-
-// descriptorModel is the model version of descriptors the recognizers store on faces (the
-// engine's face.ModelVersion); an example taken from a face inherits it.
-const descriptorModel = "face-api-1.7.15/recognition"
 
 type peopleData struct{ People []store.Person }
 
@@ -56,6 +53,9 @@ type exampleView struct {
 	store.Example
 	ImageID int64
 	Created time.Time
+	// Stale: computed by an older model than the engine's, so the recognizers leave it out
+	// until `facecluster reembed` describes it again; NeedsReenrol: no original to do that from.
+	Stale, NeedsReenrol bool
 }
 
 type personData struct {
@@ -99,7 +99,8 @@ func (s *Server) personPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range examples {
-		ev := exampleView{Example: e, Created: e.CreatedAt}
+		ev := exampleView{Example: e, Created: e.CreatedAt, Stale: e.Model != face.ModelVersion}
+		ev.NeedsReenrol = ev.Stale && e.Original == "" && e.FaceID == 0
 		if e.FaceID != 0 {
 			if f, err := s.deps.Store.GetFace(ctx, e.FaceID); err == nil {
 				ev.ImageID = f.ImageID
@@ -364,8 +365,13 @@ func (s *Server) enrolFace(r *http.Request, f store.Face, personID int64) error 
 	if len(f.Descriptor) == 0 {
 		return &UserError{Msg: "this face has no descriptor (the image was processed without one); re-run the image first"}
 	}
+	// The example is the face's descriptor, so it is of the face's version.
+	model := f.Model
+	if model == "" {
+		model = face.ModelVersion
+	}
 	_, err := s.deps.Store.AddExample(r.Context(), store.NewExample{PersonID: personID, Descriptor: f.Descriptor,
-		Model: descriptorModel, Source: fmt.Sprintf("face:%d", f.ID), FaceID: f.ID})
+		Model: model, Source: fmt.Sprintf("face:%d", f.ID), FaceID: f.ID})
 	return err
 }
 

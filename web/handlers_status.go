@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/jobs"
 	"github.com/facecluster/facecluster/store"
 	"github.com/facecluster/facecluster/web/internal/charts"
 )
@@ -31,6 +33,9 @@ type statusData struct {
 	LatencyChart    template.HTML
 	Failures        []failure
 	Jobs            []jobRow
+	// Stale: examples of an older descriptor version than this binary's engine, which the
+	// recognizers leave out until re-embedded, and the people left with none current.
+	Stale store.StaleExamples
 }
 
 // jobRow is a background job as the status page shows it.
@@ -60,7 +65,7 @@ func toJobRow(j store.Job, now time.Time) jobRow {
 	case j.State == store.JobQueued && j.Attempts > 0:
 		row.Note = "Given back; waiting for a runner to resume it"
 	case j.State == store.JobQueued:
-		row.Note = "Waiting for a runner (the reconciler role)"
+		row.Note = "Waiting for a runner (the " + jobs.RunnerRole(j.Kind) + " role)"
 	case j.State == store.JobFailed:
 		row.Note = j.LastError
 	}
@@ -109,6 +114,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, j := range jobs {
 		data.Jobs = append(data.Jobs, toJobRow(j, now))
+	}
+	if data.Stale, err = s.deps.Store.StaleExampleSummary(ctx, face.ModelVersion); err != nil {
+		s.fail(w, r, err, "Showing the status")
+		return
 	}
 	s.render(w, r, http.StatusOK, "status", page{Title: "Status", Nav: "status", Data: data})
 }

@@ -256,11 +256,24 @@ func TestExamplesOnPersonPage(t *testing.T) {
 	u.follow(fmt.Sprintf("/faces/%d/assign", f.ID), url.Values{"person": {fmt.Sprint(ann)}, "enrol": {"1"}})
 	p := u.get(fmt.Sprintf("/people/%d", ann))
 	mustContain(t, p, "1 example", fmt.Sprintf(`href="/images/%d#face-%d"`, id, f.ID), "Remove example")
-	mustNotContain(t, p, "No examples yet", "Add photos of Ann") // no receiver: no upload form
+	mustNotContain(t, p, "No examples yet", "Add photos of Ann", "older model") // no receiver: no upload form
 	ex, err := u.st.ListExamples(context.Background(), ann)
 	if err != nil || len(ex) != 1 {
 		t.Fatalf("examples %v %v", ex, err)
 	}
+	// Examples an older model computed: one to re-embed from its kept original, one whose photo
+	// was not kept and must be enrolled again.
+	bob := u.person("Bob")
+	for _, ne := range []store.NewExample{
+		{PersonID: bob, Descriptor: ex[0].Descriptor, Model: "an-older-model", Source: "/known/bob.jpg", Original: "/known/bob.jpg"},
+		{PersonID: bob, Descriptor: ex[0].Descriptor, Model: "an-older-model", Source: "upload:bob2.jpg"},
+	} {
+		if _, err := u.st.AddExample(context.Background(), ne); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustContain(t, u.get(fmt.Sprintf("/people/%d", bob)), "Enrolled with an older model: add this photo again",
+		"Enrolled with an older model: not used for recognition until <code>facecluster reembed</code>")
 	after := u.follow(fmt.Sprintf("/examples/%d/delete", ex[0].ID), url.Values{"back": {fmt.Sprintf("/people/%d", ann)}})
 	mustContain(t, after, "Example removed.", "No examples yet")
 	if r := u.post("/examples/999/delete", nil); r.code != http.StatusNotFound {
@@ -316,7 +329,15 @@ func TestStatusPage(t *testing.T) {
 	r = u.get("/status")
 	mustContain(t, r, "Background jobs", `<progress value="120" max="480"`, "120 / 480", `class="status job-running">held back<`, "Held back for live images for",
 		`class="status job-failed">failed<`, "nsqd unreachable", "Waiting for a runner")
-	mustNotContain(t, r, "No background jobs.")
+	mustNotContain(t, r, "No background jobs.", "older model")
+
+	// After an upgrade: a person whose only example is of an older model is named.
+	dora := u.person("Dora")
+	if _, err := u.st.AddExample(ctx, store.NewExample{PersonID: dora, Descriptor: make([]float32, store.DescriptorLen), Model: "an-older-model", Source: "upload:dora.jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, u.get("/status"), "Enrolment examples of an older model", "1 example was computed by an older model",
+		"1 has no original photo kept and must be enrolled again", fmt.Sprintf(`<a href="/people/%d">Dora</a>`, dora))
 
 	withSource := newTestUI(t, Options{}, Deps{Store: u.st, Status: statusFunc(func(context.Context) (StatusReport, error) {
 		return StatusReport{QueueDepth: 17, QueueKnown: true, Breaker: "open", Roles: []RoleHealth{{Name: "recognizer", Healthy: false, Detail: "connection refused"}},

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/facecluster/facecluster/cmd/facecluster/internal/config"
+	"github.com/facecluster/facecluster/jobs"
 	"github.com/facecluster/facecluster/store"
 )
 
@@ -184,7 +185,7 @@ func jobNote(j store.Job, now time.Time) string {
 	case j.State == store.JobQueued && j.Attempts > 0:
 		return "given back; waiting for a runner to resume it"
 	case j.State == store.JobQueued:
-		return "waiting for a runner (the reconciler role of facecluster serve)"
+		return "waiting for a runner (the " + jobs.RunnerRole(j.Kind) + " role of facecluster serve)"
 	case j.State == store.JobFailed:
 		return j.LastError
 	}

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newEnrollCmd(),
 		newRetryCmd(),
+		newReembedCmd(),
 		newJobsCmd(),
 		newBenchCmd(),
 	)

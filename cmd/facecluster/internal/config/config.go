@@ -55,6 +55,7 @@ const (
 	GroupEngine                      // face engine (models, limits, threshold)
 	GroupKnown                       // the known-people folder
 	GroupRecognize                   // recognizer client address
+	GroupStorage                     // where images are kept: the image root and blob storage (also part of GroupServe)
 )
 
 // Commands name the groups each command registers (for the docs table).
@@ -67,6 +68,7 @@ var Commands = []struct {
 	{"enroll", GroupDB | GroupEngine},
 	{"retry", GroupDB | GroupQueue},
 	{"jobs", GroupDB},
+	{"reembed", GroupDB | GroupEngine | GroupStorage},
 }
 
 // DefaultKnownPeople is both the flag's name and its default folder (relative to the working
@@ -170,8 +172,6 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.StringSliceVar(&c.RolesFlag, "roles", []string{"all"}, "roles to run: all, or any of receiver, processor, recognizer, web, reconciler, nsqd, nsqlookupd")
 		fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "the one HTTP listener: receiver API, web UI, /healthz, /readyz, /metrics")
 		fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "the recognizer's gRPC listener")
-		fs.StringVar(&c.ImageRoot, "image-root", ".", "only image paths under this directory are accepted (the shared image volume)")
-		fs.StringVar(&c.BlobURL, "blob-url", "", "where uploaded images are kept: file:///dir, s3://bucket or gs://bucket [file://<data-dir>/blobs]")
 		fs.StringSliceVar(&c.APITokens, "api-tokens", nil, "bearer tokens that may use the API and UI; empty leaves access control off")
 		fs.StringVar(&c.ReceiverURL, "receiver-url", "", "base URL of the receiver API the web role sends uploads and submissions to when the receiver runs elsewhere, e.g. http://receiver:8080")
 		fs.StringSliceVar(&c.StatusPeersFlag, "status-peers", nil, "name=http://host:port of each facecluster process running elsewhere whose /readyz and /metrics the web role's status page shows (a host name that resolves to several addresses, like a headless Service, is read at each), e.g. processor=http://processor:8080")
@@ -190,6 +190,10 @@ func Register(fs *pflag.FlagSet, groups Group) *Config {
 		fs.DurationVar(&c.PendingAge, "pending-age", rec.PendingAge, "pending images older than this are published again by the reconciler")
 		fs.BoolVar(&c.RetryFailed, "retry-failed", false, "the reconciler also retries failed images")
 		fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a SIGTERM waits for in-flight work before requeueing it")
+	}
+	if groups&(GroupServe|GroupStorage) != 0 {
+		fs.StringVar(&c.ImageRoot, "image-root", ".", "only image paths under this directory are accepted (the shared image volume)")
+		fs.StringVar(&c.BlobURL, "blob-url", "", "where uploaded images are kept: file:///dir, s3://bucket or gs://bucket [file://<data-dir>/blobs]")
 	}
 	if groups&GroupEngine != 0 {
 		fs.StringVar(&c.ModelsDir, "models-dir", "", "face-api.js model directory [$FACECLUSTER_MODELS_DIR, ./models/node_modules/@vladmandic/face-api/model, /usr/share/facecluster/models]")
@@ -360,6 +364,11 @@ func (c *Config) validate() error {
 		}
 	}
 
+	if c.groups&(GroupServe|GroupStorage) != 0 && c.BlobURL == "" && c.DataDir != "" {
+		if abs, err := filepath.Abs(filepath.Join(c.DataDir, "blobs")); err == nil {
+			c.BlobURL = "file://" + filepath.ToSlash(abs)
+		}
+	}
 	if c.groups&GroupServe != 0 {
 		checkAddr(&errs, "--http-addr", c.HTTPAddr, false)
 		if c.Has(RoleRecognizer) {
@@ -372,12 +381,6 @@ func (c *Config) validate() error {
 				bad("--image-root %s is not a directory", c.ImageRoot)
 			} else if abs, err := filepath.Abs(c.ImageRoot); err == nil {
 				c.ImageRoot = abs
-			}
-		}
-		if c.BlobURL == "" && c.DataDir != "" {
-			abs, err := filepath.Abs(filepath.Join(c.DataDir, "blobs"))
-			if err == nil {
-				c.BlobURL = "file://" + filepath.ToSlash(abs)
 			}
 		}
 		if c.ReceiverURL != "" {

@@ -7,7 +7,16 @@ package server
 // images. It runs beside the reconciler's loop and stops with it, giving its job back for
 // another replica to resume.
 
-import "github.com/facecluster/facecluster/jobs"
+// The kinds that need the face engine (reembed) run in a second runner, in the recognizer
+// role's process, which has the engine loaded: a runner claims only the kinds it has handlers
+// for, so a reembed job waits for a recognizer and a retry job for a reconciler, whichever
+// processes they run in.
+
+import (
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/jobs"
+	"github.com/facecluster/facecluster/recognizer"
+)
 
 // newJobRunner builds the reconciler role's job runner with every kind this binary runs.
 func (s *Server) newJobRunner() (*jobs.Runner, error) {
@@ -18,6 +27,25 @@ func (s *Server) newJobRunner() (*jobs.Runner, error) {
 		},
 		// Live images first: a batch starts only when no image is pending or being processed
 		// (or after jobs.DefaultMaxYield of waiting).
+		Load:       jobs.PipelineLoad(s.store),
+		Registerer: s.registry,
+		Logger:     s.log,
+	})
+}
+
+// newEngineJobRunner builds the recognizer role's job runner: the kinds that need eng.
+func (s *Server) newEngineJobRunner(eng *face.Engine) (*jobs.Runner, error) {
+	reembed, err := recognizer.Reembed(recognizer.ReembedOptions{
+		Engine: eng, Store: s.store, Blobs: s.blobs, Root: s.cfg.ImageRoot, Limits: s.limits(), Logger: s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs.New(jobs.Options{
+		Store:    s.store,
+		Handlers: map[string]jobs.Handler{jobs.KindReembed: reembed},
+		// Re-embedding takes the engine from live images: it waits for an idle pipeline as
+		// retries do (or jobs.DefaultMaxYield).
 		Load:       jobs.PipelineLoad(s.store),
 		Registerer: s.registry,
 		Logger:     s.log,

@@ -78,7 +78,7 @@ var modules = map[string]module{
 	roleNSQD:             {deps: []string{roleLookupd}, check: roleNSQD, new: newNSQDService},
 	modStore:             {check: "database", new: newStoreService},
 	modBlobs:             {new: newBlobService},
-	roleRecognizer:       {deps: []string{modStore}, check: roleRecognizer, new: newRecognizerService},
+	roleRecognizer:       {deps: []string{modStore, modBlobs}, check: roleRecognizer, new: newRecognizerService},
 	modRecognizerClient:  {deps: []string{roleRecognizer}, new: newRecognizerClientService},
 	modProducer:          {deps: []string{roleNSQD}, check: "nsqd-publish", new: newProducerService},
 	modClusterQueueDepth: {deps: []string{roleNSQD}, new: newClusterQueueDepthService},

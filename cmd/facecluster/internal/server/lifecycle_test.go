@@ -29,7 +29,7 @@ func TestPlanStartsEachModuleAfterWhatItNeeds(t *testing.T) {
 		{[]config.Role{config.RoleWeb}, []string{"store", "blobs", "web"}},
 		{[]config.Role{config.RoleNSQD, config.RoleReceiver}, []string{"store", "blobs", "nsqd", "producer", "recognizer-client", "receiver"}},
 		{[]config.Role{config.RoleNSQLookupd}, []string{"nsqlookupd"}},
-		{[]config.Role{config.RoleReconciler, config.RoleRecognizer}, []string{"store", "producer", "cluster-queue-depth", "reconciler", "recognizer"}},
+		{[]config.Role{config.RoleReconciler, config.RoleRecognizer}, []string{"store", "blobs", "recognizer", "producer", "cluster-queue-depth", "reconciler"}},
 	}
 	for _, tt := range tests {
 		got, err := plan(&config.Config{Roles: tt.roles})

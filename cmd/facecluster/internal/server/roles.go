@@ -199,6 +199,7 @@ type recognizerService struct {
 	lis  net.Listener
 	serv *loop // grpc Serve
 	poll *loop // the gallery's Run
+	jobs *loop // the runner of the kinds that need the engine (jobs.go)
 }
 
 func newRecognizerService(s *Server) (service, error) { return &recognizerService{s: s}, nil }
@@ -233,8 +234,14 @@ func (r *recognizerService) Start(ctx context.Context) error {
 	}
 	r.srv = grpc.NewServer(recognizer.ServerOptions(recognizer.DefaultMaxConnectionAge)...)
 	r.rec.Register(r.srv)
+	runner, err := s.newEngineJobRunner(eng)
+	if err != nil {
+		r.lis.Close()
+		return err
+	}
 	r.serv = startLoop(func(context.Context) error { return r.srv.Serve(r.lis) })
 	r.poll = startLoop(r.rec.Run)
+	r.jobs = startLoop(runner.Run)
 	return nil
 }
 
@@ -246,6 +253,7 @@ func (r *recognizerService) Failed() <-chan error { return r.serv.failed }
 // poll and lets the calls in flight finish until ctx is done.
 func (r *recognizerService) Stop(ctx context.Context) error {
 	r.rec.Shutdown()
+	jobsErr := r.jobs.stop(ctx) // gives a reembed job in hand back at its checkpoint
 	pollErr := r.poll.stop(ctx)
 	stopped := make(chan struct{})
 	go func() { r.srv.GracefulStop(); close(stopped) }()
@@ -255,7 +263,7 @@ func (r *recognizerService) Stop(ctx context.Context) error {
 		r.srv.Stop()
 	}
 	<-r.serv.done
-	return pollErr
+	return errors.Join(jobsErr, pollErr)
 }
 
 func (s *Server) limits() imageio.Limits { return imageio.Limits{MaxPixels: s.cfg.MaxImagePixels} }
