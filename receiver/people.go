@@ -1,9 +1,11 @@
 package receiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +15,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
+	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
@@ -253,8 +258,11 @@ func (rc *Receiver) needRecognizer() error {
 
 // POST /api/v1/people/{id}/examples: multipart "file" fields, or JSON {"paths": […]} (also
 // {"path": …}); optional "whole_image" (form field or JSON) treats each image as one face crop.
-// Each image must show exactly one face; without a detected face the whole image is used as
-// the face (enrolment photos are often tight crops) and the response says so.
+// Each image must pass enroll.Check — one face, large, sharp and frontal enough — or the
+// request is refused (422) with what to fix, unless "allow_low_quality" is set, which enrols
+// the largest face anyway and returns the problems as warnings. Without a detected face the
+// whole image is used as the face (enrolment photos are often tight crops) and the response
+// says so.
 func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 	pid, err := pathID(r, "id")
 	if err != nil {
@@ -271,9 +279,10 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Path       string   `json:"path"`
-		Paths      []string `json:"paths"`
-		WholeImage bool     `json:"whole_image"`
+		Path            string   `json:"path"`
+		Paths           []string `json:"paths"`
+		WholeImage      bool     `json:"whole_image"`
+		AllowLowQuality bool     `json:"allow_low_quality"`
 	}
 	inputs, err := rc.readImageInputs(w, r, []string{"file", "files"}, &req, func() []string {
 		if req.Path != "" {
@@ -285,10 +294,11 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	whole := req.WholeImage
+	whole, allowLow := req.WholeImage, req.AllowLowQuality
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 		whole, _ = strconv.ParseBool(r.FormValue("whole_image"))
+		allowLow, _ = strconv.ParseBool(r.FormValue("allow_low_quality"))
 	}
 	if len(inputs) == 0 {
 		rc.fail(w, r, errorf(http.StatusBadRequest, "no image: send multipart \"file\" fields or JSON {\"paths\": [...]}"))
@@ -296,10 +306,10 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 	}
 	// Describe every image first: nothing is enrolled unless all of them are usable.
 	type described struct {
-		desc   []float32
-		model  string
-		source string
-		whole  bool
+		desc    []float32
+		model   string
+		source  string
+		checked enroll.Checked
 	}
 	var ds []described
 	for _, in := range inputs {
@@ -310,8 +320,9 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, recognizerError(in.label, err))
 			return
 		}
-		if n := len(resp.GetFaces()); n != 1 {
-			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: %d faces found; an enrolment photo must show exactly one face (crop it)", in.label, n))
+		checked, err := rc.checkExample(in, resp, allowLow)
+		if err != nil {
+			rc.fail(w, r, err)
 			return
 		}
 		model := resp.GetModelVersion()
@@ -324,7 +335,7 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		} else {
 			src = "upload:" + strings.TrimPrefix(strings.TrimPrefix(in.label, "files "), "file ")
 		}
-		ds = append(ds, described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, source: src, whole: resp.GetWholeImageUsed()})
+		ds = append(ds, described{desc: checked.Face.Descriptor[:], model: model, source: src, checked: checked})
 	}
 	// A photo (by path) that already is one of the person's examples is refused, not added twice:
 	// a duplicate would weigh it double in the person's mean distance.
@@ -349,7 +360,62 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, err)
 			return
 		}
-		out = append(out, map[string]any{"example": toExampleJSON(ex), "whole_image_used": d.whole})
+		q := d.checked.Quality
+		res := map[string]any{
+			"example":          toExampleJSON(ex),
+			"whole_image_used": d.checked.Face.Whole,
+			"quality":          map[string]float64{"face_size": q.Size, "sharpness": q.Sharpness, "yaw": q.Yaw},
+			"warnings":         append([]string{}, d.checked.Warnings...),
+		}
+		if d.checked.Face.Whole {
+			res["warnings"] = append(res["warnings"].([]string), enroll.WholeImageNotice)
+		}
+		out = append(out, res)
 	}
 	httpjson.Write(w, http.StatusCreated, map[string]any{"examples": out})
+}
+
+// checkExample measures the face the recognizer found in an example photo and applies the
+// enrolment quality check (enroll.Check). The recognizer returns the faces' boxes and
+// landmarks; the photo is decoded here once more to measure its sharpness, which keeps the
+// check in one place for every way of enrolling. A refusal is a 422 naming the photo.
+func (rc *Receiver) checkExample(in imageInput, resp *recognizerv1.DescribeResponse, allowLow bool) (enroll.Checked, error) {
+	var (
+		img image.Image
+		err error
+	)
+	lim := imageio.Limits{MaxPixels: rc.opts.MaxPixels}
+	switch src := in.img.Source.(type) {
+	case *recognizerv1.Image_Data:
+		img, _, err = imageio.Decode(bytes.NewReader(src.Data), lim)
+	case *recognizerv1.Image_Path:
+		img, _, err = imageio.DecodeFile(src.Path, lim)
+	}
+	if err != nil {
+		return enroll.Checked{}, errorf(http.StatusUnprocessableEntity, "%s: %v", in.label, err)
+	}
+	faces := make([]face.Face, 0, len(resp.GetFaces()))
+	for _, pf := range resp.GetFaces() {
+		f := face.Face{Score: pf.GetScore(), Whole: resp.GetWholeImageUsed()}
+		if b := pf.GetBox(); b != nil {
+			f.Box = face.Box{X: b.GetX(), Y: b.GetY(), W: b.GetWidth(), H: b.GetHeight()}
+		}
+		for i, p := range pf.GetLandmarks() {
+			if i < len(f.Landmarks) {
+				f.Landmarks[i] = face.Point{X: p.GetX(), Y: p.GetY()}
+			}
+		}
+		emb := pf.GetEmbedding()
+		if len(emb) != len(f.Descriptor) {
+			return enroll.Checked{}, fmt.Errorf("%s: the recognizer returned a %d-value descriptor, want %d", in.label, len(emb), len(f.Descriptor))
+		}
+		copy(f.Descriptor[:], emb)
+		faces = append(faces, f)
+	}
+	c, err := enroll.Check(img, faces, enroll.DefaultQualityLimits, allowLow)
+	var refused *enroll.RefusedError
+	if errors.As(err, &refused) {
+		return c, errorf(http.StatusUnprocessableEntity, "%s: %v (or send allow_low_quality=true to enrol it anyway)", in.label, err)
+	}
+	return c, err
 }
