@@ -16,6 +16,7 @@ import (
 
 // Store is what enrolment needs of *store.Store.
 type Store interface {
+	PersonByName(ctx context.Context, name string) (store.Person, error)
 	EnsurePerson(ctx context.Context, name string) (store.Person, error)
 	HasExample(ctx context.Context, personID int64, source string) (bool, error)
 	AddExample(ctx context.Context, ne store.NewExample) (store.Example, error)
@@ -96,16 +97,15 @@ func Folder(ctx context.Context, o Options) (Report, error) {
 		if err != nil {
 			src = ph.Path
 		}
-		person, err := o.Store.EnsurePerson(ctx, ph.Person)
-		if err != nil {
-			if errors.Is(err, store.ErrInvalid) {
-				rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", ph.Path, err))
-				continue
+		// The person is created only with their first accepted photo: a refused photo leaves
+		// nothing behind.
+		has := false
+		switch known, err := o.Store.PersonByName(ctx, ph.Person); {
+		case err == nil:
+			if has, err = o.Store.HasExample(ctx, known.ID, src); err != nil {
+				return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
 			}
-			return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
-		}
-		has, err := o.Store.HasExample(ctx, person.ID, src)
-		if err != nil {
+		case !errors.Is(err, store.ErrNotFound):
 			return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
 		}
 		if has {
@@ -121,6 +121,19 @@ func Folder(ctx context.Context, o Options) (Report, error) {
 				log.Warn("enroll: photo skipped", "file", ph.Path, "person", ph.Person, "err", err.Error())
 				rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", ph.Path, err))
 			default:
+				person, err := o.Store.EnsurePerson(ctx, ph.Person)
+				if errors.Is(err, store.ErrInvalid) {
+					rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", ph.Path, err))
+					break
+				}
+				if err != nil {
+					return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
+				}
+				if _, err := o.Store.AddExample(ctx, store.NewExample{
+					PersonID: person.ID, Descriptor: c.Face.Descriptor[:], Model: face.ModelVersion, Source: src,
+				}); err != nil {
+					return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
+				}
 				if c.Face.Whole {
 					log.Warn("enroll: "+WholeImageNotice, "file", ph.Path, "person", ph.Person)
 					rep.Whole = append(rep.Whole, ph.Path)
@@ -129,11 +142,6 @@ func Folder(ctx context.Context, o Options) (Report, error) {
 					msg := strings.Join(c.Warnings, "; ")
 					log.Warn("enroll: enrolled despite low quality", "file", ph.Path, "person", ph.Person, "problems", msg)
 					rep.LowQuality = append(rep.LowQuality, fmt.Sprintf("%s: %s", ph.Path, msg))
-				}
-				if _, err := o.Store.AddExample(ctx, store.NewExample{
-					PersonID: person.ID, Descriptor: c.Face.Descriptor[:], Model: face.ModelVersion, Source: src,
-				}); err != nil {
-					return rep, fmt.Errorf("enroll %s: %w", ph.Path, err)
 				}
 				rep.Enrolled++
 			}

@@ -18,12 +18,16 @@ type QualityLimits struct {
 	MinFaceSize  float64 // the face box's shorter side, pixels
 	MinSharpness float64 // face.Quality.Sharpness
 	MaxYaw       float64 // degrees either way
+	// OtherFaces is how large (box side, as a fraction of the largest face's) another face must
+	// be to make the photo ambiguous: smaller ones are passers-by in the background, and the
+	// largest face is clearly the subject.
+	OtherFaces float64
 }
 
 // DefaultQualityLimits were calibrated on LFW, the face-api.js demo photos and synthetic bad copies
 // of them (docs/benchmarks.md, "Enrolment quality"): they refuse almost no LFW face and every
 // heavily blurred, tiny or two-face copy.
-var DefaultQualityLimits = QualityLimits{MinFaceSize: 40, MinSharpness: 0.2, MaxYaw: 45}
+var DefaultQualityLimits = QualityLimits{MinFaceSize: 60, MinSharpness: 0.15, MaxYaw: 50, OtherFaces: 0.5}
 
 // RefusedError says why a photo was not enrolled, as sentences a user can act on.
 type RefusedError struct {
@@ -41,8 +45,8 @@ type Checked struct {
 }
 
 // Check decides whether img, in which faces were found (face.Face.Whole: the whole photo
-// taken as the face because none was detected), may be enrolled: it must show one face, large,
-// sharp and frontal enough for lim. A photo that fails is refused with a *RefusedError naming
+// taken as the face because none was detected), may be enrolled: it must show one face (and
+// no other of comparable size), large, sharp and frontal enough for lim. A photo that fails is refused with a *RefusedError naming
 // every problem; with override, it is accepted anyway (its largest face, face.Primary) and the
 // problems are returned as Warnings. No face at all is always refused.
 func Check(img image.Image, faces []face.Face, lim QualityLimits, override bool) (Checked, error) {
@@ -52,8 +56,15 @@ func Check(img image.Image, faces []face.Face, lim QualityLimits, override bool)
 	}
 	q := face.MeasureQuality(img, best)
 	var problems []string
-	if len(faces) > 1 {
-		problems = append(problems, fmt.Sprintf("%d faces found: crop the photo to the person's face alone", len(faces)))
+	side := func(f face.Face) float64 { return math.Sqrt(f.Box.W * f.Box.H) }
+	others := 0
+	for _, f := range faces {
+		if side(f) >= lim.OtherFaces*side(best) {
+			others++
+		}
+	}
+	if others > 1 {
+		problems = append(problems, fmt.Sprintf("%d faces found: crop the photo to the person's face alone", others))
 	}
 	if q.Size < lim.MinFaceSize {
 		problems = append(problems, fmt.Sprintf("the face is too small (%.0f pixels across, at least %.0f needed): use a larger or closer photo", q.Size, lim.MinFaceSize))
@@ -63,6 +74,9 @@ func Check(img image.Image, faces []face.Face, lim QualityLimits, override bool)
 	}
 	if math.Abs(q.Yaw) > lim.MaxYaw {
 		problems = append(problems, fmt.Sprintf("the face is turned too far to the side (about %.0f°, at most %.0f°): use a photo looking towards the camera", math.Abs(q.Yaw), lim.MaxYaw))
+	}
+	if len(problems) > 0 && best.Whole {
+		problems = append([]string{"no face found, so the whole photo was taken as the face"}, problems...)
 	}
 	c := Checked{Face: best, Quality: q}
 	if len(problems) > 0 {
