@@ -74,6 +74,18 @@ func testExamplePhotosAreChecked(t *testing.T, eng *face.Engine, driver string) 
 		t.Fatalf("blurred photo with allow_low_quality: %s, want a warning", r.body)
 	}
 
+	// The same by path, in JSON.
+	if err := os.WriteFile(filepath.Join(h.root, "blurry.jpg"), blurry, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = h.postJSON(examples, map[string]any{"path": "blurry.jpg"})
+	if msg := r.errorMessage(t); r.status != 422 || !strings.Contains(msg, "the face is too blurred") {
+		t.Fatalf("blurred photo by path: %d %q, want 422 saying it is too blurred", r.status, msg)
+	}
+	if r := h.postJSON(examples, map[string]any{"path": "blurry.jpg", "allow_low_quality": true}); r.status != 201 {
+		t.Fatalf("blurred photo by path with allow_low_quality: %d %s", r.status, r.body)
+	}
+
 	ct, body = multipartBody(t, []part{{"file", "portrait.jpg", portrait}, {"file", "face1.png", noFace}}, nil)
 	r = h.do("POST", examples, ct, body)
 	if r.status != 201 {
@@ -89,8 +101,8 @@ func testExamplePhotosAreChecked(t *testing.T, eng *face.Engine, driver string) 
 	if a := ans.Examples[1]; !a.WholeImageUsed || len(a.Warnings) != 1 || a.Warnings[0] != enroll.WholeImageNotice {
 		t.Errorf("face1.png: %+v, want whole_image_used and the notice %q", a, enroll.WholeImageNotice)
 	}
-	if h.do("GET", examples, "", nil).json(t, &exs); len(exs.Examples) != 3 {
-		t.Fatalf("%d examples, want 3", len(exs.Examples))
+	if h.do("GET", examples, "", nil).json(t, &exs); len(exs.Examples) != 4 {
+		t.Fatalf("%d examples, want 4", len(exs.Examples))
 	}
 }
 
