@@ -101,8 +101,15 @@ func testExamplePhotosAreChecked(t *testing.T, eng *face.Engine, driver string) 
 	if a := ans.Examples[1]; !a.WholeImageUsed || len(a.Warnings) != 1 || a.Warnings[0] != enroll.WholeImageNotice {
 		t.Errorf("face1.png: %+v, want whole_image_used and the notice %q", a, enroll.WholeImageNotice)
 	}
-	if h.do("GET", examples, "", nil).json(t, &exs); len(exs.Examples) != 4 {
-		t.Fatalf("%d examples, want 4", len(exs.Examples))
+	// A photo given as a crop (whole_image) is not one in which no face was found.
+	ct, body = multipartBody(t, []part{{"file", "crop.jpg", portrait}}, map[string]string{"whole_image": "true"})
+	if r := h.do("POST", examples, ct, body); r.status != 201 {
+		t.Fatalf("whole_image: %d %s", r.status, r.body)
+	} else if r.json(t, &ans); len(ans.Examples) != 1 || !ans.Examples[0].WholeImageUsed || len(ans.Examples[0].Warnings) != 0 {
+		t.Fatalf("whole_image: %s, want whole_image_used and no warning", r.body)
+	}
+	if h.do("GET", examples, "", nil).json(t, &exs); len(exs.Examples) != 5 {
+		t.Fatalf("%d examples, want 5", len(exs.Examples))
 	}
 }
 

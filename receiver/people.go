@@ -310,6 +310,7 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		model   string
 		source  string
 		checked enroll.Checked
+		whole   bool // the whole image was described (asked for, or no face found)
 	}
 	var ds []described
 	for _, in := range inputs {
@@ -320,7 +321,9 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, recognizerError(in.label, err))
 			return
 		}
-		checked, err := rc.checkExample(in, resp, allowLow)
+		// Whole means no face was found and the photo was taken whole: not when asked for.
+		fallback := resp.GetWholeImageUsed() && !whole
+		checked, err := rc.checkExample(in, resp, fallback, allowLow)
 		if err != nil {
 			rc.fail(w, r, err)
 			return
@@ -335,7 +338,7 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		} else {
 			src = "upload:" + strings.TrimPrefix(strings.TrimPrefix(in.label, "files "), "file ")
 		}
-		ds = append(ds, described{desc: checked.Face.Descriptor[:], model: model, source: src, checked: checked})
+		ds = append(ds, described{desc: checked.Face.Descriptor[:], model: model, source: src, checked: checked, whole: resp.GetWholeImageUsed()})
 	}
 	// A photo (by path) that already is one of the person's examples is refused, not added twice:
 	// a duplicate would weigh it double in the person's mean distance.
@@ -363,7 +366,7 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		q := d.checked.Quality
 		res := map[string]any{
 			"example":          toExampleJSON(ex),
-			"whole_image_used": d.checked.Face.Whole,
+			"whole_image_used": d.whole,
 			"quality":          map[string]float64{"face_size": q.Size, "sharpness": q.Sharpness, "yaw": q.Yaw},
 			"warnings":         append([]string{}, d.checked.Warnings...),
 		}
@@ -378,8 +381,9 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 // checkExample measures the face the recognizer found in an example photo and applies the
 // enrolment quality check (enroll.Check). The recognizer returns the faces' boxes and
 // landmarks; the photo is decoded here once more to measure its sharpness, which keeps the
-// check in one place for every way of enrolling. A refusal is a 422 naming the photo.
-func (rc *Receiver) checkExample(in imageInput, resp *recognizerv1.DescribeResponse, allowLow bool) (enroll.Checked, error) {
+// check in one place for every way of enrolling. fallback says no face was found and the whole
+// photo was taken as the face. A refusal is a 422 naming the photo.
+func (rc *Receiver) checkExample(in imageInput, resp *recognizerv1.DescribeResponse, fallback, allowLow bool) (enroll.Checked, error) {
 	var (
 		img image.Image
 		err error
@@ -396,7 +400,7 @@ func (rc *Receiver) checkExample(in imageInput, resp *recognizerv1.DescribeRespo
 	}
 	faces := make([]face.Face, 0, len(resp.GetFaces()))
 	for _, pf := range resp.GetFaces() {
-		f := face.Face{Score: pf.GetScore(), Whole: resp.GetWholeImageUsed()}
+		f := face.Face{Score: pf.GetScore(), Whole: fallback}
 		if b := pf.GetBox(); b != nil {
 			f.Box = face.Box{X: b.GetX(), Y: b.GetY(), W: b.GetWidth(), H: b.GetHeight()}
 		}
