@@ -4,4 +4,8 @@
 // reads such a folder (also for `identify --known`, which matches against it without a
 // database); Folder describes each photo's face and stores it as an example of its person, once.
 // Used by `facecluster enroll` and the recognizer role's --known-people.
+//
+// Check is the enrolment quality policy for every way of adding an example (the folder, the
+// receiver's examples API, the UI): one face, large, sharp and frontal enough
+// (DefaultQualityLimits), measured by the engine (face.MeasureQuality).
 package enroll

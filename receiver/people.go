@@ -16,6 +16,8 @@ import (
 
 	recognizerv1 "github.com/facecluster/facecluster/api/gen/facecluster/recognizer/v1"
 	"github.com/facecluster/facecluster/engine/face"
+	"github.com/facecluster/facecluster/engine/face/imageio"
+	"github.com/facecluster/facecluster/enroll"
 	"github.com/facecluster/facecluster/internal/httpjson"
 	"github.com/facecluster/facecluster/store"
 )
@@ -264,8 +266,11 @@ func (rc *Receiver) needRecognizer() error {
 
 // POST /api/v1/people/{id}/examples: multipart "file" fields, or JSON {"paths": […]} (also
 // {"path": …}); optional "whole_image" (form field or JSON) treats each image as one face crop.
-// Each image must show exactly one face; without a detected face the whole image is used as
-// the face (enrolment photos are often tight crops) and the response says so.
+// Each image must pass enroll.Check — one face, large, sharp and frontal enough — or the
+// request is refused (422) with what to fix, unless "allow_low_quality" is set, which enrols
+// the largest face anyway and returns the problems as warnings. Without a detected face the
+// whole image is used as the face (enrolment photos are often tight crops) and the response
+// says so.
 func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 	pid, err := pathID(r, "id")
 	if err != nil {
@@ -282,9 +287,10 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Path       string   `json:"path"`
-		Paths      []string `json:"paths"`
-		WholeImage bool     `json:"whole_image"`
+		Path            string   `json:"path"`
+		Paths           []string `json:"paths"`
+		WholeImage      bool     `json:"whole_image"`
+		AllowLowQuality bool     `json:"allow_low_quality"`
 	}
 	inputs, err := rc.readImageInputs(w, r, []string{"file", "files"}, &req, func() []string {
 		if req.Path != "" {
@@ -296,10 +302,11 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		rc.fail(w, r, err)
 		return
 	}
-	whole := req.WholeImage
+	whole, allowLow := req.WholeImage, req.AllowLowQuality
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 		whole, _ = strconv.ParseBool(r.FormValue("whole_image"))
+		allowLow, _ = strconv.ParseBool(r.FormValue("allow_low_quality"))
 	}
 	if len(inputs) == 0 {
 		rc.fail(w, r, errorf(http.StatusBadRequest, "no image: send multipart \"file\" fields or JSON {\"paths\": [...]}"))
@@ -312,7 +319,8 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 		source   string
 		original string
 		upload   []byte // an uploaded photo, kept in blob storage as the example's original
-		whole    bool
+		checked  enroll.Checked
+		whole    bool // the whole image was described (asked for, or no face found)
 	}
 	var ds []described
 	for _, in := range inputs {
@@ -323,15 +331,18 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, recognizerError(in.label, err))
 			return
 		}
-		if n := len(resp.GetFaces()); n != 1 {
-			rc.fail(w, r, errorf(http.StatusUnprocessableEntity, "%s: %d faces found; an enrolment photo must show exactly one face (crop it)", in.label, n))
+		// Whole means no face was found and the photo was taken whole: not when asked for.
+		fallback := resp.GetWholeImageUsed() && !whole
+		checked, err := rc.checkExample(in, resp, fallback, allowLow)
+		if err != nil {
+			rc.fail(w, r, err)
 			return
 		}
 		model := resp.GetModelVersion()
 		if model == "" {
 			model = rc.opts.ModelVersion
 		}
-		d := described{desc: resp.GetFaces()[0].GetEmbedding(), model: model, whole: resp.GetWholeImageUsed()}
+		d := described{desc: checked.Face.Descriptor[:], model: model, checked: checked, whole: resp.GetWholeImageUsed()}
 		if p, ok := in.img.Source.(*recognizerv1.Image_Path); ok {
 			d.source, d.original = p.Path, p.Path
 		} else {
@@ -381,7 +392,63 @@ func (rc *Receiver) addExamples(w http.ResponseWriter, r *http.Request) {
 			rc.fail(w, r, err)
 			return
 		}
-		out = append(out, map[string]any{"example": toExampleJSON(ex), "whole_image_used": d.whole})
+		q := d.checked.Quality
+		res := map[string]any{
+			"example":          toExampleJSON(ex),
+			"whole_image_used": d.whole,
+			"quality":          map[string]float64{"face_size": q.Size, "sharpness": q.Sharpness, "yaw": q.Yaw},
+			"warnings":         append([]string{}, d.checked.Warnings...),
+		}
+		if d.checked.Face.Whole {
+			res["warnings"] = append(res["warnings"].([]string), enroll.WholeImageNotice)
+		}
+		out = append(out, res)
 	}
 	httpjson.Write(w, http.StatusCreated, map[string]any{"examples": out})
+}
+
+// checkExample measures the face the recognizer found in an example photo and applies the
+// enrolment quality check (enroll.Check). The recognizer returns the faces' boxes and
+// landmarks; the photo is decoded here once more to measure its sharpness, which keeps the
+// check in one place for every way of enrolling. fallback says no face was found and the whole
+// photo was taken as the face. A refusal is a 422 naming the photo.
+func (rc *Receiver) checkExample(in imageInput, resp *recognizerv1.DescribeResponse, fallback, allowLow bool) (enroll.Checked, error) {
+	var (
+		img image.Image
+		err error
+	)
+	lim := imageio.Limits{MaxPixels: rc.opts.MaxPixels}
+	switch src := in.img.Source.(type) {
+	case *recognizerv1.Image_Data:
+		img, _, err = imageio.Decode(bytes.NewReader(src.Data), lim)
+	case *recognizerv1.Image_Path:
+		img, _, err = imageio.DecodeFile(src.Path, lim)
+	}
+	if err != nil {
+		return enroll.Checked{}, errorf(http.StatusUnprocessableEntity, "%s: %v", in.label, err)
+	}
+	faces := make([]face.Face, 0, len(resp.GetFaces()))
+	for _, pf := range resp.GetFaces() {
+		f := face.Face{Score: pf.GetScore(), Whole: fallback}
+		if b := pf.GetBox(); b != nil {
+			f.Box = face.Box{X: b.GetX(), Y: b.GetY(), W: b.GetWidth(), H: b.GetHeight()}
+		}
+		for i, p := range pf.GetLandmarks() {
+			if i < len(f.Landmarks) {
+				f.Landmarks[i] = face.Point{X: p.GetX(), Y: p.GetY()}
+			}
+		}
+		emb := pf.GetEmbedding()
+		if len(emb) != len(f.Descriptor) {
+			return enroll.Checked{}, fmt.Errorf("%s: the recognizer returned a %d-value descriptor, want %d", in.label, len(emb), len(f.Descriptor))
+		}
+		copy(f.Descriptor[:], emb)
+		faces = append(faces, f)
+	}
+	c, err := enroll.Check(img, faces, enroll.DefaultQualityLimits, allowLow)
+	var refused *enroll.RefusedError
+	if errors.As(err, &refused) {
+		return c, errorf(http.StatusUnprocessableEntity, "%s: %v (or send allow_low_quality=true to enrol it anyway)", in.label, err)
+	}
+	return c, err
 }

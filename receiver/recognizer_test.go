@@ -144,7 +144,7 @@ func testEnrolRecognizeAndVerify(t *testing.T, eng *face.Engine, driver string) 
 	}
 	// A group photo is no enrolment photo; nothing is added.
 	r = h.postJSON(examples, map[string]any{"paths": []string{"right.jpg", "group.jpg"}})
-	if r.status != 422 || !strings.Contains(r.errorMessage(t), "exactly one face") {
+	if r.status != 422 || !strings.Contains(r.errorMessage(t), "faces found: crop the photo to the person's face alone") {
 		t.Fatalf("group photo enrolment: %d %s", r.status, r.body)
 	}
 	if h.do("GET", examples, "", nil).json(t, &exs); len(exs.Examples) != 2 {

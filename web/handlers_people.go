@@ -286,8 +286,9 @@ func (s *Server) addExamples(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, back, "Choose at least one photo.", true)
 		return
 	}
+	allowLow := r.FormValue("allow_low_quality") != ""
 	added := 0
-	var problems []string
+	var problems, notes []string
 	for _, fh := range files {
 		if fh.Size > s.opts.MaxUploadBytes {
 			problems = append(problems, fmt.Sprintf("%s is larger than %d MB", fh.Filename, s.opts.MaxUploadBytes>>20))
@@ -298,16 +299,20 @@ func (s *Server) addExamples(w http.ResponseWriter, r *http.Request) {
 			problems = append(problems, fh.Filename+" could not be read")
 			continue
 		}
-		err = s.deps.Pipeline.EnrolUpload(r.Context(), id, fh.Filename, f)
+		warnings, err := s.deps.Pipeline.EnrolUpload(r.Context(), id, fh.Filename, f, allowLow)
 		f.Close()
 		if err != nil {
 			problems = append(problems, s.userMessage(r, err, fh.Filename+" was not added"))
 			continue
 		}
+		for _, w := range warnings {
+			notes = append(notes, fh.Filename+": "+w)
+		}
 		added++
 	}
-	if len(problems) > 0 {
-		redirect(w, r, back, fmt.Sprintf("%d example%s added. %s.", added, pluralS(added), strings.Join(problems, "; ")), true)
+	if len(problems) > 0 || len(notes) > 0 {
+		// Refusals and warnings both say what to fix; a photo used whole may not be a face.
+		redirect(w, r, back, fmt.Sprintf("%d example%s added. %s.", added, pluralS(added), strings.Join(append(problems, notes...), "; ")), true)
 		return
 	}
 	redirect(w, r, back, fmt.Sprintf("%d example%s added; recognizers use them within seconds.", added, pluralS(added)), false)

@@ -136,9 +136,14 @@ type submittedImages struct {
 }
 
 // multipartFile builds a one-file multipart body in field "file".
-func multipartFile(filename string, body io.Reader) (*bytes.Buffer, string, error) {
+func multipartFile(filename string, body io.Reader, fields map[string]string) (*bytes.Buffer, string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		if err := mw.WriteField(k, v); err != nil {
+			return nil, "", err
+		}
+	}
 	fw, err := mw.CreateFormFile("file", filename)
 	if err != nil {
 		return nil, "", err
@@ -154,7 +159,7 @@ func multipartFile(filename string, body io.Reader) (*bytes.Buffer, string, erro
 
 // SubmitUpload implements Pipeline.
 func (c *ReceiverClient) SubmitUpload(ctx context.Context, filename string, body io.Reader) (int64, error) {
-	buf, ct, err := multipartFile(filename, body)
+	buf, ct, err := multipartFile(filename, body, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -250,10 +255,30 @@ func (c *ReceiverClient) RetryFailed(ctx context.Context) (int, error) {
 }
 
 // EnrolUpload implements Pipeline.
-func (c *ReceiverClient) EnrolUpload(ctx context.Context, personID int64, filename string, body io.Reader) error {
-	buf, ct, err := multipartFile(filename, body)
-	if err != nil {
-		return err
+func (c *ReceiverClient) EnrolUpload(ctx context.Context, personID int64, filename string, body io.Reader, allowLowQuality bool) ([]string, error) {
+	var fields map[string]string
+	if allowLowQuality {
+		fields = map[string]string{"allow_low_quality": "true"}
 	}
-	return c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/people/%d/examples", personID), ct, buf, nil)
+	buf, ct, err := multipartFile(filename, body, fields)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Examples []struct {
+			Warnings []string `json:"warnings"`
+		} `json:"examples"`
+	}
+	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/people/%d/examples", personID), ct, buf, &out); err != nil {
+		var ue *UserError
+		if errors.As(err, &ue) { // the page's way of saying it, not the API's
+			ue.Msg = strings.Replace(ue.Msg, "(or send allow_low_quality=true to enrol it anyway)", "(or tick “Add even if a photo fails the quality check”)", 1)
+		}
+		return nil, err
+	}
+	var warnings []string
+	for _, e := range out.Examples {
+		warnings = append(warnings, e.Warnings...)
+	}
+	return warnings, nil
 }

@@ -27,7 +27,7 @@ import (
 // newUIWithReceiver runs the UI with the real receiver in the same mux, as serve wires them:
 // the UI's Pipeline is a ReceiverClient calling the receiver in memory; uploads go to file blob
 // storage and ids to an embedded nsqd.
-func newUIWithReceiver(t *testing.T) (*testUI, *blob.Store) {
+func newUIWithReceiver(t *testing.T, tweaks ...func(*receiver.Options)) (*testUI, *blob.Store) {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.DiscardHandler)
@@ -48,7 +48,11 @@ func newUIWithReceiver(t *testing.T) (*testUI, *blob.Store) {
 	}
 	t.Cleanup(func() { blobs.Close() })
 	root := t.TempDir()
-	rc, err := receiver.New(receiver.Options{Store: st, Publisher: prod, Blobs: blobs, ImageRoot: root, Logger: quiet})
+	ro := receiver.Options{Store: st, Publisher: prod, Blobs: blobs, ImageRoot: root, Logger: quiet}
+	for _, tweak := range tweaks {
+		tweak(&ro)
+	}
+	rc, err := receiver.New(ro)
 	if err != nil {
 		t.Fatal(err)
 	}

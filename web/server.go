@@ -75,8 +75,11 @@ type Pipeline interface {
 	RetryImage(ctx context.Context, id int64) error
 	// RetryFailed queues every failed image again and says how many.
 	RetryFailed(ctx context.Context) (int, error)
-	// EnrolUpload describes the face in an uploaded photo and adds it as an example of the person.
-	EnrolUpload(ctx context.Context, personID int64, filename string, body io.Reader) error
+	// EnrolUpload describes the face in an uploaded photo and adds it as an example of the
+	// person. A photo that fails the enrolment quality check is refused with a UserError saying
+	// what to fix, unless allowLowQuality; warnings are what the person should still know (the
+	// problems let through, no face found and the whole photo used).
+	EnrolUpload(ctx context.Context, personID int64, filename string, body io.Reader, allowLowQuality bool) (warnings []string, err error)
 }
 
 // SourceResult is the outcome of submitting one path or URL.

@@ -15,15 +15,20 @@ import (
 )
 
 func newEnrollCmd() *cobra.Command {
-	var cfg *config.Config
+	var (
+		cfg      *config.Config
+		allowLow bool
+	)
 	cmd := &cobra.Command{
 		Use:   "enroll DIR",
 		Short: "Enrol the known people of a folder (name.jpg, name_2.jpg, …) into the database",
 		Long: `Enrol every photo of DIR as an example of the person its file name names ("mary_jane_2.jpg"
-is mary_jane). Photos enrolled before are skipped, so it can run again after adding photos. A
-photo in which no face is detected is taken as a tight crop of one face (with a warning); with
-several faces, the largest is enrolled. Running recognizers pick the new examples up within 2 s.
-Exit status 1 if any photo could not be enrolled.`,
+is mary_jane). Photos enrolled before are skipped, so it can run again after adding photos.
+Each photo is checked first: one with several faces, or a face that is too small, too blurred or
+turned too far to the side, is refused with a warning saying what to fix (--allow-low-quality
+enrols it anyway, its largest face). A photo in which no face is detected is taken as a tight crop
+of one face, with a warning. Running recognizers pick the new examples up within 2 s.
+Exit status 1 if any photo could not be enrolled or was refused.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
 				return usageError{fmt.Errorf("enroll needs the known-people folder: %w", err)}
@@ -59,25 +64,37 @@ Exit status 1 if any photo could not be enrolled.`,
 				}
 			}
 			rep, err := enroll.Folder(cmd.Context(), enroll.Options{
-				Engine: eng, Store: st, Dir: dir, Limits: imageio.Limits{MaxPixels: cfg.MaxImagePixels}, Progress: progress, Logger: log,
+				Engine: eng, Store: st, Dir: dir, Limits: imageio.Limits{MaxPixels: cfg.MaxImagePixels},
+				AllowLowQuality: allowLow, Progress: progress, Logger: log,
 			})
 			if bar != nil {
 				_ = bar.Finish()
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, rep)
+			stderr := cmd.ErrOrStderr()
+			for _, f := range rep.Refused {
+				fmt.Fprintln(stderr, "refused:", f)
+			}
+			for _, f := range rep.LowQuality {
+				fmt.Fprintln(stderr, "enrolled despite low quality:", f)
+			}
+			for _, f := range rep.Whole {
+				fmt.Fprintf(stderr, "whole photo used: %s: %s\n", f, enroll.WholeImageNotice)
+			}
 			for _, f := range rep.Failed {
-				fmt.Fprintln(cmd.ErrOrStderr(), "failed:", f)
+				fmt.Fprintln(stderr, "failed:", f)
 			}
 			if err != nil {
 				return err
 			}
-			if len(rep.Failed) > 0 {
+			if len(rep.Failed) > 0 || len(rep.Refused) > 0 {
 				return exitError{ExitError}
 			}
 			return nil
 		},
 	}
 	cfg = config.Register(cmd.Flags(), config.GroupDB|config.GroupEngine)
+	cmd.Flags().BoolVar(&allowLow, "allow-low-quality", false, "enrol photos that fail the quality check (several faces, a small, blurred or turned face) anyway, with a warning")
 	return cmd
 }

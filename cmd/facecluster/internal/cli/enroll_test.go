@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,43 +67,63 @@ func testEnrollAFolderOnce(t *testing.T, driver string) {
 	cropFace(t, "sample1.jpg", 0, filepath.Join(known, "mary_jane.jpg"))
 	cropFace(t, "sample1.jpg", 1, filepath.Join(known, "bob_1.jpg"))
 	cropFace(t, "sample2.jpg", 0, filepath.Join(known, "bob_2.jpg"))
-	blank(t, filepath.Join(known, "wall.jpg"))                                             // no face: taken as a whole-image crop
+	blank(t, filepath.Join(known, "wall.jpg"))                                             // no face, no detail: refused
 	os.WriteFile(filepath.Join(known, "broken.jpg"), []byte("\xff\xd8 not a jpeg"), 0o644) // cannot be enrolled
 	os.WriteFile(filepath.Join(known, "notes.txt"), []byte("hello"), 0o644)                // not an image: skipped
+	portrait, err := os.ReadFile(filepath.Join(testutil.SharedTestdata(t), "face1.png"))   // no face detected: taken whole
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(known, "carol.png"), portrait, 0o644)
 
 	r := db.run(t, "enroll", "--env-file", "", known)
 	if r.code != ExitError {
 		t.Fatalf("exit %d, want %d because broken.jpg failed\nstderr: %s", r.code, ExitError, r.stderr)
 	}
-	if want := "5 photos: 4 enrolled, 0 already enrolled, 1 as whole-image crops, 1 failed"; !strings.Contains(r.stdout, want) {
-		t.Fatalf("stdout %q, want %q", r.stdout, want)
+	if want := "6 photos: 4 enrolled, 0 already enrolled, 1 as whole-image crops, 1 refused for quality, 1 failed"; !strings.Contains(r.stdout, want) {
+		t.Fatalf("stdout %q, want %q\nstderr: %s", r.stdout, want, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "failed: "+filepath.Join(known, "broken.jpg")) {
-		t.Fatalf("stderr does not name the broken photo:\n%s", r.stderr)
+	for _, want := range []string{
+		"failed: " + filepath.Join(known, "broken.jpg"),
+		"refused: " + filepath.Join(known, "wall.jpg") + ": no face found, so the whole photo was taken as the face; the face is too blurred",
+		"whole photo used: " + filepath.Join(known, "carol.png") + ": no face found, the whole photo was used as the face",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("stderr does not say %q:\n%s", want, r.stderr)
+		}
 	}
 
 	st := db.open(t)
 	ctx := context.Background()
-	for name, want := range map[string]int{"mary_jane": 1, "bob": 2, "wall": 1} {
-		p, err := st.PersonByName(ctx, name)
-		if err != nil {
-			t.Fatalf("person %s: %v", name, err)
-		}
-		ex, err := st.ListExamples(ctx, p.ID)
-		if err != nil || len(ex) != want {
-			t.Fatalf("%s has %d examples (%v), want %d", name, len(ex), err, want)
-		}
-		if len(ex[0].Descriptor) != 128 || ex[0].Model == "" || !filepath.IsAbs(ex[0].Source) {
-			t.Fatalf("%s's example: %d values, model %q, source %q", name, len(ex[0].Descriptor), ex[0].Model, ex[0].Source)
+	check := func(want map[string]int) {
+		t.Helper()
+		for name, want := range want {
+			p, err := st.PersonByName(ctx, name)
+			if want == 0 && errors.Is(err, store.ErrNotFound) {
+				continue // a person whose photos were all refused is not created
+			}
+			if err != nil {
+				t.Fatalf("person %s: %v", name, err)
+			}
+			ex, err := st.ListExamples(ctx, p.ID)
+			if err != nil || len(ex) != want {
+				t.Fatalf("%s has %d examples (%v), want %d", name, len(ex), err, want)
+			}
+			if want > 0 && (len(ex[0].Descriptor) != 128 || ex[0].Model == "" || !filepath.IsAbs(ex[0].Source)) {
+				t.Fatalf("%s's example: %d values, model %q, source %q", name, len(ex[0].Descriptor), ex[0].Model, ex[0].Source)
+			}
 		}
 	}
+	check(map[string]int{"mary_jane": 1, "bob": 2, "carol": 1, "wall": 0})
 
-	// Again, without the broken photo: nothing new, success.
+	// Again, without the broken photo and letting the refused one through: wall.jpg is
+	// enrolled with a warning, nothing else is new, success.
 	os.Remove(filepath.Join(known, "broken.jpg"))
-	r = db.run(t, "enroll", "--env-file", "", known)
-	if r.code != ExitOK || !strings.Contains(r.stdout, "4 photos: 0 enrolled, 4 already enrolled") {
+	r = db.run(t, "enroll", "--env-file", "", "--allow-low-quality", known)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "5 photos: 1 enrolled, 4 already enrolled") || !strings.Contains(r.stderr, "enrolled despite low quality: "+filepath.Join(known, "wall.jpg")) {
 		t.Fatalf("second run: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
+	check(map[string]int{"wall": 1})
 }
 
 func TestEnrollUsage(t *testing.T) {

@@ -163,8 +163,8 @@ func runIdentify(cmd *cobra.Command, flags *engineFlags, p identifyParams, args 
 }
 
 // loadKnown describes every known photo (in parallel) and fills a gallery. A photo without a
-// detected face is described as a whole-image crop, one with several faces by its largest face,
-// each with a warning; a photo that cannot be read fails the command, as its person would
+// detected face is described as a whole-image crop, one with several faces by its largest face;
+// either, and a photo that fails the enrolment quality check (enroll.Check), with a warning; a photo that cannot be read fails the command, as its person would
 // silently go missing.
 func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts face.Options, photos []enroll.Photo, w *warner) (*gallery.Gallery, int, error) {
 	type known struct {
@@ -183,20 +183,23 @@ func loadKnown(ctx context.Context, eng *face.Engine, flags *engineFlags, opts f
 		if err != nil {
 			return known{err: fmt.Errorf("known photo %s: %w", ph.Path, err)}
 		}
-		switch len(faces) {
-		case 0:
+		if len(faces) == 0 {
 			w.printf("facecluster: warning: no face found in known photo %s: using the whole image as the face of %s", ph.Path, ph.Person)
 			f, err := describeWhole(ctx, eng, img)
 			if err != nil {
 				return known{err: fmt.Errorf("known photo %s: %w", ph.Path, err)}
 			}
-			return known{d: f.Descriptor}
-		case 1:
-			return known{d: faces[0].Descriptor}
+			faces = []face.Face{f}
 		}
-		w.printf("facecluster: warning: %d faces in known photo %s: using the largest as %s", len(faces), ph.Path, ph.Person)
-		best, _ := face.Primary(faces)
-		return known{d: best.Descriptor}
+		// The enrolment quality check, as warnings: identify uses every known photo.
+		c, err := enroll.Check(img, faces, enroll.DefaultQualityLimits, true)
+		if err != nil {
+			return known{err: fmt.Errorf("known photo %s: %w", ph.Path, err)}
+		}
+		if len(c.Warnings) > 0 {
+			w.printf("facecluster: warning: known photo %s of %s: %s; using it anyway (its largest face)", ph.Path, ph.Person, strings.Join(c.Warnings, "; "))
+		}
+		return known{d: c.Face.Descriptor}
 	}
 	emit := func(ph enroll.Photo, k known) {
 		w.step()

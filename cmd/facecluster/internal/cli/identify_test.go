@@ -93,7 +93,7 @@ func TestIdentify(t *testing.T) {
 	if !slices.Equal(order, []string{group, empty, other}) {
 		t.Errorf("images printed in the order %v, want the arguments' order", order)
 	}
-	for _, warning := range []string{"notes.txt", "5 faces in known photo"} {
+	for _, warning := range []string{"notes.txt", "faces found: crop the photo to the person's face alone; using it anyway"} {
 		if !strings.Contains(r.stderr, warning) {
 			t.Errorf("stderr lacks a warning about %q:\n%s", warning, r.stderr)
 		}

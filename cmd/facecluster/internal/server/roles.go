@@ -220,7 +220,7 @@ func (r *recognizerService) Start(ctx context.Context) error {
 			return fmt.Errorf("enrol --known-people: %w", err)
 		}
 		s.log.Info("known people enrolled", "folder", cfg.KnownPeople, "photos", rep.Photos, "new", rep.Enrolled,
-			"already_enrolled", rep.Existing, "whole_image", len(rep.Whole), "failed", len(rep.Failed))
+			"already_enrolled", rep.Existing, "whole_image", len(rep.Whole), "refused", len(rep.Refused), "failed", len(rep.Failed))
 	}
 	r.rec, err = recognizer.New(recognizer.Options{
 		Engine: eng, Store: s.store, ImageRoot: cfg.ImageRoot, Limits: s.limits(), Threshold: cfg.MatchThreshold,
