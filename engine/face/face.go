@@ -7,7 +7,8 @@
 // concurrent use. Analyze does everything for every face of an image; Detect, Landmarks,
 // Describe and DescribeWhole are its steps. Boxes and points are in pixels of the image passed
 // in. Descriptors are compared with Distance (Euclidean; the reference treats distances below 0.6
-// as the same person).
+// as the same person). The face is cut out for the recognition net as dlib does (AlignDlib, the
+// default) or as face-api.js does (AlignFaceAPI, the reference's descriptors).
 package face
 
 import (
@@ -15,10 +16,6 @@ import (
 	"math"
 	"strings"
 )
-
-// ModelVersion names the recognition model descriptors come from; descriptors of different
-// model versions must not be compared.
-const ModelVersion = "face-api-1.7.15/recognition"
 
 // The reference implementation's defaults.
 const (
@@ -59,8 +56,9 @@ func ParseDetector(s string) (Detector, error) {
 	return 0, fmt.Errorf("unknown face detector %q (want ssd or tiny)", s)
 }
 
-// Options tune detection. The zero value is the reference's defaults: SSD MobileNetV1,
-// minimum confidence 0.5, at most 100 faces, the full landmark net.
+// Options tune detection and description. The zero value is the reference's detection
+// defaults (SSD MobileNetV1, minimum confidence 0.5, at most 100 faces, the full landmark net)
+// with DefaultAlignment; Alignment AlignFaceAPI gives the reference's descriptors too.
 type Options struct {
 	Detector      Detector
 	MinConfidence float64 // 0 = DefaultMinConfidence; in (0, 1)
@@ -69,6 +67,9 @@ type Options struct {
 	MinFaceSize   int     // faces whose box is narrower or shorter than this many pixels are dropped
 	WholeImage    bool    // Analyze: skip detection, the whole image is one face crop
 	TinyLandmarks bool    // use the tiny 68-landmark net (faster, less precise)
+	// Alignment is how faces are cut out for the recognition net (AlignDefault =
+	// DefaultAlignment); it decides the descriptors' version (Alignment.DescriptorVersion).
+	Alignment Alignment
 	// Workers is how many goroutines one call may use (0 = 1): SSD splits its layers into bands
 	// of rows, the faces' landmarks are found concurrently and the faces are described in one
 	// batch per worker (one batch in all with 1 worker, which reads the recognition net's
@@ -96,12 +97,15 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("face: negative maximum number of faces %d", o.MaxResults)
 	case o.InputSize%32 != 0 || o.InputSize < 128 || o.InputSize > 608:
 		return o, fmt.Errorf("face: tiny detector input size %d is not a multiple of 32 in 128..608", o.InputSize)
+	case o.Alignment < AlignDefault || o.Alignment > AlignDlibSteady:
+		return o, fmt.Errorf("face: unknown alignment %v", o.Alignment)
 	case o.MinFaceSize < 0:
 		return o, fmt.Errorf("face: negative minimum face size %d", o.MinFaceSize)
 	case o.Workers < 0:
 		return o, fmt.Errorf("face: negative number of workers %d", o.Workers)
 	}
 	o.Workers = max(o.Workers, 1)
+	o.Alignment = o.Alignment.resolve()
 	return o, nil
 }
 
@@ -146,9 +150,11 @@ type Face struct {
 	Landmarks Landmarks
 	// AlignedBox is the reference's "aligned rect": the landmarks' bounding box grown by 20 %.
 	AlignedBox Box
-	// CropBox is the square the descriptor was computed on (the reference's dlib-style crop
-	// from the eye and mouth centres, clipped to the image).
+	// CropBox is the region the descriptor was computed on: for AlignFaceAPI the square of the
+	// reference's crop from the eye and mouth centres, clipped to the image; for AlignDlib the
+	// axis-aligned box around the (rotated) chip.
 	CropBox    Box
 	Descriptor Descriptor
-	Whole      bool // the whole image was taken as the face (Options.WholeImage, DescribeWhole)
+	Alignment  Alignment // how the face was cut out for Descriptor (never AlignDefault from Analyze)
+	Whole      bool      // the whole image was taken as the face (Options.WholeImage, DescribeWhole)
 }
