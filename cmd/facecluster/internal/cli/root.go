@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newEnrollCmd(),
 		newRetryCmd(),
 		newBenchCmd(),
+		newEvalCmd(),
 	)
 	return root
 }
