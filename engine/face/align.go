@@ -276,42 +276,44 @@ func dlibChipCrop(in *input, lm *Landmarks) (nets.Crop, Box, error) {
 func warpChip(out []float32, img *nets.RGB8, c chip) {
 	k := max(1, int(math.Round(c.scale())))
 	inv := 1 / float64(k)
-	var sum [3]float64
+	norm := float32(1 / float64(k*k))
+	// Sub-sample (i, j) of chip pixel (u, v) is at chip position (u + du_i, v + dv_j).
+	offs := make([]float64, k)
+	for i := range offs {
+		offs[i] = (float64(i)+0.5)*inv - 0.5
+	}
+	maxX, maxY := float64(img.W-1), float64(img.H-1)
+	stride := img.W * 3
+	pix := img.Pix
 	for v := range ChipSize {
+		row := out[v*ChipSize*3 : (v+1)*ChipSize*3]
 		for u := range ChipSize {
-			sum = [3]float64{}
-			for j := range k {
-				dv := (float64(j)+0.5)*inv - 0.5
-				for i := range k {
-					du := (float64(i)+0.5)*inv - 0.5
+			var r, g, b float32
+			for _, dv := range offs {
+				for _, du := range offs {
 					x, y := c.at(float64(u)+du, float64(v)+dv)
-					bilinear(&sum, img, x, y)
+					if !(x >= 0 && y >= 0 && x <= maxX && y <= maxY) {
+						continue // black outside the image
+					}
+					x0, y0 := int(x), int(y)
+					fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+					dx, dy := 3, stride
+					if x0 == img.W-1 {
+						dx = 0
+					}
+					if y0 == img.H-1 {
+						dy = 0
+					}
+					p := pix[y0*stride+x0*3:]
+					q := p[dy:]
+					w00, w01, w10, w11 := (1-fx)*(1-fy), fx*(1-fy), (1-fx)*fy, fx*fy
+					r += w00*float32(p[0]) + w01*float32(p[dx]) + w10*float32(q[0]) + w11*float32(q[dx])
+					g += w00*float32(p[1]) + w01*float32(p[dx+1]) + w10*float32(q[1]) + w11*float32(q[dx+1])
+					b += w00*float32(p[2]) + w01*float32(p[dx+2]) + w10*float32(q[2]) + w11*float32(q[dx+2])
 				}
 			}
-			o := out[(v*ChipSize+u)*3:][:3]
-			n := float64(k * k)
-			o[0], o[1], o[2] = float32(sum[0]/n), float32(sum[1]/n), float32(sum[2]/n)
+			o := row[u*3 : u*3+3 : u*3+3]
+			o[0], o[1], o[2] = r*norm, g*norm, b*norm
 		}
-	}
-}
-
-// bilinear adds img's bilinearly interpolated colour at (x, y) (pixel centres at whole
-// coordinates) to sum; positions outside the image add black.
-func bilinear(sum *[3]float64, img *nets.RGB8, x, y float64) {
-	if !(x >= 0 && y >= 0 && x <= float64(img.W-1) && y <= float64(img.H-1)) {
-		return
-	}
-	x0, y0 := int(x), int(y)
-	fx, fy := x-float64(x0), y-float64(y0)
-	x1, y1 := min(x0+1, img.W-1), min(y0+1, img.H-1)
-	stride := img.W * 3
-	p00 := img.Pix[y0*stride+x0*3:][:3]
-	p01 := img.Pix[y0*stride+x1*3:][:3]
-	p10 := img.Pix[y1*stride+x0*3:][:3]
-	p11 := img.Pix[y1*stride+x1*3:][:3]
-	for ch := range 3 {
-		top := float64(p00[ch]) + (float64(p01[ch])-float64(p00[ch]))*fx
-		bot := float64(p10[ch]) + (float64(p11[ch])-float64(p10[ch]))*fx
-		sum[ch] += top + (bot-top)*fy
 	}
 }
