@@ -42,6 +42,9 @@ func RunIdentify(ctx context.Context, opts Options, knownDir, probesDir string) 
 	if err := opts.withDefaults(); err != nil {
 		return nil, err
 	}
+	if len(opts.Alignments) > 1 {
+		return nil, fmt.Errorf("evaluate: identification runs one alignment at a time, not %d", len(opts.Alignments))
+	}
 	start := time.Now()
 	known, _, err := knownfolder.Scan(knownDir)
 	if err != nil {
