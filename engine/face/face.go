@@ -7,8 +7,8 @@
 // concurrent use. Analyze does everything for every face of an image; Detect, Landmarks,
 // Describe and DescribeWhole are its steps. Boxes and points are in pixels of the image passed
 // in. Descriptors are compared with Distance (Euclidean; the reference treats distances below 0.6
-// as the same person). The face is cut out for the recognition net as dlib does (AlignDlib, the
-// default) or as face-api.js does (AlignFaceAPI, the reference's descriptors).
+// as the same person). The face is cut out for the recognition net as dlib does (AlignDlibSteady,
+// the default, or AlignDlib) or as face-api.js does (AlignFaceAPI, the reference's descriptors).
 package face
 
 import (

@@ -158,7 +158,7 @@ func TestEvalIdentify(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	for _, want := range []string{
-		"identification: 5 known photos of 5 people (0 without a detected face, used whole), 7 probes (alignment dlib, threshold 0.600)",
+		"identification: 5 known photos of 5 people (0 without a detected face, used whole), 7 probes (alignment dlib-steady, threshold 0.600)",
 		// Five of six found (the blank one counts as unknown), each nearest to the right
 		// person; whether a mirror image is within the threshold is the net's business.
 		"probes of known people: 6; rank-1 83.33 %, named right ",
