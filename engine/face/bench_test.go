@@ -157,6 +157,22 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkPipelineAlignment: Analyze of sample1.jpg (3 faces) with each alignment: what the
+// alignment costs per photo, the net's extra descriptor (dlib-steady's mirror image) included.
+func BenchmarkPipelineAlignment(b *testing.B) {
+	e := testEngine(b)
+	img := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
+	for _, a := range []Alignment{AlignFaceAPI, AlignDlib, AlignDlibSteady} {
+		b.Run(a.String(), func(b *testing.B) {
+			measure(b, func() {
+				if _, err := e.Analyze(context.Background(), img, Options{Alignment: a}); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkPipelineTwoWorkers: Analyze with Options.Workers = 2 (SSD in two bands of rows,
 // faces in parallel): the latency of one photo on two idle cores.
 func BenchmarkPipelineTwoWorkers(b *testing.B) {
