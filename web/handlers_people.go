@@ -11,9 +11,8 @@ import (
 	"github.com/facecluster/facecluster/store"
 )
 
-// descriptorModel is the model version of descriptors the recognizers store on faces (the
-// engine's face.ModelVersion); an example taken from a face inherits it.
-const descriptorModel = "face-api-1.7.15/recognition"
+// defaultDescriptorModel is Options.DescriptorModel's default.
+const defaultDescriptorModel = "face-api-1.7.15/recognition"
 
 type peopleData struct{ People []store.Person }
 
@@ -365,7 +364,7 @@ func (s *Server) enrolFace(r *http.Request, f store.Face, personID int64) error 
 		return &UserError{Msg: "this face has no descriptor (the image was processed without one); re-run the image first"}
 	}
 	_, err := s.deps.Store.AddExample(r.Context(), store.NewExample{PersonID: personID, Descriptor: f.Descriptor,
-		Model: descriptorModel, Source: fmt.Sprintf("face:%d", f.ID), FaceID: f.ID})
+		Model: s.opts.DescriptorModel, Source: fmt.Sprintf("face:%d", f.ID), FaceID: f.ID})
 	return err
 }
 

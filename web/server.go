@@ -55,6 +55,10 @@ type Options struct {
 	// Decode decodes original pictures for thumbnails, EXIF orientation applied (so boxes line
 	// up). Default: face/imageio with its default limits (the decoder the engine uses).
 	Decode func(r io.Reader) (image.Image, error)
+	// DescriptorModel is the descriptor version of the faces the recognizers store (serve passes
+	// face.ModelVersion); an example taken from a face records it, so that the recognizers use
+	// it. Default: the face-api.js crop's version, "face-api-1.7.15/recognition".
+	DescriptorModel string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -161,6 +165,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	if opts.CacheDir == "" {
 		return nil, errors.New("web: no thumbnail cache directory (Options.CacheDir)")
+	}
+	if opts.DescriptorModel == "" {
+		opts.DescriptorModel = defaultDescriptorModel
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 48

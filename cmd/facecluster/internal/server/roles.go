@@ -83,6 +83,8 @@ func (s *Server) registerRoles(ctx context.Context) error {
 			AccessTokens: cfg.APITokens,
 			SessionKey:   []byte(cfg.SessionKey),
 			MaxPixels:    cfg.MaxImagePixels,
+			// Examples taken from faces carry the version the recognizers described them with.
+			DescriptorModel: face.ModelVersion,
 			// The same decoding as the engine's (EXIF orientation applied), so boxes line up.
 			Decode: func(r io.Reader) (image.Image, error) {
 				img, _, err := imageio.Decode(r, s.limits())
