@@ -39,7 +39,6 @@ type LFWReport struct {
 	Detector      string
 	Alignment     string
 	DescriptorVer string
-	DefaultThresh float64
 }
 
 // RunLFW analyses every image of the pairs once (under imagesDir, LFW's layout), scores the
@@ -95,7 +94,7 @@ func RunLFW(ctx context.Context, opts Options, imagesDir string, pairs []Pair) (
 	var reports []*LFWReport
 	for k, a := range opts.Alignments {
 		rep := &LFWReport{
-			Pairs: len(pairs), Images: len(images), DefaultThresh: opts.Threshold,
+			Pairs: len(pairs), Images: len(images),
 			Detector: opts.Face.Detector.String(), Alignment: a.String(), DescriptorVer: a.DescriptorVersion(),
 			Elapsed: elapsed, ImagesPerSec: float64(len(images)) / elapsed.Seconds(),
 		}
