@@ -30,6 +30,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{Options{TileSize: 64}, "tile size 64"},
 		{Options{Detector: DetectorTiny, TileSize: 512}, "tiling needs an SSD detector"},
 		{Options{Workers: -1}, "number of workers"},
+		{Options{Alignment: Alignment(9)}, "unknown alignment"},
 	} {
 		if _, err := e.Analyze(context.Background(), img, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.opts, err, tc.want)
@@ -174,6 +175,22 @@ func TestStepsMatchAnalyze(t *testing.T) {
 		}
 		if d.Box != faces[i].Box || lm != faces[i].Landmarks || desc != faces[i].Descriptor {
 			t.Errorf("face %d: steps differ from Analyze", i)
+		}
+	}
+	// Every alignment: Describe of an analysed face gives the descriptor Analyze gave.
+	for _, a := range []Alignment{AlignFaceAPI, AlignDlib, AlignDlibSteady} {
+		fs, err := e.Analyze(ctx, img, Options{Alignment: a})
+		if err != nil || len(fs) != len(faces) {
+			t.Fatalf("%s: %d faces (default %d), %v", a, len(fs), len(faces), err)
+		}
+		for i, f := range fs {
+			desc, err := e.Describe(ctx, img, Face{Box: f.Box, Landmarks: f.Landmarks, Alignment: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Alignment != a || desc != f.Descriptor {
+				t.Errorf("%s face %d: Describe differs from Analyze (alignment %s)", a, i, f.Alignment)
+			}
 		}
 	}
 	if Distance(faces[0].Descriptor, faces[0].Descriptor) != 0 || Distance(faces[0].Descriptor, faces[1].Descriptor) < 0.6 {

@@ -33,7 +33,7 @@ func measure(b *testing.B, op func()) {
 func benchFace(b *testing.B) (*input, Face) {
 	e := testEngine(b)
 	img := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
-	faces, err := e.Analyze(context.Background(), img, Options{})
+	faces, err := e.Analyze(context.Background(), img, Options{Alignment: AlignFaceAPI})
 	if err != nil || len(faces) == 0 {
 		b.Fatalf("no face: %v", err)
 	}
@@ -58,7 +58,7 @@ func BenchmarkDescriptor(b *testing.B) {
 func BenchmarkDescriptorBatch(b *testing.B) {
 	e := testEngine(b)
 	img := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
-	faces, err := e.Analyze(context.Background(), img, Options{})
+	faces, err := e.Analyze(context.Background(), img, Options{Alignment: AlignFaceAPI})
 	if err != nil || len(faces) == 0 {
 		b.Fatalf("no face: %v", err)
 	}
@@ -78,6 +78,24 @@ func BenchmarkDescriptorBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N*len(crops))/1e6, "cpu-ms/face")
 	b.ReportMetric(float64(len(crops)), "faces")
+}
+
+// BenchmarkAlignment: cutting one face out for the recognition net, per alignment (the net
+// itself not included): face-api.js's crop is a view of the photo's pixels; dlib's chip is a
+// warp into a new 150×150 tensor; dlib-steady adds six landmark passes and the mirror image.
+func BenchmarkAlignment(b *testing.B) {
+	e := testEngine(b)
+	in, f := benchFace(b)
+	ctx := context.Background()
+	for _, a := range []Alignment{AlignFaceAPI, AlignDlib, AlignDlibSteady} {
+		b.Run(a.String(), func(b *testing.B) {
+			measure(b, func() {
+				if _, _, err := e.recognitionCrops(ctx, in, &f, a, false); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkLandmarks: the 68-landmark nets on one detection crop.
@@ -178,6 +196,22 @@ func BenchmarkDetect(b *testing.B) {
 				faces = len(d)
 			})
 			b.ReportMetric(float64(faces), "faces")
+		})
+	}
+}
+
+// BenchmarkPipelineAlignment: Analyze of sample1.jpg (3 faces) with each alignment: what the
+// alignment costs per photo, the net's extra descriptor (dlib-steady's mirror image) included.
+func BenchmarkPipelineAlignment(b *testing.B) {
+	e := testEngine(b)
+	img := reftest.NPMSamples(b).Decode(b, "sample1.jpg")
+	for _, a := range []Alignment{AlignFaceAPI, AlignDlib, AlignDlibSteady} {
+		b.Run(a.String(), func(b *testing.B) {
+			measure(b, func() {
+				if _, err := e.Analyze(context.Background(), img, Options{Alignment: a}); err != nil {
+					b.Fatal(err)
+				}
+			})
 		})
 	}
 }

@@ -52,6 +52,9 @@ type Engine struct {
 // errEmptyCrop: the landmarks give no pixels to describe; Analyze drops such a face.
 var errEmptyCrop = errors.New("face: the landmarks give an empty crop")
 
+// errBoxOutside: a box given for landmarks has no pixels inside the image.
+var errBoxOutside = errors.New("face: the box lies outside the image")
+
 // ErrNotLoaded is returned when a call needs a network that LoadOptions.Nets left out.
 var ErrNotLoaded = errors.New("face: network not loaded")
 
@@ -345,7 +348,7 @@ func (e *Engine) landmarksOf(ctx context.Context, in *input, box Box, tiny bool)
 	}
 	x, y, w, h := clipToImage(box, in.w, in.h)
 	if w < 1 || h < 1 {
-		return Landmarks{}, [2]int{}, fmt.Errorf("face: box %+v lies outside the %d×%d image", box, in.w, in.h)
+		return Landmarks{}, [2]int{}, fmt.Errorf("%w: box %+v, %d×%d image", errBoxOutside, box, in.w, in.h)
 	}
 	pts := net.DetectCrop(in.crop(x, y, w, h))
 	var lm Landmarks
@@ -356,30 +359,25 @@ func (e *Engine) landmarksOf(ctx context.Context, in *input, box Box, tiny bool)
 }
 
 // Describe computes the descriptor of a face from its landmarks (face.Landmarks, with face.Box
-// as returned by Analyze or Detect+Landmarks), on the reference's crop.
+// as returned by Analyze or Detect+Landmarks), cut out as face.Alignment says (AlignDefault:
+// DefaultAlignment).
 func (e *Engine) Describe(ctx context.Context, img image.Image, f Face) (Descriptor, error) {
 	in, err := toInput(img)
 	if err != nil {
 		return Descriptor{}, err
 	}
 	defer in.release()
-	_, _, cw, ch := clipToImage(f.Box, in.w, in.h)
-	d, _, err := e.describe(ctx, in, &f.Landmarks, [2]int{cw, ch})
-	return d, err
-}
-
-func (e *Engine) describe(ctx context.Context, in *input, lm *Landmarks, crop [2]int) (Descriptor, Box, error) {
 	if e.recognition == nil {
-		return Descriptor{}, Box{}, fmt.Errorf("%w: recognition net", ErrNotLoaded)
+		return Descriptor{}, fmt.Errorf("%w: recognition net", ErrNotLoaded)
 	}
 	if err := ctx.Err(); err != nil {
-		return Descriptor{}, Box{}, fmt.Errorf("face: describe: %w", err)
+		return Descriptor{}, fmt.Errorf("face: describe: %w", err)
 	}
-	box, err := recognitionCrop(in, lm, crop)
+	cs, _, err := e.recognitionCrops(ctx, in, &f, f.Alignment.resolve(), false)
 	if err != nil {
-		return Descriptor{}, Box{}, err
+		return Descriptor{}, err
 	}
-	return e.describeOne(cropOf(in, box)), box, nil
+	return e.describeMean(cs), nil
 }
 
 // describeOne is the descriptor of one face crop.
@@ -389,9 +387,56 @@ func (e *Engine) describeOne(c nets.Crop) Descriptor {
 	return d[0]
 }
 
-// recognitionCrop returns the pixels of in that the recognition net describes for a face with
-// landmarks lm found in a detection crop of size crop.
-func recognitionCrop(in *input, lm *Landmarks, crop [2]int) (Box, error) {
+// describeMean is the mean descriptor of a face's crops.
+func (e *Engine) describeMean(cs []nets.Crop) Descriptor {
+	d := make([][128]float32, len(cs))
+	e.recognition.DescribeBatch(cs, d)
+	return meanDescriptor(d)
+}
+
+func meanDescriptor(ds [][128]float32) Descriptor {
+	if len(ds) == 1 {
+		return ds[0]
+	}
+	var m Descriptor
+	for _, d := range ds {
+		for i, v := range d {
+			m[i] += v
+		}
+	}
+	for i := range m {
+		m[i] /= float32(len(ds))
+	}
+	return m
+}
+
+// recognitionCrops returns the crops the recognition net describes for face f (its
+// descriptor is the mean of theirs) and where in the image the face was cut out. f.Box is the
+// detection box its landmarks were found in.
+func (e *Engine) recognitionCrops(ctx context.Context, in *input, f *Face, a Alignment, tiny bool) ([]nets.Crop, Box, error) {
+	switch a {
+	case AlignDlib:
+		c, box, err := dlibChipCrop(in, &f.Landmarks)
+		return []nets.Crop{c}, box, err
+	case AlignDlibSteady:
+		lm, err := e.steadyLandmarks(ctx, in, f.Box, &f.Landmarks, tiny)
+		if err != nil {
+			return nil, Box{}, err
+		}
+		c, box, err := dlibChipCrop(in, &lm)
+		if err != nil {
+			return nil, Box{}, err
+		}
+		return []nets.Crop{c, mirrored(c)}, box, nil
+	}
+	_, _, cw, ch := clipToImage(f.Box, in.w, in.h)
+	c, box, err := recognitionCrop(in, &f.Landmarks, [2]int{cw, ch})
+	return []nets.Crop{c}, box, err
+}
+
+// recognitionCrop returns face-api.js's crop for a face with landmarks lm found in a
+// detection crop of size crop (which bounds the crop), and where in the image it lies.
+func recognitionCrop(in *input, lm *Landmarks, crop [2]int) (nets.Crop, Box, error) {
 	r := descriptorCrop(lm, crop)
 	x, y, w, h := clipToImage(r, in.w, in.h)
 	if w < 1 || h < 1 {
@@ -400,10 +445,10 @@ func recognitionCrop(in *input, lm *Landmarks, crop [2]int) (Box, error) {
 		// is a better crop than nothing.
 		x, y, w, h = clipToImage(alignedBox(lm), in.w, in.h)
 		if w < 1 || h < 1 {
-			return Box{}, fmt.Errorf("%w: %+v in the %d×%d image", errEmptyCrop, r, in.w, in.h)
+			return nets.Crop{}, Box{}, fmt.Errorf("%w: %+v in the %d×%d image", errEmptyCrop, r, in.w, in.h)
 		}
 	}
-	return Box{float64(x), float64(y), float64(w), float64(h)}, nil
+	return in.crop(x, y, w, h), Box{float64(x), float64(y), float64(w), float64(h)}, nil
 }
 
 // cropOf is the crop of in's pixels in box (whole pixels inside in), read in place.
@@ -412,14 +457,16 @@ func cropOf(in *input, box Box) nets.Crop {
 }
 
 // DescribeWhole treats the whole image as one face crop (enrolment photos often are tight
-// crops in which detectors find nothing): the descriptor of the whole image and its landmarks.
+// crops in which detectors find nothing): its landmarks, found on the whole image, and the
+// descriptor of the face they place, cut out with DefaultAlignment (Analyze with
+// Options.WholeImage chooses the alignment; AlignFaceAPI describes the whole image as it is).
 func (e *Engine) DescribeWhole(ctx context.Context, img image.Image) (Descriptor, Landmarks, error) {
 	in, err := toInput(img)
 	if err != nil {
 		return Descriptor{}, Landmarks{}, err
 	}
 	defer in.release()
-	f, err := e.whole(ctx, in, Options{})
+	f, err := e.whole(ctx, in, Options{Alignment: DefaultAlignment})
 	return f.Descriptor, f.Landmarks, err
 }
 
@@ -435,10 +482,21 @@ func (e *Engine) whole(ctx context.Context, in *input, opts Options) (Face, erro
 	if err := ctx.Err(); err != nil {
 		return Face{}, fmt.Errorf("face: describe: %w", err)
 	}
-	return Face{
-		Box: all, Landmarks: lm, AlignedBox: alignedBox(&lm), CropBox: all, Whole: true,
-		Descriptor: e.describeOne(in.crop(0, 0, in.w, in.h)),
-	}, nil
+	f := Face{Box: all, Landmarks: lm, AlignedBox: alignedBox(&lm), CropBox: all, Whole: true, Alignment: opts.Alignment}
+	cs := []nets.Crop{in.crop(0, 0, in.w, in.h)}
+	if opts.Alignment != AlignFaceAPI {
+		chips, box, err := e.recognitionCrops(ctx, in, &f, opts.Alignment, opts.TinyLandmarks)
+		switch {
+		case err == nil:
+			cs, f.CropBox = chips, box
+		case !errors.Is(err, errEmptyCrop):
+			return Face{}, err
+		}
+		// errEmptyCrop: landmarks that place no face (a flat or tiny image) leave the whole
+		// image as it is.
+	}
+	f.Descriptor = e.describeMean(cs)
+	return f, nil
 }
 
 // Analyze finds every face of img with its landmarks and descriptor (or, with
@@ -476,21 +534,26 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	// The landmarks and the crop of every face, then the descriptors of all the faces
 	// together (the recognition net reads its weights once per batch, not once per face).
 	faces := make([]Face, len(kept))
-	crops := make([]nets.Crop, len(kept))
+	crops := make([][]nets.Crop, len(kept)) // a face's descriptor is the mean of its crops'
 	errs := make([]error, len(kept))
 	locateFace := func(i int) {
 		d := kept[i]
-		lm, crop, err := e.landmarksOf(ctx, in, d.Box, opts.TinyLandmarks)
+		lm, _, err := e.landmarksOf(ctx, in, d.Box, opts.TinyLandmarks)
 		if err != nil {
 			errs[i] = err
 			return
 		}
-		cropBox, err := recognitionCrop(in, &lm, crop)
-		if err != nil {
-			return // errEmptyCrop: no face to describe, dropped below
+		f := Face{Box: d.Box, Score: d.Score, Landmarks: lm, AlignedBox: alignedBox(&lm), Alignment: opts.Alignment}
+		cs, cropBox, err := e.recognitionCrops(ctx, in, &f, opts.Alignment, opts.TinyLandmarks)
+		if errors.Is(err, errEmptyCrop) {
+			return // no face to describe, dropped below
 		}
-		faces[i] = Face{Box: d.Box, Score: d.Score, Landmarks: lm, AlignedBox: alignedBox(&lm), CropBox: cropBox}
-		crops[i] = cropOf(in, cropBox)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		f.CropBox = cropBox
+		faces[i], crops[i] = f, cs
 	}
 	parallel(len(kept), opts.Workers, locateFace)
 	if err := errors.Join(errs...); err != nil {
@@ -498,10 +561,14 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	}
 	var described []int // the faces with a crop
 	var batch []nets.Crop
-	for i, c := range crops {
-		if c.W > 0 { // a face with a crop
+	var owner []int // index into described of each crop of the batch
+	for i, cs := range crops {
+		if len(cs) > 0 { // a face with a crop
+			for _, c := range cs {
+				batch = append(batch, c)
+				owner = append(owner, len(described))
+			}
 			described = append(described, i)
-			batch = append(batch, c)
 		}
 	}
 	if len(batch) > 0 {
@@ -519,7 +586,14 @@ func (e *Engine) Analyze(ctx context.Context, img image.Image, opts Options) ([]
 	out := make([]Face, len(described))
 	for j, i := range described {
 		out[j] = faces[i]
-		out[j].Descriptor = descs[j]
+	}
+	for lo := 0; lo < len(batch); {
+		hi := lo + 1
+		for hi < len(batch) && owner[hi] == owner[lo] {
+			hi++
+		}
+		out[owner[lo]].Descriptor = meanDescriptor(descs[lo:hi])
+		lo = hi
 	}
 	return out, nil
 }

@@ -9,7 +9,9 @@
 // Describe and DescribeWhole are its steps. Boxes and points are in pixels of the image passed
 // in. Descriptors are compared with Distance (Euclidean; below DefaultThreshold, 0.6, the reference
 // takes two descriptors for the same person). Where one face of a photo stands for the photo
-// (comparing two photos, enrolling a photo), Primary chooses it.
+// (comparing two photos, enrolling a photo), Primary chooses it. The face is cut out for the
+// recognition net as dlib does (AlignDlibSteady, the default, or AlignDlib) or as face-api.js
+// does (AlignFaceAPI, the reference's descriptors).
 package face
 
 import (
@@ -18,10 +20,6 @@ import (
 	"math"
 	"strings"
 )
-
-// ModelVersion names the recognition model descriptors come from; descriptors of different
-// model versions must not be compared.
-const ModelVersion = "face-api-1.7.15/recognition"
 
 // The reference implementation's defaults.
 const (
@@ -88,9 +86,10 @@ func ParseDetector(s string) (Detector, error) {
 	return 0, fmt.Errorf("unknown face detector %q (want ssd, ssd-raw or tiny)", s)
 }
 
-// Options tune detection. The zero value is the reference's defaults but for the detector's
-// second pass (DetectorSSD; DetectorSSDRaw is the reference's): SSD MobileNetV1, minimum
-// confidence 0.5, at most 100 faces, the full landmark net.
+// Options tune detection and description. The zero value is the reference's detection
+// defaults but for the detector's second pass (DetectorSSD; DetectorSSDRaw is the reference's):
+// SSD MobileNetV1, minimum confidence 0.5, at most 100 faces, the full landmark net; with
+// DefaultAlignment (Alignment AlignFaceAPI gives the reference's descriptors too).
 type Options struct {
 	Detector      Detector
 	MinConfidence float64 // 0 = DefaultMinConfidence; in (0, 1)
@@ -105,6 +104,9 @@ type Options struct {
 	TileSize      int
 	WholeImage    bool // Analyze: skip detection, the whole image is one face crop
 	TinyLandmarks bool // use the tiny 68-landmark net (faster, less precise)
+	// Alignment is how faces are cut out for the recognition net (AlignDefault =
+	// DefaultAlignment); it decides the descriptors' version (Alignment.DescriptorVersion).
+	Alignment Alignment
 	// Workers is how many goroutines one call may use (0 = 1): SSD splits its layers into bands
 	// of rows, the faces' landmarks are found concurrently and the faces are described in one
 	// batch per worker (one batch in all with 1 worker, which reads the recognition net's
@@ -136,12 +138,15 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("face: tile size %d below %d pixels", o.TileSize, MinTileSize)
 	case o.TileSize != 0 && o.Detector == DetectorTiny:
 		return o, errors.New("face: tiling needs an SSD detector (ssd or ssd-raw), not tiny")
+	case o.Alignment < AlignDefault || o.Alignment > AlignDlibSteady:
+		return o, fmt.Errorf("face: unknown alignment %v", o.Alignment)
 	case o.MinFaceSize < 0:
 		return o, fmt.Errorf("face: negative minimum face size %d", o.MinFaceSize)
 	case o.Workers < 0:
 		return o, fmt.Errorf("face: negative number of workers %d", o.Workers)
 	}
 	o.Workers = max(o.Workers, 1)
+	o.Alignment = o.Alignment.resolve()
 	return o, nil
 }
 
@@ -206,9 +211,11 @@ type Face struct {
 	Landmarks Landmarks
 	// AlignedBox is the reference's "aligned rect": the landmarks' bounding box grown by 20 %.
 	AlignedBox Box
-	// CropBox is the square the descriptor was computed on (the reference's dlib-style crop
-	// from the eye and mouth centres, clipped to the image).
+	// CropBox is the region the descriptor was computed on: for AlignFaceAPI the square of the
+	// reference's crop from the eye and mouth centres, clipped to the image; for AlignDlib the
+	// axis-aligned box around the (rotated) chip.
 	CropBox    Box
 	Descriptor Descriptor
-	Whole      bool // the whole image was taken as the face (Options.WholeImage, DescribeWhole)
+	Alignment  Alignment // how the face was cut out for Descriptor (never AlignDefault from Analyze)
+	Whole      bool      // the whole image was taken as the face (Options.WholeImage, DescribeWhole)
 }

@@ -42,10 +42,10 @@ func points(lm Landmarks) [][2]float64 {
 	return out
 }
 
-// TestParity runs the full pipeline (the reference's SSD pass, landmarks, crop, descriptor) and the whole-image mode
-// on the npm demo photos (always) and the shared fixtures (when present) and compares every face
-// with the reference implementation's output: boxes within 2 px, scores within 0.02, landmarks
-// within 2 px, descriptors within 0.01 (L2).
+// TestParity runs the full pipeline (the reference's SSD pass, landmarks, face-api.js's crop,
+// descriptor) and the whole-image mode on the npm demo photos (always) and the shared fixtures
+// (when present) and compares every face with the reference implementation's output: boxes
+// within 2 px, scores within 0.02, landmarks within 2 px, descriptors within 0.01 (L2).
 func TestParity(t *testing.T) {
 	e := testEngine(t)
 	ctx := context.Background()
@@ -55,7 +55,7 @@ func TestParity(t *testing.T) {
 			t.Run(set.Name+"/"+name, func(t *testing.T) {
 				want := set.Images[name]
 				img, exact := set.Decode(t, name), set.Exact(t, name)
-				faces, err := e.Analyze(ctx, img, Options{Detector: DetectorSSDRaw})
+				faces, err := e.Analyze(ctx, img, Options{Detector: DetectorSSDRaw, Alignment: AlignFaceAPI})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -88,10 +88,11 @@ func TestParity(t *testing.T) {
 					}
 				}
 
-				d, lm, err := e.DescribeWhole(ctx, img)
+				whole, err := e.Analyze(ctx, img, Options{WholeImage: true, Alignment: AlignFaceAPI})
 				if err != nil {
 					t.Fatal(err)
 				}
+				d, lm := whole[0].Descriptor, whole[0].Landmarks
 				if !exact {
 					return
 				}

@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newReembedCmd(),
 		newJobsCmd(),
 		newBenchCmd(),
+		newEvalCmd(),
 	)
 	return root
 }
