@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -370,7 +371,11 @@ func TestFolderChecksEveryPhoto(t *testing.T) {
 	save("ann.png", angry)
 	save("ann_2.png", blurred(angry, 6))
 	save("bob.png", sideBySide(surprised, angry))
-	save("carol.png", decode(t, filepath.Join(shared, "face1.png")))
+	crop, err := png.Decode(bytes.NewReader(testutil.TightFaceCrop(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save("carol.png", crop)
 
 	st, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(t.TempDir(), "fc.db")})
 	if err != nil {
@@ -397,7 +402,7 @@ func TestFolderChecksEveryPhoto(t *testing.T) {
 		t.Errorf("summary %q", rep)
 	}
 	if len(rep.Whole) != 1 || filepath.Base(rep.Whole[0]) != "carol.png" {
-		t.Errorf("whole-image photos %q, want carol.png (face1.png: no face detected)", rep.Whole)
+		t.Errorf("whole-image photos %q, want carol.png (a tight crop of face1.png: no face detected)", rep.Whole)
 	}
 
 	if _, err := st.PersonByName(context.Background(), "bob"); !errors.Is(err, store.ErrNotFound) {

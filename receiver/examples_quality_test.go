@@ -48,10 +48,7 @@ func testExamplePhotosAreChecked(t *testing.T, eng *face.Engine, driver string) 
 		t.Fatal(err)
 	}
 	blurry := smeared(t, portrait)
-	noFace, err := os.ReadFile(filepath.Join(shared, "face1.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	noFace := testutil.TightFaceCrop(t)
 	var p personJSON
 	h.postJSON("/api/v1/people", map[string]string{"name": "Ann"}).json(t, &p)
 	examples := fmt.Sprintf("/api/v1/people/%d/examples", p.ID)
@@ -86,10 +83,10 @@ func testExamplePhotosAreChecked(t *testing.T, eng *face.Engine, driver string) 
 		t.Fatalf("blurred photo by path with allow_low_quality: %d %s", r.status, r.body)
 	}
 
-	ct, body = multipartBody(t, []part{{"file", "portrait.jpg", portrait}, {"file", "face1.png", noFace}}, nil)
+	ct, body = multipartBody(t, []part{{"file", "portrait.jpg", portrait}, {"file", "face-crop.png", noFace}}, nil)
 	r = h.do("POST", examples, ct, body)
 	if r.status != 201 {
-		t.Fatalf("portrait and face1.png: %d %s", r.status, r.body)
+		t.Fatalf("portrait and face-crop.png: %d %s", r.status, r.body)
 	}
 	r.json(t, &ans)
 	if len(ans.Examples) != 2 {
@@ -99,7 +96,7 @@ func testExamplePhotosAreChecked(t *testing.T, eng *face.Engine, driver string) 
 		t.Errorf("portrait: %+v, want a clean answer with its quality", a)
 	}
 	if a := ans.Examples[1]; !a.WholeImageUsed || len(a.Warnings) != 1 || a.Warnings[0] != enroll.WholeImageNotice {
-		t.Errorf("face1.png: %+v, want whole_image_used and the notice %q", a, enroll.WholeImageNotice)
+		t.Errorf("face-crop.png: %+v, want whole_image_used and the notice %q", a, enroll.WholeImageNotice)
 	}
 	// A photo given as a crop (whole_image) is not one in which no face was found.
 	ct, body = multipartBody(t, []part{{"file", "crop.jpg", portrait}}, map[string]string{"whole_image": "true"})

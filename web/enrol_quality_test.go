@@ -60,10 +60,7 @@ func TestExampleUploadSaysWhatToFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noFace, err := os.ReadFile(filepath.Join(shared, "face1.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	noFace := testutil.TightFaceCrop(t)
 	blurry := smearedJPEG(t, portrait)
 	ann := u.person("Ann")
 	examples := fmt.Sprintf("/people/%d/examples", ann)
@@ -77,9 +74,9 @@ func TestExampleUploadSaysWhatToFix(t *testing.T) {
 	page = u.get(res.header.Get("Location"))
 	mustContain(t, page, "1 example added.", "blurry.jpg: ", "the face is too blurred", "upload:blurry.jpg")
 
-	res = u.postFiles(examples, map[string][]byte{"face1.png": noFace}, "")
+	res = u.postFiles(examples, map[string][]byte{"face-crop.png": noFace}, "")
 	page = u.get(res.header.Get("Location"))
-	mustContain(t, page, "1 example added.", html.EscapeString("face1.png: "+enroll.WholeImageNotice), "upload:face1.png")
+	mustContain(t, page, "1 example added.", html.EscapeString("face-crop.png: "+enroll.WholeImageNotice), "upload:face-crop.png")
 }
 
 // postFilesWith posts files and form fields as the person page's form does.
