@@ -70,11 +70,7 @@ func testEnrollAFolderOnce(t *testing.T, driver string) {
 	blank(t, filepath.Join(known, "wall.jpg"))                                             // no face, no detail: refused
 	os.WriteFile(filepath.Join(known, "broken.jpg"), []byte("\xff\xd8 not a jpeg"), 0o644) // cannot be enrolled
 	os.WriteFile(filepath.Join(known, "notes.txt"), []byte("hello"), 0o644)                // not an image: skipped
-	portrait, err := os.ReadFile(filepath.Join(testutil.SharedTestdata(t), "face1.png"))   // no face detected: taken whole
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(known, "carol.png"), portrait, 0o644)
+	os.WriteFile(filepath.Join(known, "carol.png"), testutil.TightFaceCrop(t), 0o644)      // no face detected: taken whole
 
 	r := db.run(t, "enroll", "--env-file", "", known)
 	if r.code != ExitError {

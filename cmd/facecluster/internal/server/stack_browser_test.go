@@ -167,7 +167,7 @@ func TestBrowserOnTheRunningProduct(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#example-files"), []string{filepath.Join(demo, "sample1.jpg")}),
 		chromedp.Submit(chromedp.CSS("#example-files")),
 	)
-	b.WaitText(".flash.error", "3 faces found; an enrolment photo must show exactly one face (crop it)", 30*time.Second)
+	b.WaitText(".flash.error", "3 faces found: crop the photo to the person's face alone", 30*time.Second)
 	crop := cropFace(t, filepath.Join(demo, "sample1.jpg"), face.Box)
 	b.Do("upload a crop of her face",
 		chromedp.SetUploadFiles(chromedp.CSS("#example-files"), []string{crop}),
