@@ -157,6 +157,23 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkPipelineReference: BenchmarkPipeline with the reference's steps (one SSD pass,
+// face-api.js's crop), the default before the padded detector pass and dlib's alignment: the
+// two benchmarks side by side give what those cost per photo.
+func BenchmarkPipelineReference(b *testing.B) {
+	e := testEngine(b)
+	ctx := context.Background()
+	for _, bi := range benchImages(b) {
+		b.Run(strings.TrimSuffix(bi.name, ".jpg"), func(b *testing.B) {
+			measure(b, func() {
+				if _, err := e.Analyze(ctx, bi.img, Options{Detector: DetectorSSDRaw, Alignment: AlignFaceAPI}); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkDetect: detection alone per photo, the reference's single SSD pass (ssd-raw)
 // against the default's two (ssd), on a demo photo and a 250×250 portrait (LFW's size; face1.png
 // is 150×150), and with 384-pixel tiles on a 1920×1080 photo (28 tiles).
