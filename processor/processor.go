@@ -251,6 +251,12 @@ func (p *Processor) HandleMessage(msg *nsq.Message) {
 	ctx := p.ctx
 	claimed, err := p.opts.Store.ClaimImage(ctx, id, p.opts.Owner, p.opts.Lease)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Shut down mid-claim: the UPDATE may have committed though its answer was lost.
+			// Give the image back if this processor holds it, rather than leave it processing
+			// until the lease expires.
+			p.giveBack(log, id)
+		}
 		delay := p.backoff(int(msg.Attempts))
 		log.Warn("cannot claim image: database error; requeueing", "err", err.Error(), "delay", delay.String())
 		p.count("requeued_store_error", 0)
@@ -272,6 +278,20 @@ func (p *Processor) HandleMessage(msg *nsq.Message) {
 		return
 	}
 	msg.RequeueWithoutBackoff(delay)
+}
+
+// giveBack returns an image this processor may hold to pending after a shutdown interrupted
+// its claim; an image it does not hold is left as it is.
+func (p *Processor) giveBack(log *slog.Logger, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := p.opts.Store.RecordFailure(ctx, id, p.opts.Owner, "processor shut down while claiming the image", false, p.opts.MaxAttempts)
+	switch {
+	case err == nil:
+		log.Warn("shutdown interrupted the claim; image given back")
+	case !errors.Is(err, store.ErrLeaseNotHeld):
+		log.Error("shutdown interrupted the claim and the image could not be given back; the reconciler retries it after its lease expires", "err", err.Error())
+	}
 }
 
 // process works on a claimed image. It returns the outcome label and -1 to finish the message,
