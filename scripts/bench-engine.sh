@@ -32,8 +32,8 @@ reference() {
 reference | tee "$out/reference-before.txt"
 bench() { go test -run '^$' -count 1 "$@"; }
 {
-	bench -bench 'Descriptor|Landmarks|Pipeline$|Throughput|EngineMemory' -benchtime 20x ./face/
-	bench -bench 'SSD|Tiny416' -benchtime 30x ./face/internal/nets/
+	bench -bench 'Descriptor|Landmarks|Pipeline$|Throughput|EngineMemory' -benchtime 20x ./engine/face/
+	bench -bench 'SSD|Tiny416' -benchtime 30x ./engine/face/internal/nets/
 	bench -bench 'Search' ./gallery/
 } 2>&1 | tee "$out/go.txt"
 reference | tee "$out/reference-after.txt"
