@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/image/draw"
 	"google.golang.org/grpc"
 
@@ -394,8 +393,6 @@ func (s *stack) enrol(dir string) enroll.Report {
 	}
 	return rep
 }
-
-func counterValue(c prometheus.Collector) float64 { return promtest.ToFloat64(c) }
 
 // link makes name a symlink to target, both inside the image root.
 func (s *stack) link(target, name string) {

@@ -520,7 +520,6 @@ func fanOut(ctx context.Context, workers, n int, job func(i int) error) error {
 type idSet struct {
 	mu  sync.Mutex
 	ids map[int64]struct{}
-	dup int64
 }
 
 func newIDSet(n int) *idSet { return &idSet{ids: make(map[int64]struct{}, n)} }
