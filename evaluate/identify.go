@@ -67,7 +67,7 @@ func RunIdentify(ctx context.Context, opts Options, knownDir, probesDir string) 
 		if err != nil {
 			return described{}, fmt.Errorf("%s: %w", path, err)
 		}
-		if f, ok := largest(faces); ok {
+		if f, ok := face.Primary(faces); ok {
 			return described{found: true, d: f.Descriptor}, nil
 		}
 		if !wholeFallback {
@@ -167,17 +167,6 @@ func describeWhole(ctx context.Context, opts Options, img image.Image, path stri
 		return described{}, fmt.Errorf("%s: whole image: %w", path, err)
 	}
 	return described{found: true, whole: true, d: faces[0].Descriptor}, nil
-}
-
-// largest is the face with the largest box.
-func largest(faces []face.Face) (face.Face, bool) {
-	var best face.Face
-	for i, f := range faces {
-		if i == 0 || f.Box.W*f.Box.H > best.Box.W*best.Box.H {
-			best = f
-		}
-	}
-	return best, len(faces) > 0
 }
 
 // WriteText prints the report for people.
