@@ -18,7 +18,7 @@ import (
 	"github.com/facecluster/facecluster/recognizer"
 )
 
-// newJobRunner builds the reconciler role's job runner with every kind this binary runs.
+// newJobRunner builds the reconciler role's job runner: the kinds that need only the store and the queue.
 func (s *Server) newJobRunner() (*jobs.Runner, error) {
 	return jobs.New(jobs.Options{
 		Store: s.store,
